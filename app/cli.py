@@ -1,0 +1,381 @@
+"""`mnemo`: the command line front end on the same engine as the window.
+
+Exit codes: 0 done, 1 refused (invalid input, failed import, …), 2 usage error, 3 not found.
+"""
+
+import argparse
+import json
+import os
+import sys
+import typing
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from app import cli_output as out
+from core.engine import Engine
+from core.errors import Ambiguous, MnemoError, NotFound
+from core.memory.models import MEMORY_MODELS, EntityKind, MemoryType, parse_memory
+from core.paths import ENV_VAR
+from core.store.search import SearchFilters
+from core.store.transfer import export_json, export_markdown, import_json, write_private
+from core.timeutil import parse_when
+
+EXIT_REFUSED, EXIT_USAGE, EXIT_NOT_FOUND = 1, 2, 3
+
+
+def parse_assignments(kind: MemoryType, pairs: Sequence[str]) -> dict[str, Any]:
+    """`key=value` pairs into a dict. A key given twice, or a list field, becomes a list; a
+    value starting with [ or { is read as JSON."""
+    model = MEMORY_MODELS[kind]
+    values: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise MnemoError(f"expected key=value, got {pair!r}")
+        value: Any = raw
+        if raw[:1] in "[{":
+            try:
+                value = json.loads(raw)
+            except json.JSONDecodeError as exc:
+                raise MnemoError(f"{key}: value is not valid JSON: {exc}") from None
+        field = model.model_fields.get(key)
+        is_list = field is not None and typing.get_origin(field.annotation) is list
+        if key in values:
+            previous = values[key]
+            values[key] = [*previous, value] if isinstance(previous, list) else [previous, value]
+        else:
+            values[key] = [value] if is_list and not isinstance(value, list) else value
+    return values
+
+
+def _filters(args: argparse.Namespace) -> SearchFilters:
+    return SearchFilters.make(
+        types=args.type,
+        since=parse_when(args.since) if args.since else None,
+        until=parse_when(args.until) if args.until else None,
+        source_apps=args.app,
+        sensitivities=getattr(args, "sensitivity", None),
+        max_sensitivity=getattr(args, "max_sensitivity", None),
+    )
+
+
+def _progress(label: str) -> Callable[[int, int], None]:
+    from tqdm import tqdm
+
+    bar: dict[str, Any] = {}
+
+    def update(done: int, total: int) -> None:
+        if "bar" not in bar:
+            bar["bar"] = tqdm(total=total, desc=label, unit="memory", file=sys.stderr)
+        bar["bar"].n = done
+        bar["bar"].refresh()
+        if done >= total:
+            bar["bar"].close()
+
+    return update
+
+
+# -- commands -----------------------------------------------------------------------------
+
+
+def cmd_add(engine: Engine, args: argparse.Namespace) -> int:
+    kind = MemoryType.parse(args.kind)
+    data = json.loads(args.from_json) if args.from_json else parse_assignments(kind, args.fields)
+    memory = parse_memory({**data, "type": kind.value})
+    stored = engine.store.add(memory, sources=args.source or ())
+    if args.json_out:
+        out.emit_json(out.memory_json(stored))
+    else:
+        print(stored.id)
+    return 0
+
+
+def cmd_show(engine: Engine, args: argparse.Namespace) -> int:
+    memory = engine.store.get(args.id, reveal=args.reveal)
+    sources = engine.store.sources_of(memory.id)
+    links = engine.store.links(memory.id)
+    if args.json_out:
+        data = out.memory_json(memory, reveal=args.reveal)
+        data["sources"] = [s.model_dump(mode="json") for s in sources]
+        data["links"] = [link.model_dump(mode="json") for link in links]
+        out.emit_json(data)
+    else:
+        out.print_memory(memory, reveal=args.reveal, sources=sources, links=links)
+    return 0
+
+
+def cmd_edit(engine: Engine, args: argparse.Namespace) -> int:
+    memory = engine.store.get(args.id)
+    changes = parse_assignments(MemoryType(memory.type), args.fields)
+    if not changes:
+        raise MnemoError("nothing to change: give one or more field=value")
+    updated = engine.store.update(memory.id, changes, cause=args.cause)
+    print(f"{updated.id} rev {updated.rev}")
+    return 0
+
+
+def cmd_delete(engine: Engine, args: argparse.Namespace) -> int:
+    memory = engine.store.get(args.id)
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise MnemoError("delete needs --yes when not run from a terminal")
+        answer = input(
+            f"Delete {memory.type} {memory.id[:10]} “{out.one_line(memory.headline, 60)}”? [y/N] "
+        )
+        if answer.strip().lower() not in ("y", "yes"):
+            print("kept")
+            return 0
+    engine.store.delete(memory.id)
+    print(f"deleted {memory.id}")
+    return 0
+
+
+def cmd_list(engine: Engine, args: argparse.Namespace) -> int:
+    filters = _filters(args)
+    memories = engine.store.memories(
+        types=filters.types,
+        since=filters.since,
+        until=filters.until,
+        source_app=args.app[0] if args.app else None,
+        limit=args.limit,
+    )
+    if args.json_out:
+        out.emit_json([out.memory_json(m) for m in memories])
+    else:
+        for memory in memories:
+            print(out.memory_row(memory))
+    return 0
+
+
+def cmd_search(engine: Engine, args: argparse.Namespace) -> int:
+    hits = engine.search(" ".join(args.query), filters=_filters(args), limit=args.limit)
+    if args.json_out:
+        out.emit_json([out.hit_json(hit) for hit in hits])
+    else:
+        out.print_hits(hits, explain=args.explain)
+    return 0
+
+
+def cmd_history(engine: Engine, args: argparse.Namespace) -> int:
+    versions = engine.store.history(args.id)
+    if args.json_out:
+        out.emit_json([v.model_dump(mode="json") for v in versions])
+    else:
+        out.print_history(versions)
+    return 0
+
+
+def _node(engine: Engine, ref: str) -> str:
+    kind, sep, name = ref.partition(":")
+    if sep and kind in {k.value for k in EntityKind}:
+        return engine.store.entity(kind, name).id
+    return engine.store.resolve(ref)
+
+
+def cmd_link(engine: Engine, args: argparse.Namespace) -> int:
+    src, dst = _node(engine, args.src), _node(engine, args.dst)
+    if args.remove:
+        removed = engine.store.unlink(src, dst, args.relation)
+        print(f"removed {removed} link(s)")
+    else:
+        link = engine.store.link(src, dst, args.relation or "related")
+        print(f"{link.src} -[{link.relation}]-> {link.dst}")
+    return 0
+
+
+def cmd_stats(engine: Engine, args: argparse.Namespace) -> int:
+    store = engine.store
+    stats = {
+        "data_dir": str(engine.data_dir),
+        "memories": store.counts(),
+        "sources": store.db.scalar("SELECT count(*) FROM sources"),
+        "entities": store.db.scalar("SELECT count(*) FROM entities"),
+        "links": store.db.scalar("SELECT count(*) FROM links"),
+        "vectors": store.vectors.count(),
+        "embedder": store.embedder.name,
+        "schema_version": store.db.scalar("PRAGMA user_version"),
+        "database_bytes": sum(
+            p.stat().st_size for p in engine.data_dir.glob("mnemo.db*") if p.is_file()
+        ),
+        "vector_bytes": sum(
+            p.stat().st_size for p in (engine.data_dir / "vectors").rglob("*") if p.is_file()
+        ),
+    }
+    if args.json_out:
+        out.emit_json(stats)
+    else:
+        for key, value in stats.items():
+            if isinstance(value, dict):
+                value = ", ".join(f"{k} {v}" for k, v in value.items())
+            print(f"{key:>15}: {value}")
+    return 0
+
+
+def cmd_reindex(engine: Engine, args: argparse.Namespace) -> int:
+    report = engine.store.reindex(progress=_progress("embedding"))
+    print(f"reindexed {report.embedded} memories with {engine.store.embedder.name}")
+    return 0
+
+
+def cmd_export(engine: Engine, args: argparse.Namespace) -> int:
+    if args.format == "json":
+        text = json.dumps(
+            export_json(engine.store, include_secrets=args.include_secrets),
+            indent=2,
+            ensure_ascii=False,
+        )
+    else:
+        text = export_markdown(engine.store, include_secrets=args.include_secrets)
+    if args.output in (None, "-"):
+        sys.stdout.write(text + "\n")
+    else:
+        write_private(Path(args.output), text + "\n")
+        print(f"exported to {args.output}", file=sys.stderr)
+    if args.include_secrets:
+        print("warning: the export holds vault secrets in plain text", file=sys.stderr)
+    return 0
+
+
+def cmd_import(engine: Engine, args: argparse.Namespace) -> int:
+    counts = import_json(engine.store, Path(args.file), progress=_progress("embedding"))
+    print(", ".join(f"{v} {k}" for k, v in counts.items()))
+    return 0
+
+
+# -- parser -------------------------------------------------------------------------------
+
+
+def _add_filters(parser: argparse.ArgumentParser, *, sensitivity: bool) -> None:
+    parser.add_argument("--type", "-t", action="append", help="memory type (repeatable)")
+    parser.add_argument("--since", help="from this time: 2024-05-01, 2024-05-01T14:30, 7d, 12h")
+    parser.add_argument("--until", help="up to this time (same forms as --since)")
+    parser.add_argument("--app", action="append", help="source application (repeatable)")
+    if sensitivity:
+        parser.add_argument(
+            "--sensitivity",
+            action="append",
+            choices=["low", "medium", "high"],
+            help="only these sensitivities (repeatable; non-vault memories count as low)",
+        )
+        parser.add_argument(
+            "--max-sensitivity", choices=["low", "medium", "high"], help="at most this sensitive"
+        )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    types = ", ".join(t.value for t in MemoryType)
+    parser = argparse.ArgumentParser(
+        prog="mnemo",
+        description="Mnemo, a local-first personal memory. Everything stays in your data folder.",
+        epilog=f"The data folder is --data-dir, else ${ENV_VAR}, else the platform's user data "
+        "folder. Exit codes: 0 done, 1 refused, 2 usage error, 3 not found.",
+    )
+    parser.add_argument("--data-dir", help=f"data folder (default: ${ENV_VAR} or the platform's)")
+    parser.add_argument(
+        "--json", dest="json_out", action="store_true", help="print machine-readable JSON"
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, func: Callable, help: str, **kw: Any) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help, **kw)
+        p.set_defaults(func=func)
+        return p
+
+    p = command(
+        "add",
+        cmd_add,
+        "add a memory",
+        epilog="Examples:\n"
+        '  mnemo add semantic name="Docker" summary="Container runtime"\n'
+        '  mnemo add episodic summary="Met Alice" occurred_at=2024-05-01T10:00\n'
+        '  mnemo add procedural summary="Deploy" steps="build" steps="push"\n'
+        '  mnemo add vault caption="GitHub token" secret_value=ghp_... sensitivity=high',
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("kind", metavar="TYPE", help=f"one of: {types} (or vault)")
+    p.add_argument("fields", nargs="*", metavar="FIELD=VALUE")
+    p.add_argument("--from-json", metavar="OBJECT", help="all fields as one JSON object")
+    p.add_argument("--source", action="append", help="id of a source it came from (repeatable)")
+
+    p = command("show", cmd_show, "show one memory with its sources and links")
+    p.add_argument("id", help="id, unique id prefix, or core:human / core:persona")
+    p.add_argument("--reveal", action="store_true", help="show the vault secret in plain text")
+
+    p = command("edit", cmd_edit, "change fields of a memory (its history keeps the old values)")
+    p.add_argument("id")
+    p.add_argument("fields", nargs="+", metavar="FIELD=VALUE")
+    p.add_argument("--cause", default="edited", help="why, recorded in the history")
+
+    p = command("delete", cmd_delete, "delete a memory everywhere, history included")
+    p.add_argument("id")
+    p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+
+    p = command("list", cmd_list, "list memories, newest first")
+    _add_filters(p, sensitivity=False)
+    p.add_argument("--limit", "-n", type=int, default=50)
+
+    p = command("search", cmd_search, "hybrid keyword + vector + recency search")
+    p.add_argument("query", nargs="+")
+    _add_filters(p, sensitivity=True)
+    p.add_argument("--limit", "-n", type=int, default=10)
+    p.add_argument("--explain", action="store_true", help="show each ranking's contribution")
+
+    p = command("history", cmd_history, "show every change to a memory")
+    p.add_argument("id")
+
+    p = command(
+        "link",
+        cmd_link,
+        "link two memories or entities in the memory graph",
+        epilog="An entity is written KIND:NAME, with KIND one of "
+        + ", ".join(k.value for k in EntityKind)
+        + "; it is created if new. Example: mnemo link 01a2b3c4 person:Alice --relation about",
+    )
+    p.add_argument("src")
+    p.add_argument("dst")
+    p.add_argument("--relation", "-r", help="kind of link (default: related)")
+    p.add_argument(
+        "--remove", action="store_true", help="remove the link (all relations unless -r)"
+    )
+
+    command("stats", cmd_stats, "counts and sizes of the store")
+    command("reindex", cmd_reindex, "rebuild the vector index from SQLite")
+
+    p = command("export", cmd_export, "export everything as JSON or Markdown")
+    p.add_argument("--format", "-f", choices=["json", "markdown"], default="json")
+    p.add_argument("--output", "-o", help="file to write (default: standard output)")
+    p.add_argument(
+        "--include-secrets", action="store_true", help="include vault secrets in plain text"
+    )
+
+    p = command("import", cmd_import, "import a Mnemo JSON export (all of it or nothing)")
+    p.add_argument("file")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    os.umask(0o077)  # everything Mnemo writes is for its user's eyes only
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        with Engine(args.data_dir) as engine:
+            return args.func(engine, args)
+    except (NotFound, Ambiguous) as exc:
+        print(f"mnemo: {exc}", file=sys.stderr)
+        return EXIT_NOT_FOUND
+    except MnemoError as exc:
+        print(f"mnemo: {exc}", file=sys.stderr)
+        return EXIT_REFUSED
+    except json.JSONDecodeError as exc:
+        print(f"mnemo: --from-json is not valid JSON: {exc}", file=sys.stderr)
+        return EXIT_REFUSED
+    except ValueError as exc:  # bad --since/--until and similar
+        print(f"mnemo: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Mnemo's engine: storage, search, models, capture, vault. Never imports Qt or `agents`."""

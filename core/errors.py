@@ -1,0 +1,21 @@
+"""The errors the engine raises on purpose; front ends turn them into messages and exit codes."""
+
+
+class MnemoError(Exception):
+    """Base class: anything the user can fix by changing their input or setup."""
+
+
+class NotFound(MnemoError):
+    """An id, prefix or name that matches nothing."""
+
+
+class Ambiguous(MnemoError):
+    """An id prefix that matches more than one record."""
+
+
+class InvalidInput(MnemoError):
+    """Input that fails validation; nothing was written."""
+
+
+class ImportFailed(MnemoError):
+    """An import file that is malformed somewhere; nothing was imported."""

@@ -1,0 +1,43 @@
+"""Mnemo's memory model: six types after MIRIX, plus sources, entities, links and versions."""
+
+from core.memory.models import (
+    MEMORY_MODELS,
+    CoreBlock,
+    Entity,
+    EntityKind,
+    EpisodicMemory,
+    KnowledgeVaultItem,
+    Link,
+    Memory,
+    MemoryType,
+    ProceduralMemory,
+    ResourceMemory,
+    SemanticMemory,
+    Sensitivity,
+    Source,
+    SourceKind,
+    Version,
+    parse_memory,
+    sensitivity_of,
+)
+
+__all__ = [
+    "MEMORY_MODELS",
+    "CoreBlock",
+    "Entity",
+    "EntityKind",
+    "EpisodicMemory",
+    "KnowledgeVaultItem",
+    "Link",
+    "Memory",
+    "MemoryType",
+    "ProceduralMemory",
+    "ResourceMemory",
+    "SemanticMemory",
+    "Sensitivity",
+    "Source",
+    "SourceKind",
+    "Version",
+    "parse_memory",
+    "sensitivity_of",
+]

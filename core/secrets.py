@@ -1,0 +1,84 @@
+"""Encryption of vault secrets at rest.
+
+The key lives in the OS keyring when one is available. Where none is (a headless Linux box, CI),
+the fallback is explicit: a key file with user-only permissions in the data folder, and a logged
+warning — never a silent plaintext store.
+"""
+
+import logging
+import os
+from pathlib import Path
+
+from cryptography.fernet import Fernet, InvalidToken
+
+from core.errors import MnemoError
+
+log = logging.getLogger(__name__)
+SERVICE = "mnemo"
+KEY_FILE = "vault.key"
+
+
+class SecretError(MnemoError):
+    """A secret that cannot be decrypted: the key is missing or does not match."""
+
+
+class SecretBox:
+    """Encrypts and decrypts short secrets with Fernet (AES-128-CBC + HMAC-SHA256)."""
+
+    def __init__(self, key: bytes, where: str) -> None:
+        self._fernet = Fernet(key)
+        self.where = where  # "keyring" or "file": recorded in the store so the key is found again
+
+    def encrypt(self, plaintext: str) -> str:
+        return self._fernet.encrypt(plaintext.encode("utf-8")).decode("ascii")
+
+    def decrypt(self, token: str) -> str:
+        try:
+            return self._fernet.decrypt(token.encode("ascii")).decode("utf-8")
+        except InvalidToken:
+            raise SecretError(
+                f"a vault secret cannot be decrypted with this data folder's key ({self.where})"
+            ) from None
+
+    @classmethod
+    def open(
+        cls, folder: Path, store_id: str, *, location: str | None, use_keyring: bool = True
+    ) -> "SecretBox":
+        """Find this store's key where `location` says it is, or create one if `location` is None.
+
+        A key recorded as in the keyring is never silently replaced by a new file key: that would
+        make every earlier secret unreadable. `store_id` keeps keys of separate data folders apart.
+        """
+        path = folder / KEY_FILE
+        if location == "keyring" or (location is None and use_keyring):
+            key = _keyring_key(store_id, create=location is None)
+            if key is not None:
+                return cls(key, "keyring")
+            if location == "keyring":
+                raise SecretError(
+                    "the vault key is kept in the OS keyring, which is not reachable now; "
+                    "unlock or start the keyring and try again"
+                )
+        if location not in (None, "keyring") and not path.exists():
+            raise SecretError(f"the vault key file {path} is missing; vault secrets cannot be read")
+        if not path.exists():
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(Fernet.generate_key())
+        return cls(path.read_bytes().strip(), "file")
+
+
+def _keyring_key(store_id: str, *, create: bool) -> bytes | None:
+    try:
+        import keyring
+        from keyring.errors import KeyringError
+
+        account = f"vault-key-{store_id}"
+        key = keyring.get_password(SERVICE, account)
+        if key is None and create:
+            key = Fernet.generate_key().decode("ascii")
+            keyring.set_password(SERVICE, account, key)
+        return None if key is None else key.encode("ascii")
+    except (KeyringError, RuntimeError, OSError) as exc:
+        log.warning("no usable OS keyring (%s); the vault key goes in a user-only key file", exc)
+        return None

@@ -1,0 +1,69 @@
+"""The one settings file: `settings.toml` in the data folder, validated by pydantic.
+
+A missing file means defaults; a malformed one is an error that names the file and the field,
+never a silent reset (the user may have put hours into their exclusion rules).
+"""
+
+import os
+import tomllib
+from pathlib import Path
+
+import tomli_w
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from core.errors import InvalidInput
+
+FILENAME = "settings.toml"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class SearchSettings(_Section):
+    rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant")
+    keyword_weight: float = Field(1.0, ge=0)
+    vector_weight: float = Field(1.0, ge=0)
+    recency_weight: float = Field(0.3, ge=0, description="Weight of the recency ranking")
+    candidates: int = Field(50, ge=1, le=1000, description="Hits taken from each ranking")
+    min_similarity: float = Field(
+        0.1, ge=-1, le=1, description="Vector hits below this cosine similarity are noise"
+    )
+
+
+class IndexSettings(_Section):
+    ann_min_rows: int = Field(
+        20_000, ge=256, description="Build an ANN vector index once this many vectors exist"
+    )
+
+
+class SecuritySettings(_Section):
+    use_keyring: bool = Field(
+        True, description="Keep the vault key in the OS keyring; if false, in a 0600 key file"
+    )
+
+
+class Settings(_Section):
+    search: SearchSettings = SearchSettings()
+    index: IndexSettings = IndexSettings()
+    security: SecuritySettings = SecuritySettings()
+
+    @classmethod
+    def load(cls, folder: Path) -> "Settings":
+        path = folder / FILENAME
+        if not path.exists():
+            return cls()
+        try:
+            return cls.model_validate(tomllib.loads(path.read_text("utf-8")))
+        except tomllib.TOMLDecodeError as exc:
+            raise InvalidInput(f"{path} is not valid TOML: {exc}") from exc
+        except ValidationError as exc:
+            raise InvalidInput(f"{path} has invalid settings:\n{exc}") from exc
+
+    def save(self, folder: Path) -> Path:
+        """Write atomically: a crash mid-write leaves the old file, never half a new one."""
+        path = folder / FILENAME
+        tmp = path.with_suffix(".toml.tmp")
+        tmp.write_text(tomli_w.dumps(self.model_dump(mode="json")), "utf-8")
+        os.replace(tmp, path)
+        return path

@@ -1,0 +1,1 @@
+"""Storage: SQLite is the source of truth; LanceDB is a derived vector index."""

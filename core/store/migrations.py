@@ -1,0 +1,130 @@
+"""The schema, as an ordered list of migrations. Append only: never edit one that has shipped.
+
+Each migration runs inside the transaction that also bumps `PRAGMA user_version`, so a crash
+leaves the database at the old version or the new one, never between.
+"""
+
+from collections.abc import Callable
+
+import sqlite_utils
+
+Migration = Callable[[sqlite_utils.Database], None]
+
+_INITIAL = [
+    """CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)""",
+    # seq is the rowid the FTS index points at; an explicit INTEGER PRIMARY KEY is never
+    # renumbered by VACUUM, which an implicit rowid can be.
+    """CREATE TABLE memories (
+        seq INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        type TEXT NOT NULL CHECK (type IN ('core', 'episodic', 'semantic', 'procedural',
+                                           'resource', 'knowledge_vault')),
+        headline TEXT NOT NULL,
+        search_text TEXT NOT NULL,
+        data TEXT NOT NULL CHECK (json_valid(data)),
+        secret TEXT,
+        tree_path TEXT NOT NULL DEFAULT '',
+        event_time TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        source_app TEXT,
+        sensitivity TEXT NOT NULL DEFAULT 'low' CHECK (sensitivity IN ('low', 'medium', 'high')),
+        rev INTEGER NOT NULL DEFAULT 1
+    )""",
+    "CREATE INDEX memories_type_time ON memories (type, event_time)",
+    "CREATE INDEX memories_time ON memories (event_time)",
+    "CREATE INDEX memories_app ON memories (source_app)",
+    # Two core blocks at most, one per label: the database enforces it, not only the code.
+    """CREATE UNIQUE INDEX core_label ON memories (json_extract(data, '$.label'))
+       WHERE type = 'core'""",
+    """CREATE VIRTUAL TABLE memories_fts USING fts5(
+        search_text, content = 'memories', content_rowid = 'seq',
+        tokenize = 'porter unicode61 remove_diacritics 2')""",
+    """CREATE TRIGGER memories_fts_insert AFTER INSERT ON memories BEGIN
+        INSERT INTO memories_fts (rowid, search_text) VALUES (new.seq, new.search_text);
+    END""",
+    """CREATE TRIGGER memories_fts_delete AFTER DELETE ON memories BEGIN
+        INSERT INTO memories_fts (memories_fts, rowid, search_text)
+        VALUES ('delete', old.seq, old.search_text);
+    END""",
+    """CREATE TRIGGER memories_fts_update AFTER UPDATE OF search_text ON memories BEGIN
+        INSERT INTO memories_fts (memories_fts, rowid, search_text)
+        VALUES ('delete', old.seq, old.search_text);
+        INSERT INTO memories_fts (rowid, search_text) VALUES (new.seq, new.search_text);
+    END""",
+    """CREATE TABLE versions (
+        seq INTEGER PRIMARY KEY,
+        memory_id TEXT NOT NULL REFERENCES memories (id) ON DELETE CASCADE,
+        rev INTEGER NOT NULL,
+        changed_at TEXT NOT NULL,
+        cause TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        changed TEXT NOT NULL,
+        old TEXT,
+        UNIQUE (memory_id, rev)
+    )""",
+    """CREATE TABLE sources (
+        seq INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL CHECK (kind IN ('chat', 'capture', 'file')),
+        occurred_at TEXT NOT NULL,
+        text TEXT NOT NULL DEFAULT '',
+        actor TEXT, app TEXT, title TEXT, url TEXT, path TEXT, thumbnail TEXT, ref TEXT,
+        meta TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(meta)),
+        created_at TEXT NOT NULL
+    )""",
+    "CREATE INDEX sources_time ON sources (occurred_at)",
+    "CREATE INDEX sources_ref ON sources (ref)",
+    """CREATE VIRTUAL TABLE sources_fts USING fts5(
+        text, content = 'sources', content_rowid = 'seq',
+        tokenize = 'porter unicode61 remove_diacritics 2')""",
+    """CREATE TRIGGER sources_fts_insert AFTER INSERT ON sources BEGIN
+        INSERT INTO sources_fts (rowid, text) VALUES (new.seq, new.text);
+    END""",
+    """CREATE TRIGGER sources_fts_delete AFTER DELETE ON sources BEGIN
+        INSERT INTO sources_fts (sources_fts, rowid, text) VALUES ('delete', old.seq, old.text);
+    END""",
+    """CREATE TRIGGER sources_fts_update AFTER UPDATE OF text ON sources BEGIN
+        INSERT INTO sources_fts (sources_fts, rowid, text) VALUES ('delete', old.seq, old.text);
+        INSERT INTO sources_fts (rowid, text) VALUES (new.seq, new.text);
+    END""",
+    """CREATE TABLE memory_sources (
+        memory_id TEXT NOT NULL REFERENCES memories (id) ON DELETE CASCADE,
+        source_id TEXT NOT NULL REFERENCES sources (id) ON DELETE CASCADE,
+        PRIMARY KEY (memory_id, source_id)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX memory_sources_source ON memory_sources (source_id)",
+    """CREATE TABLE entities (
+        seq INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL,
+        name TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        UNIQUE (kind, name COLLATE NOCASE)
+    )""",
+    # Graph edges join memories and entities, so no single foreign key fits: the triggers
+    # below remove a node's edges when the node goes.
+    """CREATE TABLE links (
+        src TEXT NOT NULL,
+        dst TEXT NOT NULL,
+        relation TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (src, dst, relation)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX links_dst ON links (dst)",
+    """CREATE TRIGGER memories_unlink AFTER DELETE ON memories BEGIN
+        DELETE FROM links WHERE src = old.id OR dst = old.id;
+    END""",
+    """CREATE TRIGGER entities_unlink AFTER DELETE ON entities BEGIN
+        DELETE FROM links WHERE src = old.id OR dst = old.id;
+    END""",
+]
+
+
+def initial_schema(db: sqlite_utils.Database) -> None:
+    """Memories with FTS, versions, sources with FTS, provenance, entities and graph links."""
+    for statement in _INITIAL:
+        db.execute(statement)
+
+
+MIGRATIONS: list[Migration] = [initial_schema]

@@ -1,0 +1,243 @@
+"""Hybrid search: keyword (FTS5 BM25) + vector (cosine) + recency, fused by reciprocal rank.
+
+Each ranking contributes weight / (k + rank) for the candidates it ranks; recency ranks only the
+candidates the other two found, so it orders relevant memories by age rather than pulling in
+unrelated new ones. A query with no words is a pure recency listing under the filters.
+"""
+
+import logging
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from core.memory.models import Memory, MemoryType, Sensitivity
+from core.settings import SearchSettings
+from core.store.memories import MemoryStore, sql_filters
+from core.store.vectors import VectorFilter
+
+log = logging.getLogger(__name__)
+_WORD = re.compile(r"\w+", re.UNICODE)
+# Words too common to help ranking: FTS5 would score every row containing them, for nothing.
+_STOPWORDS = """a an and are as at be but by did do does for from had has have how i in is it its
+me my of on or our so that the their them then there these this to us was we were what when where
+which who why will with you your"""
+STOPWORDS = frozenset(_STOPWORDS.split())
+SNIPPET_WORDS = 16
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    types: frozenset[MemoryType] | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    source_apps: frozenset[str] | None = None
+    sensitivities: frozenset[Sensitivity] | None = None
+
+    @classmethod
+    def make(
+        cls,
+        *,
+        types: Iterable[MemoryType | str] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        source_apps: Iterable[str] | None = None,
+        sensitivities: Iterable[Sensitivity | str] | None = None,
+        max_sensitivity: Sensitivity | str | None = None,
+    ) -> "SearchFilters":
+        """Build filters from loose values; `max_sensitivity` means 'this level or lower'."""
+        levels = None if sensitivities is None else {Sensitivity(s) for s in sensitivities}
+        if max_sensitivity is not None:
+            ceiling = Sensitivity(max_sensitivity).up_to()
+            levels = ceiling if levels is None else levels & ceiling
+        return cls(
+            types=None if types is None else frozenset(MemoryType.parse(str(t)) for t in types),
+            since=since,
+            until=until,
+            source_apps=None if source_apps is None else frozenset(source_apps),
+            sensitivities=None if levels is None else frozenset(levels),
+        )
+
+    def sql(self, alias: str = "") -> tuple[str, list]:
+        return sql_filters(
+            types=self.types,
+            since=self.since,
+            until=self.until,
+            source_apps=self.source_apps,
+            sensitivities=self.sensitivities,
+            alias=alias,
+        )
+
+    def vector(self) -> VectorFilter:
+        return VectorFilter(
+            types=None if self.types is None else frozenset(t.value for t in self.types),
+            since_ts=None if self.since is None else self.since.timestamp(),
+            until_ts=None if self.until is None else self.until.timestamp(),
+            source_apps=self.source_apps,
+            sensitivities=(
+                None
+                if self.sensitivities is None
+                else frozenset(s.value for s in self.sensitivities)
+            ),
+        )
+
+
+@dataclass
+class SearchHit:
+    """A found memory with how each ranking placed it (ranks start at 1; None: not found)."""
+
+    memory: Memory
+    score: float
+    snippet: str
+    keyword_rank: int | None = None
+    bm25: float | None = None
+    vector_rank: int | None = None
+    similarity: float | None = None
+    recency_rank: int | None = None
+    parts: dict[str, float] = field(default_factory=dict)
+
+
+def fts_query(text: str) -> str | None:
+    """An FTS5 MATCH expression for free text: each word quoted (so no user text is read as
+    FTS syntax) and OR-ed, letting BM25 reward memories that contain more of them."""
+    words = list(dict.fromkeys(w for w in _WORD.findall(text.lower())))
+    useful = [w for w in words if w not in STOPWORDS] or words
+    if not useful:
+        return None
+    return " OR ".join(f'"{w}"' for w in useful)
+
+
+def search(
+    store: MemoryStore,
+    query: str,
+    *,
+    filters: SearchFilters | None = None,
+    limit: int = 10,
+    settings: SearchSettings | None = None,
+) -> list[SearchHit]:
+    """The best `limit` memories for `query` under `filters`, best first."""
+    filters = filters or SearchFilters()
+    settings = settings or store.settings.search
+    match = fts_query(query)
+    if match is None:
+        return _recent(store, filters, limit)
+    k = max(settings.candidates, limit)
+    keyword = _keyword(store, match, filters, k)
+    vector: list[tuple[str, float]] = []
+    try:
+        vector = store.vectors.search(store.embedder.embed([query])[0], k, filters.vector())
+    except (OSError, RuntimeError, ValueError) as exc:
+        log.warning("vector search failed, answering from keywords alone: %s", exc)
+
+    candidates: dict[str, dict] = {}
+    for rank, (memory_id, bm25, event_time) in enumerate(keyword, start=1):
+        candidates[memory_id] = {"keyword_rank": rank, "bm25": bm25, "event_time": event_time}
+    vector = [(i, sim) for i, sim in vector if sim >= settings.min_similarity]
+    for rank, (memory_id, similarity) in enumerate(vector, start=1):
+        candidates.setdefault(memory_id, {}).update(vector_rank=rank, similarity=similarity)
+    _add_event_times(store, candidates)
+    by_age = sorted(candidates, key=lambda i: candidates[i]["event_time"], reverse=True)
+    for rank, memory_id in enumerate(by_age, start=1):
+        candidates[memory_id]["recency_rank"] = rank
+
+    weights = {
+        "keyword_rank": settings.keyword_weight,
+        "vector_rank": settings.vector_weight,
+        "recency_rank": settings.recency_weight,
+    }
+    for info in candidates.values():
+        info["parts"] = {
+            name.removesuffix("_rank"): weight / (settings.rrf_k + info[name])
+            for name, weight in weights.items()
+            if info.get(name) is not None
+        }
+        info["score"] = sum(info["parts"].values())
+    best = sorted(candidates, key=lambda i: candidates[i]["score"], reverse=True)[:limit]
+    memories = store.get_many(best)
+    snippets = _snippets(store, match, [i for i in best if candidates[i].get("keyword_rank")])
+    hits = []
+    for memory_id in best:
+        if memory_id not in memories:  # deleted between the ranking and now
+            continue
+        info = candidates[memory_id]
+        memory = memories[memory_id]
+        hits.append(
+            SearchHit(
+                memory=memory,
+                score=info["score"],
+                snippet=snippets.get(memory_id) or _plain_snippet(memory),
+                keyword_rank=info.get("keyword_rank"),
+                bm25=info.get("bm25"),
+                vector_rank=info.get("vector_rank"),
+                similarity=info.get("similarity"),
+                recency_rank=info.get("recency_rank"),
+                parts=info["parts"],
+            )
+        )
+    return hits
+
+
+def _keyword(
+    store: MemoryStore, match: str, filters: SearchFilters, k: int
+) -> list[tuple[str, float, str]]:
+    where, params = filters.sql(alias="m")
+    rows = store.db.db.execute(
+        "SELECT m.id, bm25(memories_fts), m.event_time FROM memories_fts "
+        "JOIN memories m ON m.seq = memories_fts.rowid "
+        f"WHERE memories_fts MATCH ? AND {where} ORDER BY bm25(memories_fts) LIMIT ?",
+        [match, *params, k],
+    ).fetchall()
+    return [(row[0], row[1], row[2]) for row in rows]
+
+
+def _add_event_times(store: MemoryStore, candidates: dict[str, dict]) -> None:
+    missing = [i for i, info in candidates.items() if "event_time" not in info]
+    if missing:
+        marks = ",".join("?" * len(missing))
+        for memory_id, event_time in store.db.db.execute(
+            f"SELECT id, event_time FROM memories WHERE id IN ({marks})", missing
+        ):
+            candidates[memory_id]["event_time"] = event_time
+    for memory_id in [i for i, info in candidates.items() if "event_time" not in info]:
+        del candidates[memory_id]  # its vector outlived its row: repair() will drop it
+
+
+def _snippets(store: MemoryStore, match: str, ids: list[str]) -> dict[str, str]:
+    """Highlighted extracts, computed for the few final hits only (FTS5 would otherwise build
+    one for every matching row before sorting)."""
+    if not ids:
+        return {}
+    marks = ",".join("?" * len(ids))
+    rows = store.db.db.execute(
+        "SELECT m.id, snippet(memories_fts, 0, '[', ']', '…', ?) FROM memories_fts "
+        "JOIN memories m ON m.seq = memories_fts.rowid "
+        f"WHERE memories_fts MATCH ? AND m.id IN ({marks})",
+        [SNIPPET_WORDS, match, *ids],
+    )
+    return dict(rows.fetchall())
+
+
+def _plain_snippet(memory: Memory) -> str:
+    words = memory.search_text().split()
+    text = " ".join(words[:SNIPPET_WORDS])
+    return text + ("…" if len(words) > SNIPPET_WORDS else "")
+
+
+def _recent(store: MemoryStore, filters: SearchFilters, limit: int) -> list[SearchHit]:
+    where, params = filters.sql()
+    rows = store.db.query(
+        f"SELECT id FROM memories WHERE {where} ORDER BY event_time DESC LIMIT ?",
+        [*params, limit],
+    )
+    memories = store.get_many([row["id"] for row in rows])
+    return [
+        SearchHit(
+            memory=memories[row["id"]],
+            score=1 / (rank + 1),
+            snippet=_plain_snippet(memories[row["id"]]),
+            recency_rank=rank,
+            parts={"recency": 1 / (rank + 1)},
+        )
+        for rank, row in enumerate(rows, start=1)
+        if row["id"] in memories
+    ]

@@ -1,0 +1,328 @@
+"""The vector index: LanceDB on disk, an exact in-memory scan for queries.
+
+LanceDB is where vectors persist (so start-up need not re-embed anything), keyed by memory id and
+derived from SQLite. Queries run on a float32 matrix loaded from it, because on this class of
+machine (2 cores, 100k × 384) an exact numpy scan answered in 7.7 ms p50 with any filter, where
+LanceDB took 231 ms brute force, 11–21 ms with an IVF_PQ index (114 s to build, approximate) and
+16–30 ms with IVF_HNSW_SQ. The matrix is loaded on first search, then kept in step by every write.
+"""
+
+import logging
+import shutil
+import threading
+import time
+import warnings
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import lancedb
+import numpy as np
+import pyarrow as pa
+
+log = logging.getLogger(__name__)
+TABLE = "memories"
+# Compact and prune LanceDB's versions after this many writes (its docs suggest ~20).
+WRITES_PER_MAINTENANCE = 20
+
+
+@dataclass(frozen=True)
+class VectorRow:
+    id: str
+    rev: int
+    type: str
+    event_ts: float
+    source_app: str
+    sensitivity: str
+    vector: np.ndarray
+
+
+@dataclass(frozen=True)
+class VectorFilter:
+    types: frozenset[str] | None = None
+    since_ts: float | None = None
+    until_ts: float | None = None
+    source_apps: frozenset[str] | None = None
+    sensitivities: frozenset[str] | None = None
+
+
+def _schema(dim: int) -> pa.Schema:
+    return pa.schema(
+        [
+            pa.field("id", pa.string(), nullable=False),
+            pa.field("rev", pa.int64(), nullable=False),
+            pa.field("type", pa.string(), nullable=False),
+            pa.field("event_ts", pa.float64(), nullable=False),
+            pa.field("source_app", pa.string(), nullable=False),
+            pa.field("sensitivity", pa.string(), nullable=False),
+            pa.field("vector", pa.list_(pa.float32(), dim), nullable=False),
+        ]
+    )
+
+
+class _Matrix:
+    """Rows of vectors and filter columns, grown by doubling; deleted rows become holes."""
+
+    def __init__(self, dim: int, capacity: int = 1024) -> None:
+        self.dim = dim
+        self.vectors = np.zeros((capacity, dim), dtype=np.float32)
+        self.alive = np.zeros(capacity, dtype=bool)
+        self.event_ts = np.zeros(capacity, dtype=np.float64)
+        self.codes = {c: np.zeros(capacity, dtype=np.int32) for c in ("type", "app", "sens")}
+        self.vocab: dict[str, dict[str, int]] = {c: {} for c in self.codes}
+        self.ids: list[str | None] = []
+        self.row_of: dict[str, int] = {}
+
+    def _code(self, column: str, value: str) -> int:
+        return self.vocab[column].setdefault(value, len(self.vocab[column]))
+
+    def put(self, rows: Sequence[VectorRow]) -> None:
+        self.remove(r.id for r in rows)
+        need = len(self.ids) + len(rows)
+        if need > len(self.alive):
+            self._grow(max(need, 2 * len(self.alive)))
+        start = len(self.ids)
+        block = slice(start, start + len(rows))
+        self.vectors[block] = np.stack([r.vector for r in rows])
+        self.alive[block] = True
+        self.event_ts[block] = [r.event_ts for r in rows]
+        for column, attr in (("type", "type"), ("app", "source_app"), ("sens", "sensitivity")):
+            self.codes[column][block] = [self._code(column, getattr(r, attr)) for r in rows]
+        for offset, row in enumerate(rows):
+            self.ids.append(row.id)
+            self.row_of[row.id] = start + offset
+
+    def remove(self, ids: Iterable[str]) -> None:
+        for id_ in ids:
+            row = self.row_of.pop(id_, None)
+            if row is not None:
+                self.alive[row] = False
+                self.ids[row] = None
+        if len(self.ids) > 1024 and len(self.row_of) < len(self.ids) // 2:
+            self._pack()
+
+    def _grow(self, capacity: int) -> None:
+        def grown(array: np.ndarray) -> np.ndarray:
+            out = np.zeros((capacity, *array.shape[1:]), dtype=array.dtype)
+            out[: len(array)] = array
+            return out
+
+        self.vectors, self.alive, self.event_ts = map(
+            grown, (self.vectors, self.alive, self.event_ts)
+        )
+        self.codes = {c: grown(a) for c, a in self.codes.items()}
+
+    def _pack(self) -> None:
+        keep = np.flatnonzero(self.alive[: len(self.ids)])
+        self.vectors[: len(keep)] = self.vectors[keep]
+        self.event_ts[: len(keep)] = self.event_ts[keep]
+        for array in self.codes.values():
+            array[: len(keep)] = array[keep]
+        self.alive[:] = False
+        self.alive[: len(keep)] = True
+        self.ids = [self.ids[i] for i in keep]
+        self.row_of = {id_: row for row, id_ in enumerate(self.ids)}  # type: ignore[misc]
+
+    def _in(self, column: str, values: frozenset[str], n: int) -> np.ndarray:
+        codes = [self.vocab[column][v] for v in values if v in self.vocab[column]]
+        return np.isin(self.codes[column][:n], codes)
+
+    def search(self, query: np.ndarray, k: int, where: VectorFilter) -> list[tuple[str, float]]:
+        n = len(self.ids)
+        if n == 0 or k <= 0:
+            return []
+        mask = self.alive[:n].copy()
+        if where.types is not None:
+            mask &= self._in("type", where.types, n)
+        if where.sensitivities is not None:
+            mask &= self._in("sens", where.sensitivities, n)
+        if where.source_apps is not None:
+            mask &= self._in("app", where.source_apps, n)
+        if where.since_ts is not None:
+            mask &= self.event_ts[:n] >= where.since_ts
+        if where.until_ts is not None:
+            mask &= self.event_ts[:n] <= where.until_ts
+        scores = self.vectors[:n] @ query.astype(np.float32)
+        scores[~mask] = -np.inf
+        k = min(k, int(mask.sum()))
+        if k == 0:
+            return []
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top])]
+        return [(self.ids[i], float(scores[i])) for i in top]  # type: ignore[misc]
+
+
+class VectorIndex:
+    """Vectors keyed by memory id. Every method is safe to call from any thread."""
+
+    def __init__(self, folder: Path, dim: int) -> None:
+        self.folder = folder
+        self.dim = dim
+        self._lock = threading.RLock()
+        self._matrix: _Matrix | None = None
+        self._writes = 0
+        self._pending_purge = False
+        self._maintainer: threading.Thread | None = None
+        self._table = self._open()
+        self._seen_version = self._table.version
+
+    def _connect(self) -> lancedb.DBConnection:
+        # Check for other processes' commits on every read: the GUI and the CLI share a folder.
+        return lancedb.connect(self.folder, read_consistency_interval=timedelta(0))
+
+    def _sync(self) -> None:
+        """Drop the in-memory matrix if another process has written since we last looked."""
+        if self._table.version != self._seen_version:
+            self._matrix = None
+
+    def _open(self) -> lancedb.table.Table:
+        try:
+            db = self._connect()
+            if TABLE in db.list_tables().tables:
+                table = db.open_table(TABLE)
+                if table.schema == _schema(self.dim):
+                    return table
+                log.warning("vector table has another shape; rebuilding it from SQLite")
+                db.drop_table(TABLE)
+            return db.create_table(TABLE, schema=_schema(self.dim))
+        except (OSError, ValueError, RuntimeError) as exc:
+            # The index is derived from SQLite: a broken one is thrown away, not repaired.
+            log.warning("vector index at %s is unreadable (%s); rebuilding it", self.folder, exc)
+            shutil.rmtree(self.folder, ignore_errors=True)
+            return self._connect().create_table(TABLE, schema=_schema(self.dim))
+
+    def count(self) -> int:
+        with self._lock:
+            return self._table.count_rows()
+
+    def revisions(self) -> dict[str, int]:
+        """Every stored id with the memory revision its vector was made from."""
+        with self._lock:
+            data = self._table.to_arrow().select(["id", "rev"])
+        return dict(zip(data["id"].to_pylist(), data["rev"].to_pylist(), strict=True))
+
+    def upsert(self, rows: Sequence[VectorRow], *, new: bool = False) -> None:
+        """Store vectors; `new=True` promises no id exists yet, which skips the merge."""
+        if not rows:
+            return
+        for row in rows:
+            if row.vector.shape != (self.dim,):
+                raise ValueError(f"vector of shape {row.vector.shape}, index needs ({self.dim},)")
+        table = pa.Table.from_pylist(
+            [{**row.__dict__, "vector": row.vector.astype(np.float32)} for row in rows],
+            schema=_schema(self.dim),
+        )
+        with self._lock:
+            self._sync()
+            if new:
+                self._table.add(table)
+            else:
+                (
+                    self._table.merge_insert("id")
+                    .when_matched_update_all()
+                    .when_not_matched_insert_all()
+                    .execute(table)
+                )
+            if self._matrix is not None:
+                self._matrix.put(rows)
+            self._wrote()
+
+    def delete(self, ids: Iterable[str]) -> None:
+        ids = list(ids)
+        if not ids:
+            return
+        with self._lock:
+            self._sync()
+            for start in range(0, len(ids), 500):
+                chunk = ", ".join(f"'{i}'" for i in ids[start : start + 500] if _is_id(i))
+                if chunk:
+                    self._table.delete(f"id IN ({chunk})")
+            if self._matrix is not None:
+                self._matrix.remove(ids)
+            self._pending_purge = True
+            self._wrote()
+
+    def reset(self) -> None:
+        """Drop every vector (before a full rebuild)."""
+        with self._lock:
+            db = self._connect()
+            db.drop_table(TABLE)
+            self._table = db.create_table(TABLE, schema=_schema(self.dim))
+            self._matrix = None
+            self._seen_version = self._table.version
+
+    def load(self) -> float:
+        """Load the in-memory matrix if it is not loaded yet; returns seconds spent."""
+        started = time.perf_counter()
+        with self._lock:
+            self._sync()
+            if self._matrix is None:
+                self._seen_version = self._table.version
+                data = self._table.to_arrow()
+                matrix = _Matrix(self.dim, capacity=max(1024, int(data.num_rows * 1.25)))
+                if data.num_rows:
+                    vectors = data["vector"].combine_chunks().flatten().to_numpy()
+                    vectors = vectors.reshape(data.num_rows, self.dim)
+                    columns = {c: data[c].to_pylist() for c in data.column_names if c != "vector"}
+                    matrix.put(
+                        [
+                            VectorRow(vector=vectors[i], **{c: columns[c][i] for c in columns})
+                            for i in range(data.num_rows)
+                        ]
+                    )
+                self._matrix = matrix
+        return time.perf_counter() - started
+
+    def search(
+        self, vector: np.ndarray, k: int, where: VectorFilter | None = None
+    ) -> list[tuple[str, float]]:
+        """The k nearest ids by cosine similarity (vectors are unit length), best first."""
+        with self._lock:
+            self.load()
+            return self._matrix.search(vector, k, where or VectorFilter())  # type: ignore[union-attr]
+
+    def _wrote(self) -> None:
+        self._seen_version = self._table.version
+        self._writes += 1
+        if self._writes >= WRITES_PER_MAINTENANCE and not self._maintaining():
+            self._writes = 0
+            self._maintainer = threading.Thread(
+                target=self.maintain, name="mnemo-vector-maintenance", daemon=True
+            )
+            self._maintainer.start()
+
+    def _maintaining(self) -> bool:
+        return self._maintainer is not None and self._maintainer.is_alive()
+
+    def maintain(self, *, purge: bool = False) -> None:
+        """Compact LanceDB's small files and drop its old versions.
+
+        LanceDB keeps every version until cleaned, so a deleted vector still sits in old files:
+        `purge=True` removes all versions but the latest, which is what makes delete final.
+        """
+        with self._lock:
+            purge = purge or self._pending_purge
+            try:
+                with warnings.catch_warnings():
+                    # It warns that readers of old versions would fail: all of ours hold _lock.
+                    warnings.filterwarnings("ignore", "optimize.cleanup_older_than=0")
+                    self._sync()
+                    self._table.optimize(
+                        cleanup_older_than=timedelta(0) if purge else timedelta(minutes=5),
+                        delete_unverified=purge,
+                    )
+                    self._seen_version = self._table.version
+                self._pending_purge = self._pending_purge and not purge
+            except (OSError, RuntimeError, ValueError) as exc:
+                log.warning("vector index maintenance failed, will retry later: %s", exc)
+
+    def close(self) -> None:
+        if self._maintainer is not None:
+            self._maintainer.join()
+        if self._pending_purge:
+            self.maintain(purge=True)
+
+
+def _is_id(value: str) -> bool:
+    return value.isalnum()

@@ -1,0 +1,43 @@
+"""The GUI thread, the scheduler and the agents share one store: writes and reads at once."""
+
+import threading
+
+from core.memory import SemanticMemory
+from core.store.memories import MemoryStore
+from core.store.search import search
+
+
+def test_threads_writing_and_reading_at_once(store: MemoryStore) -> None:
+    errors: list[BaseException] = []
+    per_thread = 40
+
+    def writer(n: int) -> None:
+        try:
+            for i in range(per_thread):
+                memory = store.add(SemanticMemory(name=f"w{n} item {i}", summary=f"topic{n} note"))
+                if i % 5 == 0:
+                    store.update(memory.id, {"details": "touched"})
+        except BaseException as exc:
+            errors.append(exc)
+
+    def reader() -> None:
+        try:
+            for _ in range(60):
+                search(store, "topic1 note")
+                store.memories(limit=20)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    threads += [threading.Thread(target=reader) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert store.counts()["semantic"] == 4 * per_thread
+    revisions = store.vectors.revisions()
+    rows = store.db.query("SELECT id, rev FROM memories")
+    assert {r["id"]: r["rev"] for r in rows} == revisions
+    hits = search(store, "topic2", limit=100)
+    assert sum(h.memory.headline.startswith("w2 ") for h in hits) == per_thread

@@ -1,0 +1,114 @@
+"""Delete means gone from every file; vault keys live in the keyring or an explicit fallback."""
+
+import stat
+from pathlib import Path
+
+import keyring
+import pytest
+from keyring.backend import KeyringBackend
+
+from core.embed import HashingEmbedder
+from core.memory import KnowledgeVaultItem, SemanticMemory
+from core.secrets import SecretBox, SecretError
+from core.settings import Settings
+from core.store.memories import MemoryStore
+
+CANARY = "zebracanary"
+
+
+def files_containing(folder: Path, needle: bytes) -> list[str]:
+    return [str(p) for p in folder.rglob("*") if p.is_file() and needle in p.read_bytes()]
+
+
+def test_deleted_text_is_gone_from_every_file(data_dir: Path, settings: Settings) -> None:
+    with MemoryStore(data_dir, HashingEmbedder(), settings) as store:
+        keep = store.add(SemanticMemory(name="Keep", summary="an ordinary note"))
+        doomed = store.add(SemanticMemory(name="Diary", summary=f"my secret {CANARY} entry"))
+        store.update(doomed.id, {"details": f"more about {CANARY}"})
+        store.db.checkpoint()
+        assert files_containing(data_dir, CANARY.encode())  # the check can see it when present
+        store.delete(doomed.id)
+    assert files_containing(data_dir, CANARY.encode()) == []
+    assert files_containing(data_dir, doomed.id.encode()) == []
+    with MemoryStore(data_dir, HashingEmbedder(), settings) as store:
+        assert store.get(keep.id).headline == "Keep"
+
+
+def test_a_delete_interrupted_before_purge_is_purged_at_next_start(
+    data_dir: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = MemoryStore(data_dir, HashingEmbedder(), settings)
+    doomed = store.add(SemanticMemory(name="Diary", summary=f"{CANARY} words"))
+    store.delete(doomed.id)
+    # Simulate a crash: the process dies without close(), so no purge ran.
+    store.vectors._pending_purge = False
+    store.db.checkpoint()
+    assert store._meta("purge_pending") == "1"
+    MemoryStore(data_dir, HashingEmbedder(), settings).close()
+    assert files_containing(data_dir, CANARY.encode()) == []
+
+
+class MemoryKeyring(KeyringBackend):
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        self.values: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.values.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.values[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        self.values.pop((service, username), None)
+
+
+def test_key_goes_to_the_keyring_when_there_is_one(data_dir: Path) -> None:
+    backend = MemoryKeyring()
+    keyring.set_keyring(backend)
+    with MemoryStore(data_dir, HashingEmbedder(), Settings()) as store:
+        item = store.add(KnowledgeVaultItem(caption="PIN", secret_value="2468"))
+        assert store._meta("vault_key_location") == "keyring"
+        assert not (data_dir / "vault.key").exists()
+        assert len(backend.values) == 1
+    with MemoryStore(data_dir, HashingEmbedder(), Settings()) as store:
+        assert store.get(item.id, reveal=True).secret_value.get_secret_value() == "2468"  # type: ignore[union-attr]
+
+
+def test_without_a_keyring_the_key_file_is_user_only(data_dir: Path) -> None:
+    with MemoryStore(data_dir, HashingEmbedder(), Settings()) as store:
+        store.add(KnowledgeVaultItem(caption="PIN", secret_value="2468"))
+        assert store._meta("vault_key_location") == "file"
+    mode = stat.S_IMODE((data_dir / "vault.key").stat().st_mode)
+    assert mode == 0o600
+
+
+def test_a_key_recorded_in_the_keyring_is_never_silently_replaced(data_dir: Path) -> None:
+    keyring.set_keyring(MemoryKeyring())
+    with MemoryStore(data_dir, HashingEmbedder(), Settings()) as store:
+        item = store.add(KnowledgeVaultItem(caption="PIN", secret_value="2468"))
+    from keyring.backends import fail
+
+    keyring.set_keyring(fail.Keyring())  # the keyring went away (locked session, headless run)
+    with MemoryStore(data_dir, HashingEmbedder(), Settings()) as store:
+        assert store.get(item.id).headline == "PIN"  # everything but the secret still works
+        with pytest.raises(SecretError, match="keyring"):
+            store.get(item.id, reveal=True)
+    assert not (data_dir / "vault.key").exists()
+
+
+def test_a_wrong_key_is_a_clear_error(tmp_path: Path) -> None:
+    boxes = []
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        boxes.append(SecretBox.open(tmp_path / name, name, location=None, use_keyring=False))
+    token = boxes[0].encrypt("hello")
+    assert boxes[0].decrypt(token) == "hello"
+    with pytest.raises(SecretError, match="cannot be decrypted"):
+        boxes[1].decrypt(token)
+
+
+def test_a_missing_key_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(SecretError, match="missing"):
+        SecretBox.open(tmp_path, "x", location="file", use_keyring=False)
