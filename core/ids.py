@@ -1,9 +1,11 @@
-"""Record ids: 32 hex characters, time-ordered so that new rows land together in indexes."""
+"""Record ids: 32 random hex characters.
 
-import os
-import time
+Random rather than time-ordered so that a short prefix (what `mnemo list` shows and people type)
+already tells records apart, the way git's abbreviated hashes do.
+"""
+
+import uuid
 
 
 def new_id() -> str:
-    """A UUIDv7-like id: 48 bits of milliseconds then 80 random bits, as lowercase hex."""
-    return f"{time.time_ns() // 1_000_000:012x}{os.urandom(10).hex()}"
+    return uuid.uuid4().hex

@@ -104,13 +104,17 @@ def test_add_many_is_all_or_nothing(store: MemoryStore) -> None:
     assert table_counts(store) == before
 
 
-def test_ids_resolve_by_prefix(store: MemoryStore) -> None:
+def test_ids_resolve_by_prefix(store: MemoryStore, monkeypatch: pytest.MonkeyPatch) -> None:
     stored = store.add(SemanticMemory(name="a", summary="b"))
-    assert store.resolve(stored.id[:12]) == stored.id
+    assert store.resolve(stored.id[:8]) == stored.id
+    ids = iter(["abcd" + "0" * 28, "abcd" + "1" * 28])
+    monkeypatch.setattr("core.store.memories.new_id", lambda: next(ids))
+    store.add_many([SemanticMemory(name="c", summary="d"), SemanticMemory(name="e", summary="f")])
     with pytest.raises(Ambiguous):
-        store.resolve(stored.id[:4])  # all ids made this millisecond-range share a prefix
+        store.resolve("abcd")
+    assert store.resolve("abcd1") == "abcd" + "1" * 28
     with pytest.raises(NotFound):
-        store.resolve("ffffffff")
+        store.resolve("ffffffff" if not stored.id.startswith("ffffffff") else "eeeeeeee")
     with pytest.raises(NotFound, match="not a memory id"):
         store.resolve("zz'; DROP TABLE memories; --")
 
