@@ -26,6 +26,9 @@ class SearchSettings(_Section):
     vector_weight: float = Field(1.0, ge=0)
     recency_weight: float = Field(0.3, ge=0, description="Weight of the recency ranking")
     candidates: int = Field(50, ge=1, le=1000, description="Hits taken from each ranking")
+    keyword_budget: int = Field(
+        1500, ge=100, description="Rows a keyword query may score over all history (see search)"
+    )
     min_similarity: float = Field(
         0.1, ge=-1, le=1, description="Vector hits below this cosine similarity are noise"
     )

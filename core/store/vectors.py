@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 TABLE = "memories"
 # Compact and prune LanceDB's versions after this many writes (its docs suggest ~20).
 WRITES_PER_MAINTENANCE = 20
+SYNC_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -74,24 +75,40 @@ class _Matrix:
         self.ids: list[str | None] = []
         self.row_of: dict[str, int] = {}
 
-    def _code(self, column: str, value: str) -> int:
-        return self.vocab[column].setdefault(value, len(self.vocab[column]))
-
     def put(self, rows: Sequence[VectorRow]) -> None:
-        self.remove(r.id for r in rows)
-        need = len(self.ids) + len(rows)
+        self.put_columns(
+            [r.id for r in rows],
+            np.stack([r.vector for r in rows]),
+            np.array([r.event_ts for r in rows], dtype=np.float64),
+            {
+                "type": [r.type for r in rows],
+                "app": [r.source_app for r in rows],
+                "sens": [r.sensitivity for r in rows],
+            },
+        )
+
+    def put_columns(
+        self,
+        ids: list[str],
+        vectors: np.ndarray,
+        event_ts: np.ndarray,
+        labels: dict[str, list[str]],
+    ) -> None:
+        """Add or replace rows given column-wise, the shape LanceDB hands them back in."""
+        self.remove(ids)
+        need = len(self.ids) + len(ids)
         if need > len(self.alive):
             self._grow(max(need, 2 * len(self.alive)))
         start = len(self.ids)
-        block = slice(start, start + len(rows))
-        self.vectors[block] = np.stack([r.vector for r in rows])
+        block = slice(start, start + len(ids))
+        self.vectors[block] = vectors
         self.alive[block] = True
-        self.event_ts[block] = [r.event_ts for r in rows]
-        for column, attr in (("type", "type"), ("app", "source_app"), ("sens", "sensitivity")):
-            self.codes[column][block] = [self._code(column, getattr(r, attr)) for r in rows]
-        for offset, row in enumerate(rows):
-            self.ids.append(row.id)
-            self.row_of[row.id] = start + offset
+        self.event_ts[block] = event_ts
+        for column, values in labels.items():
+            vocab = self.vocab[column]
+            self.codes[column][block] = [vocab.setdefault(v, len(vocab)) for v in values]
+        self.row_of.update(zip(ids, range(start, start + len(ids)), strict=True))
+        self.ids.extend(ids)
 
     def remove(self, ids: Iterable[str]) -> None:
         for id_ in ids:
@@ -166,13 +183,22 @@ class VectorIndex:
         self._maintainer: threading.Thread | None = None
         self._table = self._open()
         self._seen_version = self._table.version
+        self._synced_at = time.monotonic()
 
     def _connect(self) -> lancedb.DBConnection:
         # Check for other processes' commits on every read: the GUI and the CLI share a folder.
         return lancedb.connect(self.folder, read_consistency_interval=timedelta(0))
 
-    def _sync(self) -> None:
-        """Drop the in-memory matrix if another process has written since we last looked."""
+    def _sync(self, *, throttle: bool = False) -> None:
+        """Drop the in-memory matrix if another process has written since we last looked.
+
+        Asking costs ~0.5 ms (it reads LanceDB's manifest list), so searches ask at most every
+        SYNC_SECONDS; writes always ask, to keep the matrix exact before changing it.
+        """
+        now = time.monotonic()
+        if throttle and now - self._synced_at < SYNC_SECONDS:
+            return
+        self._synced_at = now
         if self._table.version != self._seen_version:
             self._matrix = None
 
@@ -253,23 +279,24 @@ class VectorIndex:
             self._seen_version = self._table.version
 
     def load(self) -> float:
-        """Load the in-memory matrix if it is not loaded yet; returns seconds spent."""
+        """Load the in-memory matrix unless it is loaded; returns the seconds spent."""
         started = time.perf_counter()
         with self._lock:
-            self._sync()
             if self._matrix is None:
                 self._seen_version = self._table.version
                 data = self._table.to_arrow()
                 matrix = _Matrix(self.dim, capacity=max(1024, int(data.num_rows * 1.25)))
                 if data.num_rows:
                     vectors = data["vector"].combine_chunks().flatten().to_numpy()
-                    vectors = vectors.reshape(data.num_rows, self.dim)
-                    columns = {c: data[c].to_pylist() for c in data.column_names if c != "vector"}
-                    matrix.put(
-                        [
-                            VectorRow(vector=vectors[i], **{c: columns[c][i] for c in columns})
-                            for i in range(data.num_rows)
-                        ]
+                    matrix.put_columns(
+                        data["id"].to_pylist(),
+                        vectors.reshape(data.num_rows, self.dim),
+                        data["event_ts"].to_numpy(),
+                        {
+                            "type": data["type"].to_pylist(),
+                            "app": data["source_app"].to_pylist(),
+                            "sens": data["sensitivity"].to_pylist(),
+                        },
                     )
                 self._matrix = matrix
         return time.perf_counter() - started
@@ -279,6 +306,7 @@ class VectorIndex:
     ) -> list[tuple[str, float]]:
         """The k nearest ids by cosine similarity (vectors are unit length), best first."""
         with self._lock:
+            self._sync(throttle=True)
             self.load()
             return self._matrix.search(vector, k, where or VectorFilter())  # type: ignore[union-attr]
 

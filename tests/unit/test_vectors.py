@@ -71,7 +71,8 @@ def test_updates_replace_and_many_deletes_compact(tmp_path) -> None:
     assert index.count() == 500
 
 
-def test_vectors_persist_and_another_process_writes_are_seen(tmp_path) -> None:
+def test_vectors_persist_and_another_process_writes_are_seen(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr("core.store.vectors.SYNC_SECONDS", 0)
     rng = np.random.default_rng(4)
     vectors = unit(rng, 10)
     first = VectorIndex(tmp_path / "v", 8)
