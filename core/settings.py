@@ -27,7 +27,7 @@ class SearchSettings(_Section):
     recency_weight: float = Field(0.3, ge=0, description="Weight of the recency ranking")
     candidates: int = Field(50, ge=1, le=1000, description="Hits taken from each ranking")
     keyword_budget: int = Field(
-        1500, ge=100, description="Rows a keyword query may score over all history (see search)"
+        1000, ge=100, description="Rows a keyword query may score over all history (see search)"
     )
     min_similarity: float = Field(
         0.1, ge=-1, le=1, description="Vector hits below this cosine similarity are noise"
@@ -36,7 +36,10 @@ class SearchSettings(_Section):
 
 class IndexSettings(_Section):
     ann_min_rows: int = Field(
-        20_000, ge=256, description="Build an ANN vector index once this many vectors exist"
+        50_000, ge=256, description="Build an IVF vector index once this many vectors exist"
+    )
+    probe_share: float = Field(
+        0.1, gt=0, le=1, description="Share of indexed vectors a query scans (recall vs speed)"
     )
 
 

@@ -59,7 +59,7 @@ class MemoryStore:
         self.embedder = embedder
         self.db = Database(folder / "mnemo.db")
         self.store_id = self._meta("store_id") or self._set_meta("store_id", new_id())
-        self.vectors = VectorIndex(folder / "vectors", embedder.dim)
+        self.vectors = VectorIndex(folder / "vectors", embedder.dim, self.settings.index)
         self._box: SecretBox | None = None
         self._ensure_core_blocks()
         if self._meta("purge_pending"):

@@ -21,6 +21,9 @@ import lancedb
 import numpy as np
 import pyarrow as pa
 
+from core.settings import IndexSettings
+from core.store import ivf as ivf_index
+
 log = logging.getLogger(__name__)
 TABLE = "memories"
 # Compact and prune LanceDB's versions after this many writes (its docs suggest ~20).
@@ -74,6 +77,8 @@ class _Matrix:
         self.vocab: dict[str, dict[str, int]] = {c: {} for c in self.codes}
         self.ids: list[str | None] = []
         self.row_of: dict[str, int] = {}
+        self.ivf: ivf_index.Ivf | None = None
+        self.generation = 0  # bumped whenever rows move, which makes an IVF index stale
 
     def put(self, rows: Sequence[VectorRow]) -> None:
         self.put_columns(
@@ -131,6 +136,8 @@ class _Matrix:
         self.codes = {c: grown(a) for c, a in self.codes.items()}
 
     def _pack(self) -> None:
+        self.generation += 1
+        self.ivf = None
         keep = np.flatnonzero(self.alive[: len(self.ids)])
         self.vectors[: len(keep)] = self.vectors[keep]
         self.event_ts[: len(keep)] = self.event_ts[keep]
@@ -145,10 +152,7 @@ class _Matrix:
         codes = [self.vocab[column][v] for v in values if v in self.vocab[column]]
         return np.isin(self.codes[column][:n], codes)
 
-    def search(self, query: np.ndarray, k: int, where: VectorFilter) -> list[tuple[str, float]]:
-        n = len(self.ids)
-        if n == 0 or k <= 0:
-            return []
+    def _mask(self, where: VectorFilter, n: int) -> np.ndarray:
         mask = self.alive[:n].copy()
         if where.types is not None:
             mask &= self._in("type", where.types, n)
@@ -160,23 +164,48 @@ class _Matrix:
             mask &= self.event_ts[:n] >= where.since_ts
         if where.until_ts is not None:
             mask &= self.event_ts[:n] <= where.until_ts
-        scores = self.vectors[:n] @ query.astype(np.float32)
-        scores[~mask] = -np.inf
-        k = min(k, int(mask.sum()))
-        if k == 0:
+        return mask
+
+    def search(
+        self, query: np.ndarray, k: int, where: VectorFilter, probe_share: float
+    ) -> list[tuple[str, float, float]]:
+        n = len(self.ids)
+        if n == 0 or k <= 0:
             return []
+        query = query.astype(np.float32)
+        mask = self._mask(where, n)
+        selected = int(mask.sum())
+        if selected == 0:
+            return []
+        if self.ivf is None or selected <= 2 * probe_share * n:
+            # No index yet, or a filter so selective that scanning its rows is cheaper anyway.
+            rows = np.flatnonzero(mask) if selected < n else np.arange(n)
+        else:
+            rows = np.concatenate(
+                [self.ivf.candidates(query, probe_share), np.arange(self.ivf.rows, n)]
+            )
+            rows = rows[mask[rows]]
+            if len(rows) < k:  # the probed partitions hold too few rows that pass the filter
+                rows = np.flatnonzero(mask)
+        scores = (self.vectors[:n] @ query)[rows] if len(rows) == n else self.vectors[rows] @ query
+        k = min(k, len(rows))
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top])]
-        return [(self.ids[i], float(scores[i])) for i in top]  # type: ignore[misc]
+        return [
+            (self.ids[rows[i]], float(scores[i]), float(self.event_ts[rows[i]]))  # type: ignore[misc]
+            for i in top
+        ]
 
 
 class VectorIndex:
     """Vectors keyed by memory id. Every method is safe to call from any thread."""
 
-    def __init__(self, folder: Path, dim: int) -> None:
+    def __init__(self, folder: Path, dim: int, settings: IndexSettings | None = None) -> None:
         self.folder = folder
         self.dim = dim
+        self.settings = settings or IndexSettings()
         self._lock = threading.RLock()
+        self._builder: threading.Thread | None = None
         self._matrix: _Matrix | None = None
         self._writes = 0
         self._pending_purge = False
@@ -225,7 +254,11 @@ class VectorIndex:
     def revisions(self) -> dict[str, int]:
         """Every stored id with the memory revision its vector was made from."""
         with self._lock:
-            data = self._table.to_arrow().select(["id", "rev"])
+            # A projected scan: reading the vectors too made start-up 5× slower at 100k rows.
+            count = self._table.count_rows()
+            if count == 0:
+                return {}
+            data = self._table.search().select(["id", "rev"]).limit(count).to_arrow()
         return dict(zip(data["id"].to_pylist(), data["rev"].to_pylist(), strict=True))
 
     def upsert(self, rows: Sequence[VectorRow], *, new: bool = False) -> None:
@@ -299,19 +332,62 @@ class VectorIndex:
                         },
                     )
                 self._matrix = matrix
+        self._build_ann_if_due()
+        return time.perf_counter() - started
+
+    def _build_ann_if_due(self) -> None:
+        """Start a background IVF build when there are enough rows and the index is missing or
+        a quarter of the rows are unindexed. Unindexed rows are scanned exactly meanwhile."""
+        matrix = self._matrix
+        if matrix is None or len(matrix.row_of) < self.settings.ann_min_rows:
+            return
+        ivf = matrix.ivf
+        if ivf is not None and len(matrix.ids) - ivf.rows <= ivf.rows // 4:
+            return
+        if self._builder is not None and self._builder.is_alive():
+            return
+        self._builder = threading.Thread(target=self.build_ann, name="mnemo-ann", daemon=True)
+        self._builder.start()
+
+    def wait_for_index(self) -> None:
+        """Block until a background IVF build, if one is running, has finished."""
+        builder = self._builder
+        if builder is not None:
+            builder.join()
+
+    def build_ann(self) -> float:
+        """Build the IVF index now; returns the seconds spent. Writers are not held up: the
+        clustering runs outside the lock, and its result is dropped if rows moved meanwhile."""
+        started = time.perf_counter()
+        with self._lock:
+            matrix = self._matrix
+            if matrix is None:
+                return 0.0
+            n, generation = len(matrix.ids), matrix.generation
+            vectors, alive = matrix.vectors, matrix.alive[:n].copy()
+        if not alive.any():
+            return 0.0
+        built = ivf_index.build(vectors[:n], alive)
+        with self._lock:
+            if self._matrix is matrix and matrix.generation == generation:
+                matrix.ivf = built
+        log.info("vector ANN index built over %d rows in %.1f s", n, time.perf_counter() - started)
         return time.perf_counter() - started
 
     def search(
         self, vector: np.ndarray, k: int, where: VectorFilter | None = None
-    ) -> list[tuple[str, float]]:
-        """The k nearest ids by cosine similarity (vectors are unit length), best first."""
+    ) -> list[tuple[str, float, float]]:
+        """The k nearest (id, cosine similarity, event time), best first (vectors are unit)."""
         with self._lock:
             self._sync(throttle=True)
             self.load()
-            return self._matrix.search(vector, k, where or VectorFilter())  # type: ignore[union-attr]
+            matrix = self._matrix
+            assert matrix is not None
+            return matrix.search(vector, k, where or VectorFilter(), self.settings.probe_share)
 
     def _wrote(self) -> None:
         self._seen_version = self._table.version
+        self._build_ann_if_due()
         self._writes += 1
         if self._writes >= WRITES_PER_MAINTENANCE and not self._maintaining():
             self._writes = 0
@@ -346,8 +422,9 @@ class VectorIndex:
                 log.warning("vector index maintenance failed, will retry later: %s", exc)
 
     def close(self) -> None:
-        if self._maintainer is not None:
-            self._maintainer.join()
+        for thread in (self._maintainer, self._builder):
+            if thread is not None:
+                thread.join()
         if self._pending_purge:
             self.maintain(purge=True)
 

@@ -30,7 +30,7 @@ def test_exact_nearest_neighbours_match_brute_force(tmp_path) -> None:
     query = unit(rng, 1)[0]
     expected = np.argsort(-(vectors @ query))[:10]
     found = index.search(query, 10)
-    assert [int(i, 16) for i, _ in found] == list(expected)
+    assert [int(hit[0], 16) for hit in found] == list(expected)
     assert abs(found[0][1] - float(np.max(vectors @ query))) < 1e-5
 
 
@@ -48,13 +48,13 @@ def test_filters_and_deletes(tmp_path) -> None:
     query = vectors[7]
     assert index.search(query, 1)[0][0] == f"{7:032x}"
     odd = index.search(query, 100, VectorFilter(types=frozenset({"episodic"})))
-    assert len(odd) == 50 and all(int(i, 16) % 2 for i, _ in odd)
+    assert len(odd) == 50 and all(int(hit[0], 16) % 2 for hit in odd)
     timed = index.search(query, 100, VectorFilter(since_ts=10, until_ts=19))
-    assert sorted(int(i, 16) for i, _ in timed) == list(range(10, 20))
+    assert sorted(int(hit[0], 16) for hit in timed) == list(range(10, 20))
     apps = index.search(query, 100, VectorFilter(source_apps=frozenset({"app1", "nope"})))
     assert len(apps) == 33
     index.delete([f"{7:032x}"])
-    assert f"{7:032x}" not in dict(index.search(query, 100))
+    assert f"{7:032x}" not in {hit[0] for hit in index.search(query, 100)}
 
 
 def test_updates_replace_and_many_deletes_compact(tmp_path) -> None:
@@ -65,7 +65,7 @@ def test_updates_replace_and_many_deletes_compact(tmp_path) -> None:
     index.load()
     index.upsert([row(5, vectors[9], rev=2)])
     assert index.revisions()[f"{5:032x}"] == 2
-    assert {i for i, _ in index.search(vectors[9], 2)} == {f"{5:032x}", f"{9:032x}"}
+    assert {hit[0] for hit in index.search(vectors[9], 2)} == {f"{5:032x}", f"{9:032x}"}
     index.delete([f"{i:032x}" for i in range(1500)])
     assert len(index.search(vectors[1600], 2000)) == 500
     assert index.count() == 500
@@ -102,3 +102,62 @@ def test_a_broken_index_folder_is_rebuilt_empty(tmp_path) -> None:
         manifest.write_bytes(b"garbage")
     rebuilt = VectorIndex(folder, 8)
     assert rebuilt.count() == 0
+
+
+def clustered(rng: np.random.Generator, n: int, dim: int = 64, clusters: int = 100) -> np.ndarray:
+    """Vectors that cluster by topic, as sentence embeddings do (random ones do not)."""
+    centres = rng.standard_normal((clusters, dim))
+    v = centres[rng.integers(0, clusters, n)] + 0.6 * rng.standard_normal((n, dim))
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def ann_index(tmp_path, n: int, dim: int = 64) -> tuple[VectorIndex, np.ndarray]:
+    from core.settings import IndexSettings
+
+    rng = np.random.default_rng(6)
+    vectors = clustered(rng, n, dim)
+    index = VectorIndex(tmp_path / "v", dim, IndexSettings(ann_min_rows=1000, probe_share=0.1))
+    index.upsert(
+        [row(i, v, type="episodic" if i % 4 else "semantic") for i, v in enumerate(vectors)],
+        new=True,
+    )
+    index.load()
+    index.wait_for_index()
+    return index, vectors
+
+
+def test_ivf_recall_on_clustered_vectors(tmp_path) -> None:
+    index, vectors = ann_index(tmp_path, 20_000)
+    assert index._matrix.ivf is not None
+    rng = np.random.default_rng(7)
+    recalls = []
+    for i in rng.integers(0, len(vectors), 30):
+        query = vectors[i] + 0.3 * rng.standard_normal(vectors.shape[1])
+        query /= np.linalg.norm(query)
+        exact = {f"{j:032x}" for j in np.argsort(-(vectors @ query))[:10]}
+        found = {hit[0] for hit in index.search(query, 10)}
+        recalls.append(len(found & exact) / 10)
+    assert np.mean(recalls) >= 0.9
+
+
+def test_rows_added_after_the_index_was_built_are_found(tmp_path) -> None:
+    index, vectors = ann_index(tmp_path, 5000)
+    built = index._matrix.ivf
+    fresh = -vectors[0]  # far from everything indexed
+    index.upsert([row(99_999, fresh)], new=True)
+    assert index._matrix.ivf is built  # a small tail does not trigger a rebuild
+    assert index.search(fresh, 1)[0][0] == f"{99_999:032x}"
+
+
+def test_filters_hold_through_the_index(tmp_path) -> None:
+    index, vectors = ann_index(tmp_path, 5000)
+    hits = index.search(vectors[3], 50, VectorFilter(types=frozenset({"semantic"})))
+    assert len(hits) == 50 and all(int(h[0], 16) % 4 == 0 for h in hits)
+
+
+def test_compaction_drops_a_stale_index(tmp_path) -> None:
+    index, vectors = ann_index(tmp_path, 4000)
+    index.delete([f"{i:032x}" for i in range(3000)])  # rows move: the index no longer fits
+    index.wait_for_index()
+    assert index._matrix.ivf is None or index._matrix.ivf.rows == len(index._matrix.ids)
+    assert index.search(vectors[3500], 1)[0][0] == f"{3500:032x}"
