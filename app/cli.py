@@ -17,6 +17,7 @@ from core.engine import Engine
 from core.errors import Ambiguous, MnemoError, NotFound
 from core.memory.models import MEMORY_MODELS, EntityKind, MemoryType, parse_memory
 from core.paths import ENV_VAR
+from core.store.memories import check_fields
 from core.store.search import SearchFilters
 from core.store.transfer import export_json, export_markdown, import_json, write_private
 from core.timeutil import parse_when
@@ -82,6 +83,7 @@ def _progress(label: str) -> Callable[[int, int], None]:
 def cmd_add(engine: Engine, args: argparse.Namespace) -> int:
     kind = MemoryType.parse(args.kind)
     data = json.loads(args.from_json) if args.from_json else parse_assignments(kind, args.fields)
+    check_fields(kind, data)
     memory = parse_memory({**data, "type": kind.value})
     stored = engine.store.add(memory, sources=args.source or ())
     if args.json_out:

@@ -8,6 +8,7 @@ re-embeds whatever SQLite holds that the vector index lacks or holds at an older
 import json
 import logging
 import sqlite3
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -39,6 +40,7 @@ from core.timeutil import from_iso, now, to_iso
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]  # (done, total)
 EMBED_BATCH = 64
+PURGE_DELAY_S = 5.0
 CORE_LABELS = ("human", "persona")
 
 
@@ -61,6 +63,9 @@ class MemoryStore:
         self.store_id = self._meta("store_id") or self._set_meta("store_id", new_id())
         self.vectors = VectorIndex(folder / "vectors", embedder.dim, self.settings.index)
         self._box: SecretBox | None = None
+        self._closed = False
+        self._purge_lock = threading.Lock()
+        self._purge_timer: threading.Timer | None = None
         self._ensure_core_blocks()
         if self._meta("purge_pending"):
             self.purge()
@@ -69,6 +74,12 @@ class MemoryStore:
     # -- lifecycle -------------------------------------------------------------------------
 
     def close(self) -> None:
+        with self._purge_lock:
+            if self._purge_timer is not None:
+                self._purge_timer.cancel()
+            if self._meta("purge_pending"):
+                self.purge()
+            self._closed = True
         self.vectors.close()
         self.db.close()
 
@@ -271,7 +282,7 @@ class MemoryStore:
         for _attempt in range(3):
             row = self.db.query("SELECT * FROM memories WHERE id = ?", [memory_id])[0]
             kind = MemoryType(row["type"])
-            _check_fields(kind, changes)
+            check_fields(kind, changes)
             old = json.loads(row["data"])
             new = {**old, **{k: v for k, v in changes.items() if k != "secret_value"}}
             token = row["secret"]
@@ -329,7 +340,23 @@ class MemoryStore:
             db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('purge_pending', '1')")
         log.info("deleted memory %s (%s) by %s: %s", memory.id, memory.type, actor, cause)
         self.vectors.delete([memory.id])
+        self._schedule_purge()
         return memory
+
+    def _schedule_purge(self) -> None:
+        """Purge a few seconds after the last delete: a burst of deletes costs one purge."""
+        with self._purge_lock:
+            if self._purge_timer is not None:
+                self._purge_timer.cancel()
+            self._purge_timer = threading.Timer(PURGE_DELAY_S, self._purge_if_pending)
+            self._purge_timer.daemon = True
+            self._purge_timer.start()
+
+    def _purge_if_pending(self) -> None:
+        with self._purge_lock:
+            self._purge_timer = None
+            if not self._closed and self._meta("purge_pending"):
+                self.purge()
 
     def purge(self) -> None:
         """Make deletions final on disk.
@@ -562,7 +589,8 @@ def _has(memory: Memory) -> bool:
     return getattr(memory, "secret_value", None) is not None
 
 
-def _check_fields(kind: MemoryType, changes: Mapping[str, Any]) -> None:
+def check_fields(kind: MemoryType, changes: Mapping[str, Any]) -> None:
+    """Refuse fields a memory of this type does not have, naming the ones it does."""
     model = MEMORY_MODELS[kind]
     for key in changes:
         if key in model.BOOKKEEPING or key in ("type", "secret_stored"):

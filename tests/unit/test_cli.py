@@ -103,6 +103,7 @@ def test_stats_and_reindex(mnemo) -> None:
         (("add", "semantic", "name=x"), EXIT_REFUSED, "summary: Field required"),
         (("add", "diary", "text=x"), EXIT_REFUSED, "unknown memory type"),
         (("add", "semantic", "name"), EXIT_REFUSED, "expected key=value"),
+        (("add", "semantic", "name=a", "summary=b", "colour=red"), EXIT_REFUSED, "fields: "),
         (("add", "semantic", "--from-json", "{bad"), EXIT_REFUSED, "not valid JSON"),
         (("show", "0123456789abcdef"), EXIT_NOT_FOUND, "no memory"),
         (("edit", "core:human", "colour=red"), EXIT_REFUSED, "no field 'colour'"),
