@@ -5,6 +5,7 @@ Exit codes: 0 done, 1 refused (invalid input, failed import, …), 2 usage error
 
 import argparse
 import json
+import logging
 import os
 import sys
 import typing
@@ -16,7 +17,7 @@ from app import cli_output as out
 from core.engine import Engine
 from core.errors import Ambiguous, MnemoError, NotFound
 from core.memory.models import MEMORY_MODELS, EntityKind, MemoryType, parse_memory
-from core.paths import ENV_VAR
+from core.paths import ENV_VAR, data_dir
 from core.store.memories import check_fields
 from core.store.search import SearchFilters
 from core.store.transfer import export_json, export_markdown, import_json, write_private
@@ -377,6 +378,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # a bug or a broken environment: one line here, details in the log
+        logging.getLogger("mnemo.cli").exception("mnemo %s failed", args.command)
+        try:
+            where = str(data_dir(args.data_dir) / "mnemo.log")
+        except OSError:
+            where = "mnemo.log in the data folder"
+        print(f"mnemo: unexpected error: {exc!r}; the traceback is in {where}", file=sys.stderr)
+        return EXIT_REFUSED
 
 
 if __name__ == "__main__":

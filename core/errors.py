@@ -19,3 +19,7 @@ class InvalidInput(MnemoError):
 
 class ImportFailed(MnemoError):
     """An import file that is malformed somewhere; nothing was imported."""
+
+
+class StorageFull(MnemoError):
+    """The disk (or the database's size limit) is full; the write was rolled back whole."""

@@ -14,7 +14,7 @@ from typing import Any
 
 import sqlite_utils
 
-from core.errors import MnemoError
+from core.errors import MnemoError, StorageFull
 from core.store.migrations import MIGRATIONS
 
 PRAGMAS = (
@@ -71,11 +71,16 @@ class Database:
             db.execute("BEGIN IMMEDIATE")
             try:
                 yield db
-            except BaseException:
+                db.execute("COMMIT")
+            except BaseException as exc:
                 if db.conn.in_transaction:
                     db.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.OperationalError) and "full" in str(exc):
+                    raise StorageFull(
+                        f"{self.path.parent} is out of space ({exc}); nothing was written. "
+                        "Free some disk space and try again."
+                    ) from exc
                 raise
-            db.execute("COMMIT")
 
     def query(self, sql: str, params: Any = None) -> list[dict[str, Any]]:
         return list(self.db.query(sql, params or ()))

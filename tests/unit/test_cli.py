@@ -143,3 +143,16 @@ def test_the_installed_command_runs(tmp_path: Path) -> None:
     )
     assert env_run.returncode == 0, env_run.stderr
     assert str(tmp_path / "env-data") in env_run.stdout
+
+
+def test_an_unexpected_error_is_one_line_and_logged(mnemo, monkeypatch) -> None:
+    def broken(*args, **kwargs):
+        raise RuntimeError("simulated bug")
+
+    monkeypatch.setattr("core.store.memories.MemoryStore.counts", broken)
+    code, _, err = mnemo("stats")
+    assert code == EXIT_REFUSED
+    assert "unexpected error" in err and "simulated bug" in err and "Traceback" not in err
+    assert str(mnemo.folder / "mnemo.log") in err
+    log = (mnemo.folder / "mnemo.log").read_text()
+    assert "Traceback" in log and "simulated bug" in log
