@@ -3,7 +3,8 @@
 import logging
 from pathlib import Path
 
-from core.embed import Embedder, HashingEmbedder
+from core.embed import Embedder
+from core.llm.embedder import LlamaEmbedder
 from core.logs import setup_logging
 from core.paths import data_dir
 from core.settings import Settings
@@ -13,13 +14,13 @@ from core.store.search import SearchFilters, SearchHit, search
 log = logging.getLogger(__name__)
 
 
-def default_embedder() -> Embedder:
-    """The embedder the app uses when none is injected.
+def default_embedder(folder: Path) -> Embedder:
+    """The bundled all-MiniLM-L6-v2 on llama.cpp, converted into the data folder on first use.
 
-    Until the llama.cpp runtime lands this is the hashing embedder; switching models later is
-    safe because the store records which embedder made its vectors and re-embeds on a change.
+    The store records which embedder made its vectors and re-embeds everything when it changes,
+    so switching models is safe.
     """
-    return HashingEmbedder()
+    return LlamaEmbedder.bundled(folder / "models")
 
 
 class Engine:
@@ -33,7 +34,9 @@ class Engine:
         self.data_dir = data_dir(folder)
         self.log_path = setup_logging(self.data_dir)
         self.settings = settings or Settings.load(self.data_dir)
-        self.store = MemoryStore(self.data_dir, embedder or default_embedder(), self.settings)
+        self.store = MemoryStore(
+            self.data_dir, embedder or default_embedder(self.data_dir), self.settings
+        )
 
     def search(
         self, query: str, *, filters: SearchFilters | None = None, limit: int = 10

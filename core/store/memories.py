@@ -15,6 +15,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from core.embed import Embedder
 from core.errors import Ambiguous, InvalidInput, MnemoError, NotFound
 from core.ids import new_id
@@ -244,7 +246,7 @@ class MemoryStore:
             for m in memories
         ]
         rows = [self.row_for(m, self._secret_token(m)) for m in stored]
-        vectors = self.embedder.embed([row["search_text"] for row in rows])
+        vectors = self._embed([row["search_text"] for row in rows])
         changed_at = to_iso(stamp)
         with self.db.lock:  # vectors are written in commit order
             with self.db.write() as db:
@@ -301,7 +303,7 @@ class MemoryStore:
             stamp = now()
             candidate = candidate.model_copy(update={"updated_at": stamp})
             new_row = self.row_for(candidate, token)
-            vector = self.embedder.embed([new_row["search_text"]])
+            vector = self._embed([new_row["search_text"]])
             with self.db.lock:  # vectors are written in commit order
                 with self.db.write() as db:
                     if (
@@ -368,9 +370,11 @@ class MemoryStore:
         with self.db.write() as db:
             db.execute("INSERT INTO memories_fts (memories_fts) VALUES ('optimize')")
             db.execute("INSERT INTO sources_fts (sources_fts) VALUES ('optimize')")
-            db.execute("DELETE FROM meta WHERE key = 'purge_pending'")
         self.vectors.maintain(purge=True)
         self.db.checkpoint()
+        # Cleared last: a crash before this point means the next start purges again.
+        with self.db.write() as db:
+            db.execute("DELETE FROM meta WHERE key = 'purge_pending'")
 
     def _secret_token(self, memory: Memory) -> str | None:
         secret = getattr(memory, "secret_value", None)
@@ -393,6 +397,15 @@ class MemoryStore:
             "sensitivity": sensitivity_of(memory).value,
             "rev": memory.rev,
         }
+
+    def _embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Vectors for texts; an empty text gets the zero vector, which matches nothing (a
+        model would embed it as its bare [CLS] [SEP], close to every short query)."""
+        out = np.zeros((len(texts), self.embedder.dim), dtype=np.float32)
+        filled = [i for i, text in enumerate(texts) if text.strip()]
+        if filled:
+            out[filled] = self.embedder.embed([texts[i] for i in filled])
+        return out
 
     def _put_vectors(self, rows: Sequence[Mapping[str, Any]], vectors: Any, *, new: bool) -> None:
         try:
@@ -438,7 +451,7 @@ class MemoryStore:
             chunk = list(ids[start : start + EMBED_BATCH * 16])
             marks = ",".join("?" * len(chunk))
             rows = self.db.query(f"SELECT * FROM memories WHERE id IN ({marks})", chunk)
-            vectors = self.embedder.embed([row["search_text"] for row in rows])
+            vectors = self._embed([row["search_text"] for row in rows])
             self.vectors.upsert([_vector_row(row, vectors[i]) for i, row in enumerate(rows)])
             if progress:
                 progress(min(start + len(chunk), total), total)
