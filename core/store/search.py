@@ -117,13 +117,6 @@ def _phrase(term: str) -> str:
     return '"' + term.replace('"', '""') + '"'
 
 
-def fts_query(text: str) -> str | None:
-    """An FTS5 MATCH expression for free text: the terms OR-ed, letting BM25 reward memories
-    that contain more of them."""
-    terms = query_terms(text)
-    return " OR ".join(map(_phrase, terms)) if terms else None
-
-
 def search(
     store: MemoryStore,
     query: str,

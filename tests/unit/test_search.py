@@ -6,7 +6,7 @@ import pytest
 
 from core.memory import EpisodicMemory, KnowledgeVaultItem, SemanticMemory
 from core.store.memories import MemoryStore
-from core.store.search import SearchFilters, fts_query, search
+from core.store.search import SearchFilters, query_terms, search
 
 T0 = datetime(2024, 5, 1, tzinfo=UTC)
 
@@ -107,10 +107,10 @@ def test_fts_syntax_in_queries_is_taken_literally(filled: MemoryStore, query: st
     search(filled, query)  # must not raise
 
 
-def test_fts_query_drops_stopwords_but_not_everything() -> None:
-    assert fts_query("how do I deploy the app") == '"deploy" OR "app"'
-    assert fts_query("the") == '"the"'
-    assert fts_query("...") is None
+def test_query_terms_drop_stopwords_but_not_everything() -> None:
+    assert query_terms("How do I deploy the app?") == ["deploy", "app"]
+    assert query_terms("the the") == ["the"]
+    assert query_terms("...") == []
 
 
 def test_limit_is_respected(filled: MemoryStore) -> None:
