@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-import core.llm  # noqa: F401 - sets OpenMP's wait policy before llama_cpp loads
+import core.llm  # first: sets OpenMP's wait policy before llama_cpp loads
 from core.llm.bundled import chat_model_path
 from core.llm.service import Job, ModelError, ModelService, Priority
 
@@ -55,7 +55,7 @@ def load_llama(path: os.PathLike[str] | str, *, n_ctx: int = 4096) -> Any:
     return llama_cpp.Llama(
         model_path=str(path),
         n_ctx=n_ctx,
-        n_threads=os.cpu_count() or 1,
+        n_threads=core.llm.default_threads(),
         n_gpu_layers=-1 if gpu else 0,
         verbose=False,
     )

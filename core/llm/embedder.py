@@ -1,13 +1,12 @@
 """Sentence embeddings on llama.cpp, from the bundled all-MiniLM-L6-v2."""
 
-import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-import core.llm  # noqa: F401 - sets OpenMP's wait policy before llama_cpp loads
+import core.llm  # first: sets OpenMP's wait policy before llama_cpp loads
 from core.embed import normalise
 from core.llm import minilm
 
@@ -23,7 +22,7 @@ class LlamaEmbedder:
         self.model_path = model_path
         self._name = name
         self._dim = dim
-        self._threads = threads or os.cpu_count() or 1
+        self._threads = threads or core.llm.default_threads()
         self._lock = threading.Lock()
         self._llama = None
 

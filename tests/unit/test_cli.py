@@ -132,7 +132,7 @@ def test_the_installed_command_runs(tmp_path: Path) -> None:
         [str(mnemo), "--help"], capture_output=True, text=True, check=True, timeout=60
     )
     assert "local-first personal memory" in result.stdout
-    for command in ("add", "search", "export", "import", "reindex", "history", "link"):
+    for command in ("add", "search", "export", "import", "reindex", "history", "link", "generate"):
         assert command in result.stdout
     env_run = subprocess.run(
         [str(mnemo), "stats"],
@@ -156,3 +156,10 @@ def test_an_unexpected_error_is_one_line_and_logged(mnemo, monkeypatch) -> None:
     assert str(mnemo.folder / "mnemo.log") in err
     log = (mnemo.folder / "mnemo.log").read_text()
     assert "Traceback" in log and "simulated bug" in log
+
+
+@pytest.mark.slow
+def test_generate_streams_from_the_bundled_model(mnemo) -> None:
+    code, out, _ = mnemo("generate", "Say hello.", "--max-tokens", "12")
+    assert code == 0 and out.strip()
+    assert not mnemo.folder.exists()  # a quick prompt does not need, or create, a store
