@@ -116,12 +116,17 @@ class ChatModel:
                 grammar=grammar,
                 stream=True,
             )
-            for chunk in chunks:
-                if job.cancelled:
-                    break  # closing the generator stops llama.cpp's decode loop
-                text = chunk["choices"][0]["delta"].get("content")
-                if text:
-                    emit(text)
+            try:
+                for chunk in chunks:
+                    if job.cancelled:
+                        break
+                    text = chunk["choices"][0]["delta"].get("content")
+                    if text:
+                        emit(text)
+            finally:
+                # Stops llama.cpp's decode loop here, on the model's thread, before the next job
+                # uses the model, rather than whenever the generator is garbage-collected.
+                chunks.close()
 
         return self.service.stream(produce, priority, timeout)
 
