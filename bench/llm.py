@@ -10,7 +10,6 @@ one JSON line.
 """
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -24,6 +23,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field
 
 import core.llm
+from bench.report import report
 from core.llm.chat import ChatModel, StructuredOutputError
 from core.llm.embedder import LlamaEmbedder
 from core.llm.service import Priority
@@ -190,11 +190,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
         ),
         ("structured call, median", f"{figures['structured_s_median']} s", ""),
     ]
-    width = max(len(r[0]) for r in rows)
-    print(f"{'figure':<{width}}  {'measured':>14}  note")
-    for name, value, note in rows:
-        print(f"{name:<{width}}  {value:>14}  {note}")
-    print(json.dumps(figures))
+    report(rows, figures)
     return figures
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.report import report
 from core.memory import (
     EpisodicMemory,
     KnowledgeVaultItem,
@@ -291,11 +292,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
         ("speed-up at p50", f"{figures['speedup_p50']}×", "target ≥ 50×"),
         ("disk after compaction", f"{figures['disk_mb']} MB", ""),
     ]
-    width = max(len(r[0]) for r in rows)
-    print(f"{'figure':<{width}}  {'measured':>14}  note")
-    for name, value, note in rows:
-        print(f"{name:<{width}}  {value:>14}  {note}")
-    print(json.dumps(figures))
+    report(rows, figures)
     return figures
 
 
