@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from app import cli_models
 from app import cli_output as out
 from core.engine import Engine
 from core.errors import Ambiguous, MnemoError, NotFound
@@ -246,23 +247,6 @@ def cmd_import(engine: Engine, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_generate(engine: Engine | None, args: argparse.Namespace) -> int:
-    from core.llm.chat import ChatModel
-
-    chat = ChatModel.bundled()
-    try:
-        messages = [{"role": "user", "content": " ".join(args.prompt)}]
-        for piece in chat.stream(
-            messages, max_tokens=args.max_tokens, temperature=args.temperature
-        ):
-            sys.stdout.write(piece)
-            sys.stdout.flush()
-        sys.stdout.write("\n")
-    finally:
-        chat.close()
-    return 0
-
-
 # -- parser -------------------------------------------------------------------------------
 
 
@@ -372,11 +356,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("import", cmd_import, "import a Mnemo JSON export (all of it or nothing)")
     p.add_argument("file")
 
-    p = command("generate", cmd_generate, "a quick prompt to the local chat model, streamed")
-    p.add_argument("prompt", nargs="+")
-    p.add_argument("--max-tokens", type=int, default=256)
-    p.add_argument("--temperature", type=float, default=0.7)
-    p.set_defaults(needs_store=False)
+    cli_models.add_commands(sub)
     return parser
 
 

@@ -49,7 +49,37 @@ class SecuritySettings(_Section):
     )
 
 
+class OpenAISettings(_Section):
+    base_url: str = Field(
+        "http://127.0.0.1:8080/v1",
+        description="An OpenAI-compatible server: llama-server, Ollama (:11434/v1), LM Studio",
+    )
+    api_key_env: str = Field(
+        "MNEMO_OPENAI_API_KEY",
+        description="Environment variable holding the API key, if the server needs one",
+    )
+    timeout_s: float = Field(120, gt=0)
+
+
+class ModelSettings(_Section):
+    chat: str = Field(
+        "smollm2-135m",
+        description="Chat model: a name from `mnemo models list`, a GGUF path, or openai:<model>",
+    )
+    embedding: str = Field("all-minilm-l6-v2", description="Embedding model, named the same way")
+    added: list[str] = Field(
+        default_factory=list, description="GGUF files added with `mnemo models add`, by path"
+    )
+    context_length: int = Field(4096, ge=512, description="Chat context, in tokens")
+    gpu_layers: int = Field(
+        -1, ge=-1, description="Layers offloaded to the GPU when the build has one; -1 = all"
+    )
+    threads: int = Field(0, ge=0, description="CPU threads for llama.cpp; 0 = all cores but one")
+    openai: OpenAISettings = OpenAISettings()
+
+
 class Settings(_Section):
+    models: ModelSettings = ModelSettings()
     search: SearchSettings = SearchSettings()
     index: IndexSettings = IndexSettings()
     security: SecuritySettings = SecuritySettings()

@@ -18,3 +18,16 @@ def default_threads() -> int:
     the threads' synchronisation cost more than the second core gave.
     """
     return max(1, (os.cpu_count() or 1) - 1)
+
+
+def batch_threads(threads: int) -> int:
+    """Threads for prompt processing: prompts come in short bursts of parallel matrix work,
+    where every core helps (see bench.llm), unlike the token-by-token decode."""
+    return max(threads, os.cpu_count() or 1)
+
+
+def gpu_offload() -> bool:
+    """Whether this llama.cpp build can offload layers to a GPU (CUDA, Metal, Vulkan...)."""
+    import llama_cpp
+
+    return bool(llama_cpp.llama_supports_gpu_offload())

@@ -1,8 +1,9 @@
 """Sentence embeddings on llama.cpp, from the bundled all-MiniLM-L6-v2."""
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -10,12 +11,18 @@ import core.llm  # first: sets OpenMP's wait policy before llama_cpp loads
 from core.embed import normalise
 from core.llm import minilm
 
+MAX_TOKENS = 256
+PACK_TOKENS = 128
+
 
 class LlamaEmbedder:
     """An `Embedder` over a GGUF embedding model, loaded on first use.
 
-    A `Llama` is not thread-safe, so calls are serialised; texts longer than the model's 512
-    tokens are truncated, as sentence-transformers does.
+    A `Llama` is not thread-safe, so calls are serialised. Texts are cut at 256 tokens, as
+    sentence-transformers cuts MiniLM (its max_seq_length). Short texts are packed into
+    batches of about PACK_TOKENS: llama.cpp attends across a whole micro-batch of an encoder
+    with a mask, so bigger packs cost more than they save. Measured here on texts of ~23
+    tokens: ~100-120 texts/s packed by 96-128 tokens, ~70-100 by 256, ~65 by 512.
     """
 
     def __init__(self, model_path: Path, *, name: str, dim: int, threads: int | None = None):
@@ -27,12 +34,13 @@ class LlamaEmbedder:
         self._llama = None
 
     @classmethod
-    def bundled(cls, models_dir: Path) -> "LlamaEmbedder":
+    def bundled(cls, models_dir: Path, *, threads: int = 0) -> "LlamaEmbedder":
         """The bundled MiniLM, converted into `models_dir` on first use."""
         return cls(
             minilm.gguf_path(models_dir),
-            name=f"all-MiniLM-L6-v2/gguf-f16-c{minilm.CONVERTER_VERSION}",
+            name=f"all-MiniLM-L6-v2/gguf-f16-c{minilm.CONVERTER_VERSION}-t{MAX_TOKENS}",
             dim=384,
+            threads=threads,
         )
 
     @property
@@ -51,9 +59,10 @@ class LlamaEmbedder:
                 model_path=str(self.model_path),
                 embedding=True,
                 n_ctx=512,
-                n_batch=512,
-                n_ubatch=512,  # a whole sequence must fit in one micro-batch for BERT
+                n_batch=MAX_TOKENS,
+                n_ubatch=MAX_TOKENS,  # an encoder's sequence must fit in one micro-batch
                 n_threads=self._threads,
+                n_threads_batch=core.llm.batch_threads(self._threads),
                 verbose=False,
             )
         return self._llama
@@ -62,5 +71,23 @@ class LlamaEmbedder:
         if not texts:
             return np.zeros((0, self._dim), dtype=np.float32)
         with self._lock:
-            vectors = self._model().embed(list(texts), normalize=False, truncate=True)
+            model = self._model()
+            vectors: list = []
+            for pack in _packs(model, texts):
+                vectors += model.embed(pack, normalize=False, truncate=True)
         return normalise(np.asarray(vectors, dtype=np.float32).reshape(len(texts), self._dim))
+
+
+def _packs(model: Any, texts: Sequence[str]) -> Iterator[list[str]]:
+    """Consecutive runs of texts of at most PACK_TOKENS tokens together (a longer text alone)."""
+    pack: list[str] = []
+    size = 0
+    for text in texts:
+        n = min(len(model.tokenize(text.encode("utf-8"))), MAX_TOKENS)
+        if pack and size + n > PACK_TOKENS:
+            yield pack
+            pack, size = [], 0
+        pack.append(text)
+        size += n
+    if pack:
+        yield pack

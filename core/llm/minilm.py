@@ -10,13 +10,12 @@ changes.
 import hashlib
 import json
 import logging
-import os
 from pathlib import Path
 
 import numpy as np
 
 from core.errors import MnemoError
-from core.llm.bundled import ModelMissing, package_dir
+from core.llm.bundled import ModelMissing, derived_file, package_dir
 
 log = logging.getLogger(__name__)
 __all__ = ["ModelMissing", "convert", "gguf_path", "source_dir"]
@@ -32,21 +31,11 @@ def source_dir() -> Path:
 def gguf_path(models_dir: Path) -> Path:
     """The converted model in `models_dir`, converting it first if it is missing or stale."""
     source = source_dir()
-    target = models_dir / FILENAME
-    stamp_path = target.with_suffix(".json")
     stamp = {
         "converter": CONVERTER_VERSION,
         "source_sha256": _sha256(source / "model.safetensors"),
     }
-    if target.exists() and stamp_path.exists() and json.loads(stamp_path.read_text()) == stamp:
-        return target
-    models_dir.mkdir(parents=True, exist_ok=True)
-    log.info("converting %s to GGUF at %s", source, target)
-    tmp = target.with_suffix(".gguf.tmp")
-    convert(source, tmp)
-    os.replace(tmp, target)  # a crash mid-conversion leaves no half-written model behind
-    stamp_path.write_text(json.dumps(stamp))
-    return target
+    return derived_file(models_dir / FILENAME, stamp, lambda tmp: convert(source, tmp))
 
 
 def _sha256(path: Path) -> str:

@@ -105,6 +105,11 @@ class ModelService:
             self._queue.put((int(priority), next(self._order), job))
         return job
 
+    @property
+    def pending(self) -> int:
+        """Jobs waiting for the model (for a status line)."""
+        return self._queue.qsize()
+
     def run(
         self, work: Callable[[Any, Job[T]], T], priority: Priority, timeout: float | None = None
     ) -> T:

@@ -5,7 +5,7 @@ import pytest
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from core.llm import bundled
-from core.llm.chat import ChatModel, SchemaNotSupported, StructuredOutputError
+from core.llm.chat import ChatModel, LlamaChat, SchemaNotSupported, StructuredOutputError
 from core.llm.service import Priority
 
 
@@ -31,8 +31,9 @@ class Impossible(BaseModel):
 
 
 @pytest.fixture(scope="module")
-def chat():
-    model = ChatModel.bundled()
+def chat(tmp_path_factory):
+    # As the app runs it: requantized into a models folder.
+    model = LlamaChat.bundled(tmp_path_factory.mktemp("models"))
     yield model
     model.close()
 
@@ -88,19 +89,55 @@ def test_streaming_and_cancellation(chat: ChatModel) -> None:
     assert isinstance(answer, str)  # the model is free again after the cancelled stream
 
 
-def test_a_missing_model_package_is_a_clear_error(monkeypatch) -> None:
+def test_a_missing_model_package_is_a_clear_error_on_first_use(monkeypatch) -> None:
     monkeypatch.setattr("core.llm.bundled.importlib.util.find_spec", lambda name: None)
+    model = LlamaChat.bundled()  # lazy: the app starts even so
     with pytest.raises(bundled.ModelMissing, match="make setup"):
-        ChatModel.bundled()
+        model.complete([{"role": "user", "content": "hi"}], timeout=60)
+    model.close()
 
 
 def test_a_corrupt_model_file_fails_the_call_not_the_app(tmp_path) -> None:
-    from core.llm.chat import load_llama
-    from core.llm.service import ModelError, ModelService
+    from core.llm.service import ModelError
 
     broken = tmp_path / "broken.gguf"
     broken.write_bytes(b"GGUF" + b"\0" * 64)
-    model = ChatModel(ModelService(lambda: load_llama(broken), name="broken"))
-    with pytest.raises(ModelError):
+    model = LlamaChat.from_file(lambda: broken)
+    with pytest.raises(ModelError, match="not a usable GGUF"):
         model.complete([{"role": "user", "content": "hi"}], timeout=60, priority=Priority.CHAT)
     model.close()
+
+
+@pytest.mark.slow
+def test_the_user_waiting_in_the_chat_pane_goes_first(chat: ChatModel) -> None:
+    """With the model busy, queued work runs chat first, then memory, then consolidation."""
+    import threading
+    import time
+
+    release = threading.Event()
+    busy = chat.service.submit(lambda model, job: release.wait(60), Priority.CONSOLIDATION)
+    finished: list[str] = []
+
+    def ask(label: str, priority: Priority) -> None:
+        chat.complete(
+            [{"role": "user", "content": f"Say {label}."}], max_tokens=4, priority=priority
+        )
+        finished.append(label)
+
+    threads = []
+    for label, priority in [
+        ("consolidation", Priority.CONSOLIDATION),
+        ("memory", Priority.MEMORY),
+        ("chat", Priority.CHAT),
+    ]:
+        threads.append(threading.Thread(target=ask, args=(label, priority)))
+        threads[-1].start()
+    deadline = time.monotonic() + 30
+    while chat.service.pending < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)  # all three queued behind the busy job, in the worst order
+    assert chat.service.pending == 3
+    release.set()
+    busy.result(60)
+    for thread in threads:
+        thread.join(120)
+    assert finished == ["chat", "memory", "consolidation"]

@@ -58,6 +58,14 @@ def test_batches_and_single_texts_agree(embedder: LlamaEmbedder) -> None:
     assert embedder.embed([]).shape == (0, 384)
 
 
+def test_packing_keeps_every_text_in_its_place(embedder: LlamaEmbedder) -> None:
+    # Texts of many lengths, so that they fall into several packs of different sizes.
+    texts = [" ".join(["word"] * n) + f" {n}" for n in (1, 40, 3, 90, 130, 2, 7, 300, 5, 60)]
+    together = embedder.embed(texts)
+    alone = np.vstack([embedder.embed([text]) for text in texts])
+    assert np.allclose(together, alone, atol=1e-4)
+
+
 def test_long_texts_are_truncated_not_refused(embedder: LlamaEmbedder) -> None:
     vector = embedder.embed(["budget " * 2000])[0]
     assert np.isfinite(vector).all() and abs(float(np.linalg.norm(vector)) - 1) < 1e-5

@@ -162,4 +162,6 @@ def test_an_unexpected_error_is_one_line_and_logged(mnemo, monkeypatch) -> None:
 def test_generate_streams_from_the_bundled_model(mnemo) -> None:
     code, out, _ = mnemo("generate", "Say hello.", "--max-tokens", "12")
     assert code == 0 and out.strip()
-    assert not mnemo.folder.exists()  # a quick prompt does not need, or create, a store
+    # A quick prompt needs no store (only the requantized model in models/).
+    assert not (mnemo.folder / "mnemo.db").exists()
+    assert (mnemo.folder / "models" / "SmolLM2-135M-Instruct.Q8_0.gguf").exists()
