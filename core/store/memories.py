@@ -460,11 +460,31 @@ class MemoryStore:
 
     def add_source(self, source: Source) -> Source:
         """Keep an input verbatim (a chat turn, a capture's text, a file) as provenance."""
-        stored = source.model_copy(update={"id": source.id or new_id(), "created_at": now()})
-        row = _source_row(stored)
+        return self.add_sources([source])[0]
+
+    def add_sources(self, sources: Sequence[Source]) -> list[Source]:
+        """Keep several inputs in one transaction: all of them, or none."""
+        created = now()
+        stored = [
+            s.model_copy(update={"id": s.id or new_id(), "created_at": created}) for s in sources
+        ]
         with self.db.write() as db:
-            db.execute(_insert_sql("sources", row), list(row.values()))
+            for source in stored:
+                row = _source_row(source)
+                db.execute(_insert_sql("sources", row), list(row.values()))
         return stored
+
+    def find_sources(self, kind: str, refs: Sequence[str]) -> dict[str, Source]:
+        """Sources of `kind` by their outside reference (a message id, a LoCoMo dia_id)."""
+        found: dict[str, Source] = {}
+        for start in range(0, len(refs), 500):
+            chunk = list(refs[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            rows = self.db.query(
+                f"SELECT * FROM sources WHERE kind = ? AND ref IN ({marks})", [kind, *chunk]
+            )
+            found.update({row["ref"]: _to_source(row) for row in rows})
+        return found
 
     def get_source(self, source_id: str) -> Source:
         rows = self.db.query("SELECT * FROM sources WHERE id = ?", [source_id])

@@ -1,0 +1,60 @@
+"""Keeping inputs verbatim as sources, before any agent reads them.
+
+Every memory the agents write points back to these rows, so the user can always see where a
+memory came from, and search can fall back on the raw words. Inputs with an outside reference
+(a chat message id, a LoCoMo turn) are kept once: ingesting the same export again adds only
+what is new.
+"""
+
+from pathlib import Path
+
+from core.errors import ImportFailed
+from core.ingest.chats import Session
+from core.memory.models import Source, SourceKind
+from core.store.memories import MemoryStore
+from core.timeutil import now
+
+MAX_FILE_BYTES = 2_000_000  # a text document; bigger files are refused, not truncated
+
+
+def keep_session(store: MemoryStore, session: Session) -> tuple[list[Source], int]:
+    """Store the session's new turns; returns them (in order) and how many were known."""
+    refs = [turn.ref for turn in session.turns if turn.ref]
+    known = store.find_sources(SourceKind.CHAT, refs) if refs else {}
+    fresh = [
+        Source(
+            kind=SourceKind.CHAT,
+            occurred_at=turn.time,
+            text=turn.text,
+            actor=turn.speaker,
+            title=session.title,
+            ref=turn.ref,
+        )
+        for turn in session.turns
+        if not (turn.ref and turn.ref in known)
+    ]
+    return store.add_sources(fresh), len(session.turns) - len(fresh)
+
+
+def keep_file(store: MemoryStore, path: Path) -> Source:
+    """Store a text document (notes, Markdown, code) whole as a source."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ImportFailed(f"{path} is {size:,} bytes; text files up to 2 MB are read")
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        raise ImportFailed(f"{path} is not UTF-8 text") from None
+    except OSError as exc:
+        raise ImportFailed(f"cannot read {path}: {exc.strerror or exc}") from None
+    if not text.strip():
+        raise ImportFailed(f"{path} is empty")
+    return store.add_source(
+        Source(
+            kind=SourceKind.FILE,
+            occurred_at=now(),
+            text=text,
+            title=path.name,
+            path=str(path.resolve()),
+        )
+    )
