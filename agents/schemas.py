@@ -6,9 +6,10 @@ memories and inputs are referred to by the small numbers the prompt shows (#1, [
 ids, which small models garble.
 """
 
-from typing import Annotated, Literal
+import functools
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 Short = Annotated[str, Field(max_length=60)]
 Line = Annotated[str, Field(max_length=200)]
@@ -17,7 +18,6 @@ Refs = Annotated[list[Annotated[int, Field(ge=1, le=999)]], Field(max_length=8)]
 
 MANAGERS = ("core", "episodic", "semantic", "procedural", "resource", "knowledge_vault")
 Manager = Literal["core", "episodic", "semantic", "procedural", "resource", "knowledge_vault"]
-Op = Literal["insert", "update", "skip"]
 
 
 class _Answer(BaseModel):
@@ -31,46 +31,101 @@ class Routing(_Answer):
     managers: list[Manager] = Field(max_length=6)
 
 
-class _Item(_Answer):
-    op: Op
-    target: int | None = Field(None, ge=1, le=99, description="#number of the memory to update")
-    sources: Refs = Field(default_factory=list, description="[numbers] of the input lines used")
+NonEmptyShort = Annotated[str, Field(min_length=1, max_length=60)]
+NonEmptyLine = Annotated[str, Field(min_length=1, max_length=200)]
+When = Annotated[str, Field(max_length=40, description="the input's words for when it happened")]
+Step = Annotated[str, Field(min_length=1, max_length=120)]
+
+# Per memory type: each field's type in an insert (where the required ones must be non-empty)
+# and its type in an update (where every field may be left empty, meaning unchanged).
+FIELDS: dict[str, dict[str, tuple[Any, Any, Any]]] = {
+    # name: (insert type, update type, default)
+    "episodic": {
+        "summary": (NonEmptyLine, Line, ""),
+        "event_type": (Short, Short, ""),
+        "actor": (Short, Short, ""),
+        "when": (When, When, ""),
+        "details": (Para, Para, ""),
+    },
+    "semantic": {
+        "name": (NonEmptyShort, Short, ""),
+        "summary": (NonEmptyLine, Line, ""),
+        "details": (Para, Para, ""),
+    },
+    "procedural": {
+        "summary": (NonEmptyLine, Line, ""),
+        "entry_type": (
+            Literal["workflow", "guide", "script"],
+            Literal["workflow", "guide", "script"],
+            "workflow",
+        ),
+        "steps": (
+            Annotated[list[Step], Field(min_length=1, max_length=8)],
+            Annotated[list[Step], Field(max_length=8)],
+            [],
+        ),
+    },
+    "resource": {
+        "title": (NonEmptyShort, Short, ""),
+        "summary": (Line, Line, ""),
+        "resource_type": (Short, Short, ""),
+    },
+    "knowledge_vault": {
+        "caption": (NonEmptyLine, Line, ""),
+        "entry_type": (Short, Short, ""),
+        "source": (Short, Short, ""),
+        "secret_value": (NonEmptyLine, Line, ""),
+        "sensitivity": (
+            Literal["low", "medium", "high"],
+            Literal["low", "medium", "high"],
+            "medium",
+        ),
+    },
+}
+MAX_ITEMS = {"episodic": 4, "semantic": 4, "procedural": 2, "resource": 2, "knowledge_vault": 3}
 
 
-class EpisodicItem(_Item):
-    event_type: Short = ""
-    summary: Line = ""
-    details: Para = ""
-    actor: Short = ""
-    when: Annotated[str, Field(max_length=40)] = Field(
-        "", description="when it happened: a date, or words like 'yesterday' or 'last Friday'"
+class Skip(_Answer):
+    op: Literal["skip"]
+
+
+@functools.cache
+def answer_schema(manager: str, shown: int) -> type[BaseModel]:
+    """The answer of a typed manager that was shown `shown` memories: inserts must fill the
+    type's required fields, and an update can only name #1..#shown — with none shown, there is
+    no update at all. The grammar enforces both, so a small model cannot answer otherwise."""
+    fields = FIELDS[manager]
+    name = "".join(part.title() for part in manager.split("_"))
+    insert_fields: dict[str, Any] = {"op": (Literal["insert"], ...)}
+    for field_name, (insert_type, _update_type, default) in fields.items():
+        required = _is_required(insert_type)
+        insert_fields[field_name] = (insert_type, ... if required else default)
+    insert_fields["sources"] = (Refs, Field(default_factory=list))
+    variants: list[Any] = [create_model(f"{name}Insert", __base__=_Answer, **insert_fields)]
+    if shown:
+        update_fields: dict[str, Any] = {
+            "op": (Literal["update"], ...),
+            "target": (Annotated[int, Field(ge=1, le=shown)], ...),
+        }
+        for field_name, (_insert_type, update_type, default) in fields.items():
+            update_fields[field_name] = (update_type, default)
+        update_fields["sources"] = (Refs, Field(default_factory=list))
+        variants.append(create_model(f"{name}Update", __base__=_Answer, **update_fields))
+    variants.append(Skip)
+    item = Annotated[Union[tuple(variants)], Field(discriminator="op")]  # noqa: UP007
+    return create_model(
+        f"{name}Answer",
+        __base__=_Answer,
+        items=(list[item], Field(max_length=MAX_ITEMS[manager])),  # type: ignore[valid-type]
     )
 
 
-class SemanticItem(_Item):
-    name: Short = ""
-    summary: Line = ""
-    details: Para = ""
-
-
-class ProceduralItem(_Item):
-    entry_type: Literal["workflow", "guide", "script"] = "workflow"
-    summary: Line = ""
-    steps: list[Annotated[str, Field(max_length=120)]] = Field(default_factory=list, max_length=8)
-
-
-class ResourceItem(_Item):
-    title: Short = ""
-    summary: Line = ""
-    resource_type: Annotated[str, Field(max_length=30)] = ""
-
-
-class VaultItem(_Item):
-    entry_type: Annotated[str, Field(max_length=30)] = ""
-    caption: Line = ""
-    source: Short = ""
-    secret_value: Line = ""
-    sensitivity: Literal["low", "medium", "high"] = "medium"
+def _is_required(kind: Any) -> bool:
+    """Whether an Annotated type demands a non-empty value (a min_length constraint)."""
+    for meta in getattr(kind, "__metadata__", ()):
+        if any(getattr(c, "min_length", 0) for c in getattr(meta, "metadata", [meta])):
+            return True
+    return False
 
 
 class CoreEdit(_Answer):
@@ -80,35 +135,5 @@ class CoreEdit(_Answer):
     sources: Refs = Field(default_factory=list)
 
 
-class EpisodicAnswer(_Answer):
-    items: list[EpisodicItem] = Field(max_length=4)
-
-
-class SemanticAnswer(_Answer):
-    items: list[SemanticItem] = Field(max_length=4)
-
-
-class ProceduralAnswer(_Answer):
-    items: list[ProceduralItem] = Field(max_length=2)
-
-
-class ResourceAnswer(_Answer):
-    items: list[ResourceItem] = Field(max_length=2)
-
-
-class VaultAnswer(_Answer):
-    items: list[VaultItem] = Field(max_length=3)
-
-
 class CoreAnswer(_Answer):
     items: list[CoreEdit] = Field(max_length=2)
-
-
-ANSWERS: dict[str, type[_Answer]] = {
-    "core": CoreAnswer,
-    "episodic": EpisodicAnswer,
-    "semantic": SemanticAnswer,
-    "procedural": ProceduralAnswer,
-    "resource": ResourceAnswer,
-    "knowledge_vault": VaultAnswer,
-}

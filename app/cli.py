@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from app import cli_models
+from app import cli_agents, cli_models
 from app import cli_output as out
 from core.engine import Engine
 from core.errors import Ambiguous, MnemoError, NotFound
@@ -357,6 +357,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file")
 
     cli_models.add_commands(sub)
+    cli_agents.add_commands(sub)
     return parser
 
 

@@ -11,6 +11,9 @@ from pathlib import Path
 import gguf
 import numpy as np
 
+from core.llm.chat import ChatModel
+from core.llm.service import ModelService
+
 
 def write_gguf(path: Path, *, arch: str = "llama", blocks: int = 2, width: int = 32) -> Path:
     """A small, valid GGUF file with a model's metadata and a few f32 tensors. llama.cpp
@@ -127,3 +130,24 @@ class HubStandIn:
         finally:
             server.shutdown()
             server.server_close()
+
+
+class ScriptedChat(ChatModel):
+    """A chat model that answers from a script, for unit tests of orchestration only.
+
+    `script` maps a schema's name to the raw texts to answer with, in order (then '{"items":
+    []}'); every answer still goes through ChatModel's real validation and retries. Each
+    call's schema name and messages are recorded in `received`.
+    """
+
+    def __init__(self, script: dict[str, list[str]]) -> None:
+        super().__init__(ModelService(lambda: None, name="scripted"))
+        self.script = {name: list(texts) for name, texts in script.items()}
+        self.received: list[tuple[str, list[dict[str, str]]]] = []
+
+    def _generate(self, model, messages, max_tokens, temperature, schema):  # type: ignore[override]
+        name = schema.__name__ if schema else "text"
+        self.received.append((name, messages))
+        self.usage.prompt_tokens += sum(len(m["content"]) for m in messages) // 4
+        answers = self.script.get(name) or []
+        yield answers.pop(0) if answers else '{"items": []}'

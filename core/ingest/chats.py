@@ -6,6 +6,7 @@ LoCoMo `dia_id`), so every memory can point back to the exact turn it came from.
 does not parse as any of the formats is refused whole, with the place that is wrong.
 """
 
+import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -95,13 +96,23 @@ def _read_mnemo(data: Any) -> Iterator[Session]:
             chat = _MnemoChat.model_validate(raw)
         except ValidationError as exc:
             raise ValueError(f"chat {index}: {exc}") from None
-        clock = as_utc(chat.started_at or chat.turns[0].time or datetime.now(UTC))
+        dated = chat.started_at or chat.turns[0].time
+        clock = as_utc(dated or datetime.now(UTC))
         turns = []
         for turn in chat.turns:
             clock = as_utc(turn.time) if turn.time else clock + timedelta(seconds=1)
-            turns.append(Turn(turn.speaker, turn.text, clock, turn.id))
+            # Without an id, a dated turn is known by its content and time, so ingesting the
+            # file again adds nothing; an undated chat cannot be told apart from a new one.
+            ref = turn.id or (
+                _content_ref(chat.title, turn.speaker, turn.text, clock) if dated else None
+            )
+            turns.append(Turn(turn.speaker, turn.text, clock, ref))
         start = chat.started_at or (chat.turns[0].time if chat.turns else None) or clock
         yield Session(chat.title or f"chat {index + 1}", as_utc(start), turns)
+
+
+def _content_ref(*parts: object) -> str:
+    return "mnemo:" + hashlib.sha256("\x1f".join(map(str, parts)).encode()).hexdigest()[:24]
 
 
 # -- LoCoMo ---------------------------------------------------------------------------------

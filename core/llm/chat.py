@@ -11,6 +11,7 @@ import json
 import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -67,6 +68,16 @@ def load_llama(
     )
 
 
+@dataclass
+class Usage:
+    """What a model has done: calls, and tokens it evaluated. A prompt prefix that llama.cpp
+    reused from its KV cache is not evaluated again, and not counted."""
+
+    calls: int = 0
+    prompt_tokens: int = 0
+    output_tokens: int = 0
+
+
 class ChatModel:
     """A chat model behind its ModelService: safe to call from any thread.
 
@@ -76,6 +87,7 @@ class ChatModel:
 
     def __init__(self, service: ModelService) -> None:
         self.service = service
+        self.usage = Usage()
 
     @property
     def name(self) -> str:
@@ -130,6 +142,7 @@ class ChatModel:
         `schema`, the output is constrained to that pydantic model's JSON."""
 
         def produce(model: Any, job: Job[None], emit: Callable[[str], None]) -> None:
+            self.usage.calls += 1
             pieces = self._generate(model, list(messages), max_tokens, temperature, schema)
             try:
                 for piece in pieces:
@@ -232,6 +245,9 @@ class LlamaChat(ChatModel):
         temperature: float,
         schema: type[BaseModel] | None,
     ) -> Iterator[str]:
+        import llama_cpp
+
+        before = llama_cpp.llama_perf_context(model._ctx.ctx)
         chunks = model.create_chat_completion(
             messages=messages,
             max_tokens=max_tokens,
@@ -244,6 +260,9 @@ class LlamaChat(ChatModel):
                 yield chunk["choices"][0]["delta"].get("content") or ""
         finally:
             chunks.close()  # ends llama.cpp's decode loop now, on this thread
+            after = llama_cpp.llama_perf_context(model._ctx.ctx)
+            self.usage.prompt_tokens += after.n_p_eval - before.n_p_eval
+            self.usage.output_tokens += after.n_eval - before.n_eval
 
 
 def _reason(exc: ValidationError) -> str:

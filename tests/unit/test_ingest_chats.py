@@ -143,3 +143,11 @@ def test_files_are_kept_whole_or_refused(store: MemoryStore, tmp_path: Path) -> 
     (tmp_path / "empty.txt").write_text("  \n")
     with pytest.raises(ImportFailed, match="empty"):
         keep_file(store, tmp_path / "empty.txt")
+
+
+def test_a_dated_mnemo_chat_ingested_again_adds_nothing(store: MemoryStore, tmp_path: Path) -> None:
+    data = {"title": "t", "started_at": "2024-05-01T10:00:00Z", "turns": [
+        {"speaker": "me", "text": "one"}, {"speaker": "me", "text": "two"}]}  # fmt: skip
+    path = write(tmp_path, "chat.json", data)
+    assert len(keep_session(store, read_chats(path)[0])[0]) == 2
+    assert keep_session(store, read_chats(path)[0]) == ([], 2)

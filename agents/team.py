@@ -1,0 +1,302 @@
+"""The memory team: a meta manager routes each batch of input to the six memory managers.
+
+MIRIX sends every batch to up to 8 free-form tool-calling LLM calls. Here each call is
+schema-constrained (agents.schemas), and every call of a batch starts with the same system
+message: the fixed instructions, then the batch itself. llama.cpp keeps that prefix in its KV
+cache, so the batch is read once and each manager adds only its own short instruction and the
+memories it may update.
+
+What a manager answers is applied item by item: an insert becomes a memory linked to the input
+lines it cites, an update changes the memory it names (the old value stays in its history), a
+skip does nothing. An answer that cannot be parsed or names nothing valid is dropped with a
+logged reason; nothing is ever half-stored.
+"""
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time
+from importlib import resources
+from typing import Any
+
+from pydantic import ValidationError
+
+from agents import schemas
+from agents.dates import resolve_date
+from core.errors import MnemoError
+from core.llm.chat import ChatModel, StructuredOutputError
+from core.llm.service import Priority
+from core.memory.models import (
+    EpisodicMemory,
+    KnowledgeVaultItem,
+    Memory,
+    MemoryType,
+    ProceduralMemory,
+    ResourceMemory,
+    SemanticMemory,
+    Source,
+)
+from core.store.memories import MemoryStore
+from core.store.search import SearchFilters, search
+
+log = logging.getLogger(__name__)
+
+MEMORY_TYPES = {
+    "core": MemoryType.CORE,
+    "episodic": MemoryType.EPISODIC,
+    "semantic": MemoryType.SEMANTIC,
+    "procedural": MemoryType.PROCEDURAL,
+    "resource": MemoryType.RESOURCE,
+    "knowledge_vault": MemoryType.VAULT,
+}
+DEFAULT_MANAGERS = ("episodic", "semantic")
+LINE_CHARS = 600  # of one input line, as the model sees it (files: the resource keeps it all)
+FILE_CHARS = 3000
+
+
+def prompt(name: str) -> str:
+    """A prompt text from resources/prompts/, where they can be read and edited as text."""
+    return resources.files("resources").joinpath(f"prompts/{name}.txt").read_text("utf-8").strip()
+
+
+@dataclass
+class Batch:
+    """Inputs the team reads together, already kept as sources (so they have ids)."""
+
+    sources: list[Source]
+    kind: str = "chat"
+
+    @property
+    def at(self) -> datetime:
+        return max(s.occurred_at for s in self.sources)
+
+    def render(self) -> str:
+        lines = []
+        for n, source in enumerate(self.sources, 1):
+            when = source.occurred_at.strftime("%Y-%m-%d %H:%M")
+            if source.kind == "file":
+                lines.append(f"[{n}] {when} file {source.title}:\n{source.text[:FILE_CHARS]}")
+                continue
+            who = source.actor or " — ".join(x for x in (source.app, source.title) if x)
+            text = " ".join(source.text.split())[:LINE_CHARS]
+            lines.append(f"[{n}] {when} {who}: {text}")
+        return "\n".join(lines)
+
+
+@dataclass
+class BatchReport:
+    topics: list[str] = field(default_factory=list)
+    managers: list[str] = field(default_factory=list)
+    calls: int = 0
+    prompt_tokens: int = 0
+    inserted: dict[str, int] = field(default_factory=dict)
+    updated: int = 0
+    skipped: int = 0
+    invalid: list[str] = field(default_factory=list)
+    memory_ids: list[str] = field(default_factory=list)
+
+    @property
+    def written(self) -> int:
+        return sum(self.inserted.values()) + self.updated
+
+
+class MemoryTeam:
+    def __init__(self, store: MemoryStore, chat: ChatModel, *, neighbours: int = 5) -> None:
+        self.store = store
+        self.chat = chat
+        self.neighbours = neighbours
+        self._system = prompt("system")
+
+    def process(self, batch: Batch) -> BatchReport:
+        """Read one batch: route it, run the chosen managers, apply their answers."""
+        report = BatchReport()
+        calls, tokens = self.chat.usage.calls, self.chat.usage.prompt_tokens
+        system = {
+            "role": "system",
+            "content": f"{self._system}\n\nInput ({batch.kind}):\n{batch.render()}",
+        }
+        routing = self._ask(system, prompt("meta"), schemas.Routing, report, "meta", 160)
+        report.topics = list(routing.topics) if routing else []
+        chosen = set(routing.managers) if routing and routing.managers else set(DEFAULT_MANAGERS)
+        if batch.kind == "file":
+            chosen.add("resource")
+        report.managers = [m for m in schemas.MANAGERS if m in chosen]
+        query = " ".join(report.topics) or batch.render()[:300]
+        for manager in report.managers:
+            shown = self._neighbours(manager, query)
+            listing = "\n".join(f"#{i} {line}" for i, (_, line) in enumerate(shown, 1))
+            task = f"{prompt(manager)}\n\nExisting memories:\n{listing or '(none)'}"
+            schema = (
+                schemas.CoreAnswer
+                if manager == "core"
+                else schemas.answer_schema(manager, len(shown))
+            )
+            answer = self._ask(system, task, schema, report, manager, 512)
+            if answer is not None:
+                for item in answer.items:  # type: ignore[attr-defined]
+                    self._apply(manager, item, batch, [memory_id for memory_id, _ in shown], report)
+        report.calls = self.chat.usage.calls - calls
+        report.prompt_tokens = self.chat.usage.prompt_tokens - tokens
+        return report
+
+    def _ask(
+        self,
+        system: dict[str, str],
+        task: str,
+        schema: type[Any],
+        report: BatchReport,
+        who: str,
+        max_tokens: int,
+    ) -> Any:
+        messages = [system, {"role": "user", "content": task}]
+        try:
+            return self.chat.structured(
+                messages, schema, max_tokens=max_tokens, priority=Priority.MEMORY
+            )
+        except StructuredOutputError as exc:
+            log.warning("%s manager's answer dropped: %s", who, exc)
+            report.invalid.append(f"{who}: {exc}")
+            return None
+
+    def _neighbours(self, manager: str, query: str) -> list[tuple[str, str]]:
+        """(id, line) of the memories a manager may update, numbered from 1 in the prompt."""
+        if manager == "core":
+            blocks = [self.store.get(f"core:{label}") for label in ("human", "persona")]
+            return [(b.id, f"{b.label}: {b.value[-400:] or '(empty)'}") for b in blocks]  # type: ignore[attr-defined]
+        kind = MEMORY_TYPES[manager]
+        hits = search(
+            self.store, query, filters=SearchFilters.make(types=[kind]), limit=self.neighbours
+        )
+        return [(hit.memory.id, _describe(hit.memory)) for hit in hits]
+
+    # -- applying answers ------------------------------------------------------------------
+
+    def _apply(
+        self, manager: str, item: Any, batch: Batch, shown: Sequence[str], report: BatchReport
+    ) -> None:
+        sources = self._cited(getattr(item, "sources", []), batch)
+        actor, cause = f"agent:{manager}", f"written by the {manager} manager"
+        try:
+            if manager == "core":
+                self._append_core(item, sources, report)
+            elif item.op == "skip":
+                report.skipped += 1
+            elif item.op == "update":
+                target = shown[item.target - 1]
+                changes = _changes(manager, item, batch)
+                if changes:
+                    self.store.update(target, changes, cause=cause, actor=actor)
+                self.store.link_sources(target, [s.id for s in sources])
+                report.updated += 1
+                report.memory_ids.append(target)
+            else:
+                memory = self._memory(manager, item, batch, sources)
+                stored = self.store.add(
+                    memory, sources=[s.id for s in sources], cause=cause, actor=actor
+                )
+                report.inserted[manager] = report.inserted.get(manager, 0) + 1
+                report.memory_ids.append(stored.id)
+        except (MnemoError, ValidationError) as exc:
+            reason = str(exc)
+            if isinstance(exc, ValidationError):
+                reason = "; ".join(f"{e['loc'][0]}: {e['msg']}" for e in exc.errors())
+            log.info("%s item dropped: %s", manager, reason)
+            report.invalid.append(f"{manager}: {reason}")
+
+    def _cited(self, numbers: Sequence[int], batch: Batch) -> list[Source]:
+        """The input lines an item cites; all of the batch when it cites none that exist."""
+        cited = [
+            batch.sources[n - 1] for n in dict.fromkeys(numbers) if 1 <= n <= len(batch.sources)
+        ]
+        return cited or list(batch.sources)
+
+    def _memory(self, manager: str, item: Any, batch: Batch, sources: list[Source]) -> Memory:
+        when = min(s.occurred_at for s in sources)
+        app = next((s.app for s in sources if s.app), None)
+        if manager == "episodic":
+            return EpisodicMemory(
+                event_type=item.event_type or "event",
+                summary=item.summary,
+                details=item.details,
+                actor=item.actor or (sources[0].actor or "user"),
+                occurred_at=_occurred(item.when, when),
+                source_app=app,
+            )
+        if manager == "semantic":
+            return SemanticMemory(
+                name=item.name, summary=item.summary, details=item.details, source_app=app
+            )
+        if manager == "procedural":
+            return ProceduralMemory(
+                entry_type=item.entry_type, summary=item.summary, steps=item.steps, source_app=app
+            )
+        if manager == "resource":
+            return ResourceMemory(
+                title=item.title or (sources[0].title or "untitled"),
+                summary=item.summary,
+                resource_type=item.resource_type or ("file" if batch.kind == "file" else "text"),
+                content="\n".join(s.text for s in sources),
+                source_app=app,
+            )
+        if not item.secret_value.strip():
+            raise MnemoError("a vault item without a value")
+        return KnowledgeVaultItem(
+            entry_type=item.entry_type or "credential",
+            source=item.source,
+            sensitivity=item.sensitivity,
+            secret_value=item.secret_value,
+            caption=item.caption or item.entry_type or "secret",
+            source_app=app,
+        )
+
+    def _append_core(self, edit: Any, sources: list[Source], report: BatchReport) -> None:
+        if edit.op == "skip" or not edit.text.strip():
+            report.skipped += 1
+            return
+        block = self.store.get(f"core:{edit.block}")
+        value: str = block.value  # type: ignore[attr-defined]
+        limit: int = block.char_limit  # type: ignore[attr-defined]
+        if edit.text.strip() in value:
+            report.skipped += 1
+            return
+        lines = [*value.splitlines(), edit.text.strip()]
+        while len("\n".join(lines)) > 0.9 * limit and len(lines) > 1:
+            lines.pop(0)  # the oldest line goes first; consolidation rewrites blocks properly
+        self.store.update(
+            block.id,
+            {"value": "\n".join(lines)},
+            cause="appended by the core manager",
+            actor="agent:core",
+        )
+        self.store.link_sources(block.id, [s.id for s in sources])
+        report.updated += 1
+        report.memory_ids.append(block.id)
+
+
+def _describe(memory: Memory) -> str:
+    when = memory.event_time
+    date = f" ({when:%Y-%m-%d})" if when else ""
+    return f"{memory.headline}{date}"[:200]
+
+
+def _occurred(words: str, reference: datetime) -> datetime:
+    """The event's time: the day its words name, else the time of the input that tells it."""
+    day = resolve_date(words, reference) if words else None
+    if day is None or day == reference.date():
+        return reference
+    return datetime.combine(day, time(12, 0), tzinfo=UTC)
+
+
+def _changes(manager: str, item: Any, batch: Batch) -> dict[str, Any]:
+    """The non-empty fields of an update, by the memory type's field names."""
+    fields = {
+        "episodic": ("event_type", "summary", "details", "actor"),
+        "semantic": ("name", "summary", "details"),
+        "procedural": ("entry_type", "summary", "steps"),
+        "resource": ("title", "summary", "resource_type"),
+        "knowledge_vault": ("entry_type", "caption", "source", "secret_value", "sensitivity"),
+    }[manager]
+    changes = {name: getattr(item, name) for name in fields if getattr(item, name)}
+    if manager == "episodic" and item.when:
+        changes["occurred_at"] = _occurred(item.when, batch.at)
+    return changes
