@@ -63,22 +63,6 @@ def _filters(args: argparse.Namespace) -> SearchFilters:
     )
 
 
-def _progress(label: str) -> Callable[[int, int], None]:
-    from tqdm import tqdm
-
-    bar: dict[str, Any] = {}
-
-    def update(done: int, total: int) -> None:
-        if "bar" not in bar:
-            bar["bar"] = tqdm(total=total, desc=label, unit="memory", file=sys.stderr)
-        bar["bar"].n = done
-        bar["bar"].refresh()
-        if done >= total:
-            bar["bar"].close()
-
-    return update
-
-
 # -- commands -----------------------------------------------------------------------------
 
 
@@ -217,7 +201,7 @@ def cmd_stats(engine: Engine, args: argparse.Namespace) -> int:
 
 
 def cmd_reindex(engine: Engine, args: argparse.Namespace) -> int:
-    report = engine.store.reindex(progress=_progress("embedding"))
+    report = engine.store.reindex(progress=out.progress("embedding", "memory"))
     print(f"reindexed {report.embedded} memories with {engine.store.embedder.name}")
     return 0
 
@@ -242,7 +226,9 @@ def cmd_export(engine: Engine, args: argparse.Namespace) -> int:
 
 
 def cmd_import(engine: Engine, args: argparse.Namespace) -> int:
-    counts = import_json(engine.store, Path(args.file), progress=_progress("embedding"))
+    counts = import_json(
+        engine.store, Path(args.file), progress=out.progress("embedding", "memory")
+    )
     print(", ".join(f"{v} {k}" for k, v in counts.items()))
     return 0
 

@@ -2,32 +2,15 @@
 
 import argparse
 import json
-import sys
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from agents.ingest import ingest_file, ingest_sessions
 from agents.team import BatchReport, MemoryTeam
+from app import cli_output as out
 from core.engine import Engine
 from core.ingest.chats import read_chats
-
-
-def _bar(label: str) -> Callable[[int, int], None]:
-    from tqdm import tqdm
-
-    state: dict[str, Any] = {}
-
-    def update(done: int, total: int) -> None:
-        if "bar" not in state:
-            state["bar"] = tqdm(total=total, desc=label, unit="turn", file=sys.stderr)
-        state["bar"].n = done
-        state["bar"].refresh()
-        if done >= total:
-            state["bar"].close()
-
-    return update
 
 
 def _summary(reports: list[BatchReport]) -> dict[str, Any]:
@@ -60,7 +43,7 @@ def _print(args: argparse.Namespace, head: dict[str, Any], reports: list[BatchRe
 def cmd_ingest_chat(engine: Engine, args: argparse.Namespace) -> int:
     sessions = read_chats(Path(args.file))
     team = MemoryTeam(engine.store, engine.chat)
-    report = ingest_sessions(team, sessions, progress=_bar("reading"))
+    report = ingest_sessions(team, sessions, progress=out.progress("reading", "turn"))
     head = {"sessions": report.sessions, "turns": report.turns, "already_known": report.known}
     if not args.json_out:
         print(

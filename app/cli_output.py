@@ -2,6 +2,7 @@
 
 import json
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from core.memory.models import Memory, Version
@@ -102,3 +103,20 @@ def print_history(versions: list[Version]) -> None:
                 print(
                     f"    {key} was: {one_line(json.dumps(version.old[key], ensure_ascii=False))}"
                 )
+
+
+def progress(label: str, unit: str) -> Callable[[int, int], None]:
+    """A tqdm bar on stderr, fed (done, total) and closed when done reaches total."""
+    from tqdm import tqdm
+
+    state: dict[str, Any] = {}
+
+    def update(done: int, total: int) -> None:
+        if "bar" not in state:
+            state["bar"] = tqdm(total=total, desc=label, unit=unit, file=sys.stderr)
+        state["bar"].n = done
+        state["bar"].refresh()
+        if done >= total:
+            state["bar"].close()
+
+    return update

@@ -30,6 +30,22 @@ def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 @pytest.fixture
+def mnemo(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    """Runs `mnemo ARGS…` in-process on a fresh data folder; returns (code, stdout, stderr)."""
+    folder = tmp_path / "cli-data"
+
+    def run(*args: str) -> tuple[int, str, str]:
+        from app.cli import main
+
+        code = main(["--data-dir", str(folder), *args])
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    run.folder = folder  # type: ignore[attr-defined]
+    return run
+
+
+@pytest.fixture
 def settings() -> Settings:
     return Settings()
 

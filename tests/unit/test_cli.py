@@ -10,19 +10,6 @@ import pytest
 from app.cli import EXIT_NOT_FOUND, EXIT_REFUSED, EXIT_USAGE, main
 
 
-@pytest.fixture
-def mnemo(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
-    folder = tmp_path / "cli-data"
-
-    def run(*args: str) -> tuple[int, str, str]:
-        code = main(["--data-dir", str(folder), *args])
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    run.folder = folder  # type: ignore[attr-defined]
-    return run
-
-
 def test_add_show_edit_history_delete(mnemo) -> None:
     code, out, _ = mnemo("add", "procedural", "summary=Release", "steps=tag", "steps=upload")
     assert code == 0

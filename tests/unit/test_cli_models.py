@@ -5,20 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from app.cli import main
 from tests.standins import HubStandIn, write_gguf
-
-
-@pytest.fixture
-def mnemo(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
-    folder = tmp_path / "cli-data"
-
-    def run(*args: str) -> tuple[int, str, str]:
-        code = main(["--data-dir", str(folder), *args])
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return run
 
 
 def test_list_add_use_info(mnemo, tmp_path: Path) -> None:
