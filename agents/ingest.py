@@ -24,14 +24,6 @@ class IngestReport:
     known: int = 0
     batches: list[BatchReport] = field(default_factory=list)
 
-    @property
-    def written(self) -> int:
-        return sum(b.written for b in self.batches)
-
-    @property
-    def invalid(self) -> int:
-        return sum(len(b.invalid) for b in self.batches)
-
 
 def batches(sources: Sequence[Source], kind: str, limit: int = BATCH_CHARS) -> Iterator[Batch]:
     """Consecutive runs of sources whose lines, as the model sees them, fit in `limit`."""

@@ -12,6 +12,7 @@ skip does nothing. An answer that cannot be parsed or names nothing valid is dro
 logged reason; nothing is ever half-stored.
 """
 
+import functools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -54,6 +55,7 @@ LINE_CHARS = 600  # of one input line, as the model sees it (files: the resource
 FILE_CHARS = 3000
 
 
+@functools.cache
 def prompt(name: str) -> str:
     """A prompt text from resources/prompts/, where they can be read and edited as text."""
     return resources.files("resources").joinpath(f"prompts/{name}.txt").read_text("utf-8").strip()
@@ -94,10 +96,6 @@ class BatchReport:
     skipped: int = 0
     invalid: list[str] = field(default_factory=list)
     memory_ids: list[str] = field(default_factory=list)
-
-    @property
-    def written(self) -> int:
-        return sum(self.inserted.values()) + self.updated
 
 
 class MemoryTeam:

@@ -7,7 +7,6 @@ data folder whose store is broken.
 import argparse
 import json
 import sys
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -25,11 +24,14 @@ def _manager(args: argparse.Namespace) -> ModelManager:
 def _size(n: int | None) -> str:
     if n is None:
         return "?"
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return ""  # unreachable
+    if n < 1000:
+        return f"{n} B"
+    value, unit = n / 1000, "KB"
+    for bigger in ("MB", "GB"):
+        if value < 1000:
+            break
+        value, unit = value / 1000, bigger
+    return f"{value:.1f} {unit}"
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -94,12 +96,11 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def cmd_download(args: argparse.Namespace) -> int:
     manager = _manager(args)
-    cancel = threading.Event()
     progress = _bar(args.file or args.what)
     try:
-        entries = manager.download(args.what, args.file, progress=progress, cancel=cancel)
+        # Ctrl-C stops the transfer where it is; the partial file stays for the next run.
+        entries = manager.download(args.what, args.file, progress=progress)
     except KeyboardInterrupt:
-        cancel.set()
         print("\ninterrupted; run the same command again to resume", file=sys.stderr)
         return 130
     finally:

@@ -89,10 +89,6 @@ class ChatModel:
         self.service = service
         self.usage = Usage()
 
-    @property
-    def name(self) -> str:
-        return self.service.name
-
     def close(self) -> None:
         self.service.close()
 
