@@ -114,8 +114,16 @@ def test_the_user_waiting_in_the_chat_pane_goes_first(chat: ChatModel) -> None:
     import threading
     import time
 
-    release = threading.Event()
-    busy = chat.service.submit(lambda model, job: release.wait(60), Priority.CONSOLIDATION)
+    started, release = threading.Event(), threading.Event()
+
+    def hold(model, job) -> None:
+        started.set()
+        release.wait(60)
+
+    busy = chat.service.submit(hold, Priority.CONSOLIDATION)
+    # The model's thread must have taken the busy job before the others queue up: until
+    # then it is itself one of the queued jobs (it may still be finishing earlier work).
+    assert started.wait(120)
     finished: list[str] = []
 
     def ask(label: str, priority: Priority) -> None:
