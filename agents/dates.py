@@ -90,3 +90,63 @@ def _month_day(words: str, today: date) -> date | None:
             found = found.replace(year=year - 1)  # "May 7" said in January means last May
         return found
     return None
+
+
+_RANGE_WORDS = re.compile(
+    r"\b(?:today|yesterday|last night|tonight|this morning|the day before yesterday"
+    rf"|(?:this|last|past) (?:week|month|year)"
+    rf"|(?:last|on|this) (?:{'|'.join(WEEKDAYS)})"
+    r"|(?:\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|a few|a couple of) "
+    r"(?:day|week|month|year)s? ago"
+    rf"|(?:in |on )?(?:the )?\d{{1,2}}(?:st|nd|rd|th)?(?: of)? (?:{'|'.join(MONTHS)})(?: \d{{4}})?"
+    rf"|(?:in |on )?(?:{'|'.join(MONTHS)})(?: \d{{1,2}}(?:st|nd|rd|th)?)?(?:,? \d{{4}})?"
+    r"|in \d{4})\b"
+)
+
+
+def time_range(question: str, now: datetime) -> tuple[datetime, datetime] | None:
+    """The span of time a question asks about ("what did I do last week?", "in May"), as
+    [since, until) in `now`'s timezone, or None when it names no time.
+
+    Used as a search filter, so it errs wide: a day is the whole day, "last week" the seven
+    days before this week, "in May" the month (the last May, unless a year is said).
+    """
+    # A bare "may" is the verb far more often than the month.
+    found = (m for m in _RANGE_WORDS.finditer(question.lower()) if m.group(0) != "may")
+    match = next(found, None)
+    if match is None:
+        return None
+    words = match.group(0).removeprefix("in ").removeprefix("on ").replace(",", "")
+    today = now.date()
+    if year := re.fullmatch(r"\d{4}", words):
+        start, end = date(int(year.group(0)), 1, 1), date(int(year.group(0)) + 1, 1, 1)
+    elif period := re.fullmatch(r"(this|last|past) (week|month|year)", words):
+        which, unit = period.groups()
+        if which == "past":
+            start, end = today - timedelta(days=UNITS[unit]), today + timedelta(days=1)
+        elif unit == "week":
+            start = today - timedelta(days=today.weekday()) - timedelta(weeks=which == "last")
+            end = start + timedelta(weeks=1)
+        elif unit == "month":
+            first = today.replace(day=1)
+            start = (first - timedelta(days=1)).replace(day=1) if which == "last" else first
+            end = (start + timedelta(days=32)).replace(day=1)
+        else:
+            start = date(today.year - (which == "last"), 1, 1)
+            end = date(start.year + 1, 1, 1)
+    elif month := re.fullmatch(rf"({'|'.join(MONTHS)})(?: (\d{{4}}))?", words):
+        number = MONTHS.index(month.group(1)) + 1
+        year_said = int(month.group(2)) if month.group(2) else None
+        year_of = year_said or (today.year if number <= today.month else today.year - 1)
+        start = date(year_of, number, 1)
+        end = (start + timedelta(days=32)).replace(day=1)
+    else:
+        day = resolve_date(words, now)
+        if day is None:
+            return None
+        start, end = day, day + timedelta(days=1)
+    zone = now.tzinfo
+    return (
+        datetime.combine(start, datetime.min.time(), tzinfo=zone),
+        datetime.combine(end, datetime.min.time(), tzinfo=zone),
+    )

@@ -1,15 +1,18 @@
-"""`mnemo ingest …`: inputs kept verbatim and read by the memory team on the chat model."""
+"""`mnemo ingest …` and `mnemo ask …`: the memory team and the chat agent on the chat model."""
 
 import argparse
 import json
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from agents.chat import Answer, ChatAgent, Item
 from agents.ingest import ingest_file, ingest_sessions
 from agents.team import BatchReport, MemoryTeam
 from app import cli_output as out
 from core.engine import Engine
+from core.errors import MnemoError
 from core.ingest.chats import read_chats
 
 
@@ -60,7 +63,87 @@ def cmd_ingest_file(engine: Engine, args: argparse.Namespace) -> int:
     return 0
 
 
+def _item_json(item: Item) -> dict[str, Any]:
+    return {
+        "n": item.number,
+        "kind": item.kind,
+        "id": item.id,
+        "label": item.label,
+        "when": item.when.isoformat() if item.when else None,
+        "sources": item.source_ids,
+    }
+
+
+def _answer_json(answer: Answer) -> dict[str, Any]:
+    return {
+        "question": answer.question,
+        "intent": answer.intent,
+        "answer": answer.text,
+        "citations": [_item_json(i) for i in answer.citations],
+        "cited_by_model": answer.cited_by_model,
+        "shown": [_item_json(i) for i in answer.items],
+        "queries": answer.queries,
+        "time_filter": [t.isoformat() for t in answer.time_filter] if answer.time_filter else None,
+    }
+
+
+def _confirm_forget(agent: ChatAgent, answer: Answer, yes: bool) -> str:
+    if not answer.items:
+        return "nothing deleted"
+    if not yes:
+        if not sys.stdin.isatty():
+            raise MnemoError("forget needs --yes when not run from a terminal")
+        reply = input(f"Delete these {len(answer.items)} item(s) everywhere? [y/N] ")
+        if reply.strip().lower() not in ("y", "yes"):
+            return "kept everything"
+    return f"deleted {agent.forget(answer.items)} item(s)"
+
+
+def cmd_ask(engine: Engine, args: argparse.Namespace) -> int:
+    agent = ChatAgent(engine.store, engine.chat, plan_queries=not args.no_plan)
+    stream = agent.stream(" ".join(args.message))
+    answer = stream.answer
+    if args.json_out:
+        for _ in stream:
+            pass
+        result = _answer_json(answer)
+        if answer.intent == "forget" and answer.items:
+            if not args.yes:
+                raise MnemoError("forget with --json needs --yes")
+            result["deleted"] = agent.forget(answer.items)
+        print(json.dumps(result, indent=2, ensure_ascii=False))
+        return 0
+    for piece in stream:
+        print(piece, end="", flush=True)
+    print()
+    if answer.intent == "forget":
+        print(_confirm_forget(agent, answer, args.yes))
+        return 0
+    if answer.citations:
+        head = "cited" if answer.cited_by_model else "from (the answer cites none by number)"
+        print(f"\n{head}:")
+        for item in answer.citations:
+            when = f"{item.when:%Y-%m-%d} " if item.when else ""
+            print(
+                f"  [{item.number}] {item.kind} {item.id[:10]} {when}{out.one_line(item.label, 70)}"
+            )
+    return 0
+
+
 def add_commands(sub: Any) -> None:
+    p = sub.add_parser(
+        "ask",
+        help="ask your memory; answers cite the memories and inputs they come from",
+        description='Answers from memories and kept inputs, with citations. "remember …" files '
+        'what follows as memories; "forget …" lists what matches and deletes it once confirmed.',
+    )
+    p.add_argument("message", nargs="+")
+    p.add_argument("--yes", "-y", action="store_true", help="forget without asking")
+    p.add_argument(
+        "--no-plan", action="store_true", help="search with the question alone (no query call)"
+    )
+    p.set_defaults(func=cmd_ask)
+
     ingest = sub.add_parser(
         "ingest",
         help="keep chats and documents, and write memories from them",

@@ -24,6 +24,9 @@ class SearchSettings(_Section):
     rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant")
     keyword_weight: float = Field(1.0, ge=0)
     vector_weight: float = Field(1.0, ge=0)
+    source_vector_weight: float = Field(
+        0.25, ge=0, description="Weight of vectors when searching verbatim sources (see there)"
+    )
     recency_weight: float = Field(0.3, ge=0, description="Weight of the recency ranking")
     candidates: int = Field(50, ge=1, le=1000, description="Hits taken from each ranking")
     keyword_budget: int = Field(

@@ -15,24 +15,30 @@ from core.store.memories import MemoryStore
 from core.timeutil import now
 
 MAX_FILE_BYTES = 2_000_000  # a text document; bigger files are refused, not truncated
+CONTEXT_CHARS = 300  # of the previous turn, indexed with a turn (see Source.search_text)
 
 
 def keep_session(store: MemoryStore, session: Session) -> tuple[list[Source], int]:
     """Store the session's new turns; returns them (in order) and how many were known."""
     refs = [turn.ref for turn in session.turns if turn.ref]
     known = store.find_sources(SourceKind.CHAT, refs) if refs else {}
-    fresh = [
-        Source(
-            kind=SourceKind.CHAT,
-            occurred_at=turn.time,
-            text=turn.text,
-            actor=turn.speaker,
-            title=session.title,
-            ref=turn.ref,
-        )
-        for turn in session.turns
-        if not (turn.ref and turn.ref in known)
-    ]
+    fresh = []
+    previous = None
+    for turn in session.turns:
+        if not (turn.ref and turn.ref in known):
+            context = f"{previous.speaker}: {previous.text}"[:CONTEXT_CHARS] if previous else None
+            fresh.append(
+                Source(
+                    kind=SourceKind.CHAT,
+                    occurred_at=turn.time,
+                    text=turn.text,
+                    actor=turn.speaker,
+                    title=session.title,
+                    ref=turn.ref,
+                    meta={"context": context} if context else {},
+                )
+            )
+        previous = turn
     return store.add_sources(fresh), len(session.turns) - len(fresh)
 
 

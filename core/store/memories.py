@@ -64,6 +64,9 @@ class MemoryStore:
         self.db = Database(folder / "mnemo.db")
         self.store_id = self._meta("store_id") or self._set_meta("store_id", new_id())
         self.vectors = VectorIndex(folder / "vectors", embedder.dim, self.settings.index)
+        self.source_vectors = VectorIndex(
+            folder / "vectors", embedder.dim, self.settings.index, table="sources"
+        )
         self._box: SecretBox | None = None
         self._closed = False
         self._purge_lock = threading.Lock()
@@ -83,6 +86,7 @@ class MemoryStore:
                 self.purge()
             self._closed = True
         self.vectors.close()
+        self.source_vectors.close()
         self.db.close()
 
     def __enter__(self) -> "MemoryStore":
@@ -371,6 +375,7 @@ class MemoryStore:
             db.execute("INSERT INTO memories_fts (memories_fts) VALUES ('optimize')")
             db.execute("INSERT INTO sources_fts (sources_fts) VALUES ('optimize')")
         self.vectors.maintain(purge=True)
+        self.source_vectors.maintain(purge=True)
         self.db.checkpoint()
         # Cleared last: a crash before this point means the next start purges again.
         with self.db.write() as db:
@@ -424,30 +429,41 @@ class MemoryStore:
         model_changed = self._meta("embedder") != self.embedder.name
         if model_changed:
             self.vectors.reset()
+            self.source_vectors.reset()
         want = {row["id"]: row["rev"] for row in self.db.query("SELECT id, rev FROM memories")}
         have = self.vectors.revisions()
         extra = [i for i in have if i not in want]
         stale = [i for i, rev in want.items() if have.get(i) != rev]
         self.vectors.delete(extra)
-        self._embed_ids(stale, progress)
+        # Sources never change, so a source's vector is either there or missing.
+        sources = {row["id"] for row in self.db.query("SELECT id FROM sources")}
+        have_sources = self.source_vectors.revisions()
+        extra_sources = [i for i in have_sources if i not in sources]
+        missing_sources = [i for i in sources if i not in have_sources]
+        self.source_vectors.delete(extra_sources)
+        total = len(stale) + len(missing_sources)
+        self._embed_ids(stale, progress, total=total)
+        self._embed_source_ids(missing_sources, progress, done=len(stale), total=total)
         if model_changed:
             self._set_meta("embedder", self.embedder.name)
-        if stale or extra:
-            log.info("vector index repaired: %d embedded, %d removed", len(stale), len(extra))
-        return RepairReport(embedded=len(stale), removed=len(extra), model_changed=model_changed)
+        embedded, removed = total, len(extra) + len(extra_sources)
+        if embedded or removed:
+            log.info("vector index repaired: %d embedded, %d removed", embedded, removed)
+        return RepairReport(embedded=embedded, removed=removed, model_changed=model_changed)
 
     def reindex(self, progress: Progress | None = None) -> RepairReport:
         """Rebuild the vector index from SQLite from scratch."""
         self.vectors.reset()
+        self.source_vectors.reset()
         report = self.repair(progress)
         self.vectors.maintain(purge=True)
+        self.source_vectors.maintain(purge=True)
         return report
 
-    def _embed_ids(self, ids: Sequence[str], progress: Progress | None) -> None:
-        total = len(ids)
+    def _embed_ids(self, ids: Sequence[str], progress: Progress | None, total: int) -> None:
         if progress and total:
             progress(0, total)
-        for start in range(0, total, EMBED_BATCH * 16):
+        for start in range(0, len(ids), EMBED_BATCH * 16):
             chunk = list(ids[start : start + EMBED_BATCH * 16])
             marks = ",".join("?" * len(chunk))
             rows = self.db.query(f"SELECT * FROM memories WHERE id IN ({marks})", chunk)
@@ -455,6 +471,26 @@ class MemoryStore:
             self.vectors.upsert([_vector_row(row, vectors[i]) for i, row in enumerate(rows)])
             if progress:
                 progress(min(start + len(chunk), total), total)
+
+    def _embed_source_ids(
+        self, ids: Sequence[str], progress: Progress | None, done: int, total: int
+    ) -> None:
+        for start in range(0, len(ids), EMBED_BATCH * 16):
+            chunk = list(ids[start : start + EMBED_BATCH * 16])
+            marks = ",".join("?" * len(chunk))
+            rows = self.db.query(f"SELECT * FROM sources WHERE id IN ({marks})", chunk)
+            self._put_source_vectors([_to_source(row) for row in rows], new=True)
+            if progress:
+                progress(done + min(start + len(chunk), len(ids)), total)
+
+    def _put_source_vectors(self, sources: Sequence[Source], *, new: bool) -> None:
+        try:
+            vectors = self._embed([s.search_text() for s in sources])
+            self.source_vectors.upsert(
+                [_source_vector_row(s, vectors[i]) for i, s in enumerate(sources)], new=new
+            )
+        except (OSError, RuntimeError, ValueError) as exc:
+            log.error("source vector write failed, repair at next start-up will redo it: %s", exc)
 
     # -- sources and provenance -------------------------------------------------------------
 
@@ -472,6 +508,7 @@ class MemoryStore:
             for source in stored:
                 row = _source_row(source)
                 db.execute(_insert_sql("sources", row), list(row.values()))
+        self._put_source_vectors(stored, new=True)
         return stored
 
     def find_sources(self, kind: str, refs: Sequence[str]) -> dict[str, Source]:
@@ -491,6 +528,18 @@ class MemoryStore:
         if not rows:
             raise NotFound(f"no source with id {source_id!r}")
         return _to_source(rows[0])
+
+    def delete_source(self, source_id: str, *, actor: str = "user") -> Source:
+        """Remove a kept input everywhere: its row, keyword index entry, provenance links and
+        vector. The memories made from it stay; they are the user's to delete."""
+        source = self.get_source(source_id)
+        with self.db.write() as db:
+            db.execute("DELETE FROM sources WHERE id = ?", [source.id])
+            db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('purge_pending', '1')")
+        log.info("deleted source %s (%s) by %s", source.id, source.kind, actor)
+        self.source_vectors.delete([source.id])
+        self._schedule_purge()
+        return source
 
     def link_sources(self, ref: str, source_ids: Sequence[str]) -> None:
         memory_id = self.resolve(ref)
@@ -692,15 +741,28 @@ def _vector_row(row: Mapping[str, Any], vector: Any) -> VectorRow:
     )
 
 
+def _source_vector_row(source: Source, vector: Any) -> VectorRow:
+    return VectorRow(
+        id=source.id,
+        rev=1,
+        type=source.kind.value,
+        event_ts=source.occurred_at.timestamp(),
+        source_app=source.app or "",
+        sensitivity="low",
+        vector=vector,
+    )
+
+
 def _source_row(source: Source) -> dict[str, Any]:
     data = source.model_dump(mode="json")
     data["meta"] = json.dumps(source.meta, ensure_ascii=False)
+    data["search_text"] = source.search_text()
     data["occurred_at"] = to_iso(source.occurred_at)
     data["created_at"] = to_iso(source.created_at or now())
     return data
 
 
 def _to_source(row: Mapping[str, Any]) -> Source:
-    data = {k: v for k, v in row.items() if k != "seq"}
+    data = {k: v for k, v in row.items() if k not in ("seq", "search_text")}
     data["meta"] = json.loads(data["meta"])
     return Source.model_validate(data)

@@ -127,4 +127,45 @@ def initial_schema(db: sqlite_utils.Database) -> None:
         db.execute(statement)
 
 
-MIGRATIONS: list[Migration] = [initial_schema]
+def source_search_text(db: sqlite_utils.Database) -> None:
+    """Sources get a search_text like memories: the attributed line after the turn it answers,
+    which keyword search and the source vectors both read (see Source.search_text)."""
+    import json
+
+    db.execute("ALTER TABLE sources ADD COLUMN search_text TEXT NOT NULL DEFAULT ''")
+    rows = db.execute("SELECT seq, actor, app, title, text, meta FROM sources").fetchall()
+    for seq, actor, app, title, text, meta in rows:
+        who = actor or " — ".join(x for x in (app, title) if x)
+        line = f"{who}: {text}" if who else text
+        context = json.loads(meta).get("context")
+        db.execute(
+            "UPDATE sources SET search_text = ? WHERE seq = ?",
+            [f"{context}\n{line}" if context else line, seq],
+        )
+    for trigger in ("insert", "delete", "update"):
+        db.execute(f"DROP TRIGGER sources_fts_{trigger}")
+    db.execute("DROP TABLE sources_fts")
+    for statement in _SOURCES_FTS:
+        db.execute(statement)
+    db.execute("INSERT INTO sources_fts (sources_fts) VALUES ('rebuild')")
+
+
+_SOURCES_FTS = [
+    """CREATE VIRTUAL TABLE sources_fts USING fts5(
+        search_text, content = 'sources', content_rowid = 'seq',
+        tokenize = 'porter unicode61 remove_diacritics 2')""",
+    """CREATE TRIGGER sources_fts_insert AFTER INSERT ON sources BEGIN
+        INSERT INTO sources_fts (rowid, search_text) VALUES (new.seq, new.search_text);
+    END""",
+    """CREATE TRIGGER sources_fts_delete AFTER DELETE ON sources BEGIN
+        INSERT INTO sources_fts (sources_fts, rowid, search_text)
+        VALUES ('delete', old.seq, old.search_text);
+    END""",
+    """CREATE TRIGGER sources_fts_update AFTER UPDATE OF search_text ON sources BEGIN
+        INSERT INTO sources_fts (sources_fts, rowid, search_text)
+        VALUES ('delete', old.seq, old.search_text);
+        INSERT INTO sources_fts (rowid, search_text) VALUES (new.seq, new.search_text);
+    END""",
+]
+
+MIGRATIONS: list[Migration] = [initial_schema, source_search_text]

@@ -22,6 +22,7 @@ from core.store.memories import (
     Progress,
     _insert_sql,
     _source_row,
+    _to_source,
     insert_version,
     link_source,
 )
@@ -87,9 +88,7 @@ def export_json(store: MemoryStore, *, include_secrets: bool = False) -> dict[st
 
 
 def _to_json_source(row: dict[str, Any]) -> dict[str, Any]:
-    data = {k: v for k, v in row.items() if k != "seq"}
-    data["meta"] = json.loads(data["meta"])
-    return Source.model_validate(data).model_dump(mode="json")
+    return _to_source(row).model_dump(mode="json")
 
 
 def export_markdown(store: MemoryStore, *, include_secrets: bool = False) -> str:

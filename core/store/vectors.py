@@ -26,7 +26,6 @@ from core.settings import IndexSettings
 from core.store import ivf as ivf_index
 
 log = logging.getLogger(__name__)
-TABLE = "memories"
 # Compact and prune LanceDB's versions after this many writes (its docs suggest ~20).
 WRITES_PER_MAINTENANCE = 20
 SYNC_SECONDS = 0.5
@@ -199,11 +198,20 @@ class _Matrix:
 
 
 class VectorIndex:
-    """Vectors keyed by memory id. Every method is safe to call from any thread."""
+    """Vectors keyed by id (memories, or sources in a second table). Every method is safe to
+    call from any thread."""
 
-    def __init__(self, folder: Path, dim: int, settings: IndexSettings | None = None) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        dim: int,
+        settings: IndexSettings | None = None,
+        *,
+        table: str = "memories",
+    ) -> None:
         self.folder = folder
         self.dim = dim
+        self.table_name = table
         self.settings = settings or IndexSettings()
         self._lock = threading.RLock()
         self._builder: threading.Thread | None = None
@@ -235,18 +243,18 @@ class VectorIndex:
     def _open(self) -> lancedb.table.Table:
         try:
             db = self._connect()
-            if TABLE in db.list_tables().tables:
-                table = db.open_table(TABLE)
+            if self.table_name in db.list_tables().tables:
+                table = db.open_table(self.table_name)
                 if table.schema == _schema(self.dim):
                     return table
                 log.warning("vector table has another shape; rebuilding it from SQLite")
-                db.drop_table(TABLE)
-            return db.create_table(TABLE, schema=_schema(self.dim))
+                db.drop_table(self.table_name)
+            return db.create_table(self.table_name, schema=_schema(self.dim))
         except (OSError, ValueError, RuntimeError) as exc:
             # The index is derived from SQLite: a broken one is thrown away, not repaired.
             log.warning("vector index at %s is unreadable (%s); rebuilding it", self.folder, exc)
             shutil.rmtree(self.folder, ignore_errors=True)
-            return self._connect().create_table(TABLE, schema=_schema(self.dim))
+            return self._connect().create_table(self.table_name, schema=_schema(self.dim))
 
     def count(self) -> int:
         with self._lock:
@@ -307,8 +315,8 @@ class VectorIndex:
         """Drop every vector (before a full rebuild)."""
         with self._lock:
             db = self._connect()
-            db.drop_table(TABLE)
-            self._table = db.create_table(TABLE, schema=_schema(self.dim))
+            db.drop_table(self.table_name)
+            self._table = db.create_table(self.table_name, schema=_schema(self.dim))
             self._matrix = None
             self._seen_version = self._table.version
 

@@ -1,0 +1,381 @@
+"""The chat agent: answers from memory, with citations, and takes "remember …" / "forget …".
+
+Active retrieval, as in MIRIX, made to work with a small local model:
+1. The question becomes a plan: the question itself, up to three search queries the model
+   proposes (a schema-constrained call; optional, since a 135M model's queries add little), and
+   a time filter read from the question's own words ("last week", "in May") by code, because
+   small models cannot do calendar arithmetic.
+2. Every query searches memories (all types) and the verbatim sources; the rankings are fused
+   by reciprocal rank, so a poor query can only add candidates, never lose the question's own.
+   When the time filter finds nothing, the search runs again without it.
+3. The best items, numbered [1]…[n], fill a token budget in the prompt; the answer streams.
+4. Citations are the items the answer cites by number, or, when it cites none, all the items it
+   was shown (`Answer.cited_by_model` says which).
+
+High-sensitivity vault items are never searched for a prompt, so their values (and captions)
+never reach a model; low and medium ones ("home address", "wifi password") are shown with their
+value, which is what the user asks for.
+
+"remember …" and "forget …" are recognised by their first word, not by the model: a misread
+"forget" would delete the user's memories. "remember" sends the text to the memory team;
+"forget" only lists what matches, and deleting waits for the user's confirmation (`forget()`).
+"""
+
+import logging
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from agents.dates import time_range
+from agents.team import Batch, BatchReport, MemoryTeam, prompt
+from core.errors import NotFound
+from core.llm.chat import ChatModel, StructuredOutputError
+from core.llm.service import Priority
+from core.memory.models import (
+    KnowledgeVaultItem,
+    Memory,
+    MemoryType,
+    Sensitivity,
+    Source,
+    SourceKind,
+)
+from core.store.memories import MemoryStore
+from core.store.search import SearchFilters, search
+from core.store.source_search import search_sources
+from core.timeutil import now as utc_now
+
+log = logging.getLogger(__name__)
+
+ITEM_CHARS = 400  # of one memory or source, as the model sees it
+CHARS_PER_TOKEN = 4  # a budget, not a count: the tokenizer lives on the model's thread
+RRF_K = 60
+
+
+class SearchPlan(BaseModel):
+    """The model's search queries for a question."""
+
+    model_config = ConfigDict(extra="forbid")
+    queries: list[Annotated[str, Field(min_length=2, max_length=60)]] = Field(max_length=3)
+
+
+@dataclass
+class Item:
+    """One retrieved memory or source, as numbered in the prompt."""
+
+    kind: Literal["memory", "source"]
+    id: str
+    label: str  # a memory's headline, a source's attributed line
+    text: str  # what the model is shown
+    when: datetime | None
+    source_ids: list[str]  # the inputs it points back to (a source: itself)
+    score: float = 0.0
+    number: int = 0
+
+
+@dataclass
+class Answer:
+    question: str
+    text: str = ""
+    intent: Literal["ask", "remember", "forget"] = "ask"
+    items: list[Item] = field(default_factory=list)  # what the model was shown
+    citations: list[Item] = field(default_factory=list)
+    cited_by_model: bool = False
+    queries: list[str] = field(default_factory=list)
+    time_filter: tuple[datetime, datetime] | None = None
+    report: BatchReport | None = None  # what "remember" wrote
+
+
+class AnswerStream:
+    """An answer being generated: iterate for its text; `answer` is complete at the end.
+
+    Retrieval is done before the first piece, so `answer.items` can be shown at once.
+    """
+
+    def __init__(self, answer: Answer, pieces: Iterator[str]) -> None:
+        self.answer = answer
+        self._pieces = pieces
+
+    def __iter__(self) -> Iterator[str]:
+        parts = []
+        try:
+            for piece in self._pieces:
+                parts.append(piece)
+                yield piece
+        finally:
+            _finish(self.answer, "".join(parts).strip())
+
+    def close(self) -> None:
+        """Stop generating (the model's job is cancelled)."""
+        close = getattr(self._pieces, "close", None)
+        if close:
+            close()
+
+
+_REMEMBER = re.compile(r"^\s*(?:please\s+)?remember(?:\s+that)?[\s:,]+(?P<rest>.+)", re.I | re.S)
+_FORGET = re.compile(
+    r"^\s*(?:please\s+)?forget(?:\s+(?:about|that|everything about))?[\s:,]+(?P<rest>.+)",
+    re.I | re.S,
+)
+
+
+def intent_of(text: str) -> tuple[Literal["ask", "remember", "forget"], str]:
+    """What the user wants, by the message's first words, and the rest of the message."""
+    if match := _REMEMBER.match(text):
+        return "remember", match.group("rest").strip()
+    if match := _FORGET.match(text):
+        return "forget", match.group("rest").strip()
+    return "ask", text.strip()
+
+
+class ChatAgent:
+    def __init__(
+        self,
+        store: MemoryStore,
+        chat: ChatModel,
+        team: MemoryTeam | None = None,
+        *,
+        budget_tokens: int = 1200,
+        plan_queries: bool = True,
+        memories: int = 8,
+        sources: int = 8,
+    ) -> None:
+        self.store = store
+        self.chat = chat
+        self.team = team or MemoryTeam(store, chat)
+        self.budget_tokens = budget_tokens
+        self.plan_queries = plan_queries
+        self.memories = memories
+        self.sources = sources
+
+    # -- retrieval -------------------------------------------------------------------------
+
+    def plan(self, question: str, now: datetime | None = None) -> tuple[list[str], tuple | None]:
+        """The search queries (the question first) and the time range the question names."""
+        queries = [question]
+        if self.plan_queries:
+            messages = [
+                {"role": "system", "content": prompt("plan")},
+                {"role": "user", "content": question},
+            ]
+            try:
+                plan = self.chat.structured(
+                    messages, SearchPlan, max_tokens=96, priority=Priority.CHAT
+                )
+                queries += [q for q in plan.queries if q.strip().lower() != question.lower()]
+            except StructuredOutputError as exc:
+                log.info("search plan dropped, searching with the question alone: %s", exc)
+        return list(dict.fromkeys(queries)), time_range(question, now or utc_now())
+
+    def retrieve(
+        self, question: str, *, now: datetime | None = None, limit: int = 10
+    ) -> tuple[list[Item], list[str], tuple | None]:
+        """The `limit` best memories and sources for a question, best first."""
+        queries, span = self.plan(question, now)
+        items = self._search(queries, span, limit)
+        if not items and span is not None:
+            items = self._search(queries, None, limit)
+        return items, queries, span
+
+    def _search(self, queries: Sequence[str], span: tuple | None, limit: int) -> list[Item]:
+        since, until = span if span else (None, None)
+        filters = SearchFilters.make(
+            types=[t for t in MemoryType if t != MemoryType.CORE],  # core is always in the prompt
+            since=since,
+            until=until,
+            max_sensitivity="medium",
+        )
+        found: dict[tuple[str, str], Item] = {}
+        scores: dict[tuple[str, str], float] = {}
+        for query in queries:
+            by_memory = [
+                self._memory_item(hit.memory)
+                for hit in search(self.store, query, filters=filters, limit=self.memories)
+            ]
+            by_source = [
+                _source_item(hit.source)
+                for hit in search_sources(
+                    self.store, query, since=since, until=until, limit=self.sources
+                )
+            ]
+            for ranking in (by_memory, by_source):
+                for rank, item in enumerate(ranking, 1):
+                    key = (item.kind, item.id)
+                    found.setdefault(key, item)
+                    scores[key] = scores.get(key, 0.0) + 1 / (RRF_K + rank)
+        best = sorted(found, key=scores.__getitem__, reverse=True)[:limit]
+        for key in best:
+            found[key].score = scores[key]
+        return [found[key] for key in best]
+
+    def _memory_item(self, memory: Memory, *, shown: bool = True) -> Item:
+        """`shown`: the item goes into a prompt (else only into a list for the user)."""
+        sources = [
+            row["source_id"]
+            for row in self.store.db.query(
+                "SELECT source_id FROM memory_sources WHERE memory_id = ?", [memory.id]
+            )
+        ]
+        return Item(
+            kind="memory",
+            id=memory.id,
+            label=memory.headline,
+            text=self._memory_text(memory) if shown else memory.headline,
+            when=memory.event_time,
+            source_ids=sources,
+        )
+
+    def _memory_text(self, memory: Memory) -> str:
+        when = memory.event_time
+        date = f"{when:%Y-%m-%d}, " if when else ""
+        body = " ".join(memory.search_text().split())
+        if isinstance(memory, KnowledgeVaultItem):
+            if memory.sensitivity == Sensitivity.HIGH:  # never searched for; doubly sure
+                raise AssertionError("a high-sensitivity vault item reached a prompt")
+            secret = self.store.get(memory.id, reveal=True).secret_value  # type: ignore[attr-defined]
+            if secret is not None:
+                body += f": {secret.get_secret_value()}"
+        return f"({date}{memory.type} memory) {body}"[:ITEM_CHARS]
+
+    # -- answering -------------------------------------------------------------------------
+
+    def ask(self, question: str, *, now: datetime | None = None) -> Answer:
+        """Answer a message whole (see `stream` for the same, piece by piece)."""
+        stream = self.stream(question, now=now)
+        for _ in stream:
+            pass
+        return stream.answer
+
+    def stream(self, message: str, *, now: datetime | None = None) -> AnswerStream:
+        intent, rest = intent_of(message)
+        if intent == "remember":
+            answer = self.remember(rest, now=now)
+            return AnswerStream(answer, iter([answer.text]))
+        if intent == "forget":
+            answer = self.find_to_forget(rest)
+            return AnswerStream(answer, iter([answer.text]))
+        items, queries, span = self.retrieve(rest, now=now)
+        answer = Answer(question=rest, queries=queries, time_filter=span)
+        answer.items = self._fit(items)
+        pieces = self.chat.stream(
+            self._messages(rest, answer.items, now), max_tokens=256, priority=Priority.CHAT
+        )
+        return AnswerStream(answer, pieces)
+
+    def _fit(self, items: list[Item]) -> list[Item]:
+        """The items that fit the token budget, best first, numbered from 1."""
+        kept: list[Item] = []
+        used = 0
+        for item in items:
+            cost = len(item.text) // CHARS_PER_TOKEN + 8
+            if kept and used + cost > self.budget_tokens:
+                break
+            used += cost
+            item.number = len(kept) + 1
+            kept.append(item)
+        return kept
+
+    def _messages(
+        self, question: str, items: list[Item], now: datetime | None
+    ) -> list[dict[str, str]]:
+        core = [self.store.get(f"core:{label}") for label in ("human", "persona")]
+        about = "\n".join(f"{b.label}: {b.value}" for b in core if b.value.strip())  # type: ignore[attr-defined]
+        notes = "\n".join(f"[{item.number}] {item.text}" for item in items) or "(nothing found)"
+        today = (now or utc_now()).strftime("%Y-%m-%d")
+        # The fixed instructions and the user's core blocks come first and change rarely, so
+        # llama.cpp keeps them in its KV cache from one question to the next.
+        system = f"{prompt('chat')}\n\nAbout the user:\n{about or '(nothing yet)'}"
+        user = f"Today is {today}.\n\nNotes:\n{notes}\n\nQuestion: {question}"
+        return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+    # -- remember and forget ---------------------------------------------------------------
+
+    def remember(self, text: str, *, now: datetime | None = None) -> Answer:
+        """Keep the user's words as a source and have the memory team file them."""
+        source = self.store.add_source(
+            Source(kind=SourceKind.CHAT, occurred_at=now or utc_now(), text=text, actor="user")
+        )
+        report = self.team.process(Batch([source], "chat"))
+        written = self.store.get_many(report.memory_ids)
+        lines = [f"- {written[i].headline}" for i in report.memory_ids if i in written]
+        answer = Answer(question=text, intent="remember", report=report)
+        answer.items = [_source_item(source)]
+        answer.citations = [
+            self._memory_item(written[i]) for i in report.memory_ids if i in written
+        ]
+        answer.text = (
+            "Remembered:\n" + "\n".join(lines)
+            if lines
+            else "Kept your words; the memory managers found nothing to add to your memories."
+        )
+        return answer
+
+    def find_to_forget(self, text: str) -> Answer:
+        """What "forget …" would delete: memories and kept inputs that match the words.
+
+        Only keyword matches and close vector matches count, so nothing merely nearby is listed;
+        nothing is deleted until `forget()` is called with the user's confirmation.
+        """
+        answer = Answer(question=text, intent="forget")
+        for hit in search(self.store, text, limit=10):
+            close = hit.keyword_rank is not None or (hit.similarity or 0) >= 0.6
+            if close and hit.memory.type != MemoryType.CORE:
+                answer.items.append(self._memory_item(hit.memory, shown=False))
+        for hit in search_sources(self.store, text, limit=10):
+            if hit.keyword_rank is not None:
+                answer.items.append(_source_item(hit.source))
+        for number, item in enumerate(answer.items, 1):
+            item.number = number
+        answer.text = (
+            f"Found {len(answer.items)} item(s) matching {text!r}; confirm to delete them:\n"
+            + "\n".join(f"[{i.number}] {i.kind}: {i.label[:100]}" for i in answer.items)
+            if answer.items
+            else f"Nothing in memory matches {text!r}."
+        )
+        return answer
+
+    def forget(self, items: Sequence[Item], progress: Callable[[int], None] | None = None) -> int:
+        """Delete confirmed items everywhere; returns how many were deleted."""
+        deleted = 0
+        for item in items:
+            try:
+                if item.kind == "memory":
+                    self.store.delete(item.id, cause="forgotten on request", actor="user")
+                else:
+                    self.store.delete_source(item.id)
+                deleted += 1
+            except NotFound:
+                pass  # already gone
+            if progress:
+                progress(deleted)
+        return deleted
+
+
+_CITE = re.compile(r"\[(\d{1,3})\]")
+
+
+def _finish(answer: Answer, text: str) -> None:
+    answer.text = text
+    if answer.intent != "ask":
+        return
+    numbers = {int(n) for n in _CITE.findall(text)}
+    cited = [item for item in answer.items if item.number in numbers]
+    answer.cited_by_model = bool(cited)
+    answer.citations = cited or list(answer.items)
+
+
+def _source_item(source: Source) -> Item:
+    when = source.occurred_at.astimezone(UTC)
+    return Item(
+        kind="source",
+        id=source.id,
+        label=" ".join(source.line.split())[:200],
+        text=f"({when:%Y-%m-%d %H:%M}, {source.kind.value}) {' '.join(source.line.split())}"[
+            :ITEM_CHARS
+        ],
+        when=source.occurred_at,
+        source_ids=[source.id],
+    )
