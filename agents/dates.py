@@ -148,5 +148,5 @@ def time_range(question: str, now: datetime) -> tuple[datetime, datetime] | None
     zone = now.tzinfo
     return (
         datetime.combine(start, datetime.min.time(), tzinfo=zone),
-        datetime.combine(end, datetime.min.time(), tzinfo=zone),
+        datetime.combine(end, datetime.min.time(), tzinfo=zone) - timedelta(microseconds=1),
     )

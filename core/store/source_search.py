@@ -40,7 +40,8 @@ def search_sources(
     kinds: Iterable[SourceKind | str] | None = None,
     limit: int = 10,
 ) -> list[SourceHit]:
-    """The best `limit` sources for `query` within the time range, best first."""
+    """The best `limit` sources for `query` from `since` to `until` (both included, as for
+    memories), best first."""
     settings = store.settings.search
     terms = query_terms(query)
     if not terms:
@@ -52,7 +53,7 @@ def search_sources(
         where.append("s.occurred_at >= ?")
         params.append(to_iso(since))
     if until is not None:
-        where.append("s.occurred_at < ?")
+        where.append("s.occurred_at <= ?")
         params.append(to_iso(until))
     if kind_values is not None:
         where.append(f"s.kind IN ({','.join('?' * len(kind_values))})")

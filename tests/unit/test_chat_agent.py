@@ -110,7 +110,10 @@ def test_time_words_filter_the_search_and_fall_back_when_nothing_is_in_range(
     said(store, "I went hiking in the canyon", 30)
     agent = ChatAgent(store, ScriptedChat({}), plan_queries=False)
     items, _, span = agent.retrieve("Where did I go hiking yesterday?", now=NOW)
-    assert span == (datetime(2026, 11, 22, tzinfo=UTC), datetime(2026, 11, 23, tzinfo=UTC))
+    assert span == (
+        datetime(2026, 11, 22, tzinfo=UTC),
+        datetime(2026, 11, 22, 23, 59, 59, 999999, tzinfo=UTC),
+    )
     assert [i.label for i in items] == ["user: I went hiking on the ridge trail"]
     items, _, _ = agent.retrieve("Where did I go hiking last year?", now=NOW)
     assert len(items) == 2  # nothing in 2025: searched again without the filter

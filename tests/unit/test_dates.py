@@ -1,10 +1,10 @@
 """Relative dates are counted from when the input happened, not from today."""
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 
-from agents.dates import resolve_date
+from agents.dates import resolve_date, time_range
 
 MONDAY = datetime(2023, 5, 8, 13, 56)  # LoCoMo's first session: a Monday afternoon
 
@@ -41,3 +41,29 @@ def test_words_become_dates(words: str, expected: date) -> None:
 @pytest.mark.parametrize("words", ["", "soon", "the other day", "February 30", "sometime"])
 def test_unreadable_words_give_none(words: str) -> None:
     assert resolve_date(words, MONDAY) is None
+
+
+@pytest.mark.parametrize(
+    ("question", "since", "until"),
+    [
+        ("what did I do yesterday?", date(2026, 11, 22), date(2026, 11, 22)),
+        ("Anything last week?", date(2026, 11, 16), date(2026, 11, 22)),
+        ("what happened this month", date(2026, 11, 1), date(2026, 11, 30)),
+        ("who did I meet in May?", date(2026, 5, 1), date(2026, 5, 31)),
+        ("what about December", date(2025, 12, 1), date(2025, 12, 31)),  # the last December
+        ("on 7 May 2023 what did we say", date(2023, 5, 7), date(2023, 5, 7)),
+        ("in 2023", date(2023, 1, 1), date(2023, 12, 31)),
+        ("last Friday's lunch", date(2026, 11, 20), date(2026, 11, 20)),
+    ],
+)
+def test_questions_name_time_ranges(question: str, since: date, until: date) -> None:
+    now = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # a Monday
+    found = time_range(question, now)
+    assert found is not None
+    assert (found[0].date(), found[1].date()) == (since, until)
+    assert found[0].time() == datetime.min.time()
+
+
+@pytest.mark.parametrize("question", ["what is my cat called?", "may I see my notes?"])
+def test_questions_without_time_words_have_no_range(question: str) -> None:
+    assert time_range(question, datetime(2026, 11, 23, tzinfo=UTC)) is None

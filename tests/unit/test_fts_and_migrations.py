@@ -86,3 +86,26 @@ def test_a_failing_migration_leaves_the_schema_untouched(data_dir, settings, mon
         assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
     assert "half" not in tables
+
+
+def test_sources_of_a_first_schema_store_become_searchable(data_dir, settings, monkeypatch) -> None:
+    """A data folder from before sources had a search text: the migration fills it in, rebuilds
+    their keyword index, and start-up embeds them."""
+    from core.store.source_search import search_sources
+
+    monkeypatch.setattr(db_module, "MIGRATIONS", MIGRATIONS[:1])
+    with MemoryStore(data_dir, HashingEmbedder(), settings) as old, old.db.write() as db:
+        db.execute(
+            "INSERT INTO sources (id, kind, occurred_at, text, actor, meta, created_at) "
+            "VALUES ('a1', 'chat', '2023-05-08T13:56:00+00:00', 'I adopted a cat', "
+            "'Caroline', '{\"context\": \"Melanie: any news?\"}', '2023-05-08T13:56:00+00:00')"
+        )
+    monkeypatch.setattr(db_module, "MIGRATIONS", MIGRATIONS)
+    with MemoryStore(data_dir, HashingEmbedder(), settings) as store:
+        assert store.last_repair.embedded == 1  # the source's vector
+        assert store.db.scalar("SELECT search_text FROM sources") == (
+            "Melanie: any news?\nCaroline: I adopted a cat"
+        )
+        assert [h.source.id for h in search_sources(store, "Caroline cat")] == ["a1"]
+        assert [h.source.id for h in search_sources(store, "news")] == ["a1"]  # its context
+        assert_fts_consistent(store)
