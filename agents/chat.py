@@ -193,12 +193,14 @@ class ChatAgent:
         for query in queries:
             by_memory = [
                 self._memory_item(hit.memory)
-                for hit in search(self.store, query, filters=filters, limit=self.memories)
+                for hit in search(
+                    self.store, query, filters=filters, limit=max(self.memories, limit)
+                )
             ]
             by_source = [
                 _source_item(hit.source)
                 for hit in search_sources(
-                    self.store, query, since=since, until=until, limit=self.sources
+                    self.store, query, since=since, until=until, limit=max(self.sources, limit)
                 )
             ]
             for ranking in (by_memory, by_source):

@@ -130,7 +130,100 @@ def cmd_ask(engine: Engine, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval_locomo(engine: None, args: argparse.Namespace) -> int:
+    # A fresh temporary store per conversation, with the models this data folder uses: the
+    # user's own memories are neither read nor touched.
+    from agents.evaluate import evaluate_locomo, per_category_table
+    from core.paths import data_dir
+    from core.settings import Settings
+
+    settings = Settings.load(data_dir(args.data_dir))
+    evaluation = evaluate_locomo(
+        Path(args.data),
+        settings=settings,
+        conversations=args.conversations,
+        mode=args.mode,
+        agents=not args.no_agents,
+        plan_queries=not args.no_plan,
+        progress=out.staged_progress("item"),
+    )
+    figures = evaluation.figures()
+    if args.json_out:
+        print(json.dumps(figures, indent=2))
+        return 0
+    print(f"{'category':<16} {'questions':>9} {'recall@5':>9} {'recall@10':>9}")
+    for name, n, r5, r10 in per_category_table(evaluation):
+        print(f"{name:<16} {n:>9} {r5:>9.3f} {r10:>9.3f}")
+    print(
+        f"{'all':<16} {figures['questions']:>9} {figures['recall_at_5']:>9.3f} "
+        f"{figures['recall_at_10']:>9.3f}"
+    )
+    if args.mode == "qa":
+        print(f"token F1 {figures['f1']:.3f}, judged correct {figures['judge_accuracy']:.3f}")
+    print(f"ingested {figures['turns']} turns in {figures['ingest_s']} s")
+    return 0
+
+
+def cmd_consolidate(engine: Engine, args: argparse.Namespace) -> int:
+    from agents.consolidate import Consolidator
+
+    report = Consolidator(engine.store, engine.chat).run(
+        progress=out.progress("checking", "memory")
+    )
+    figures = {
+        "checked": report.checked,
+        "merged": [{"kept": kept, "merged": gone} for kept, gone in report.merged],
+        "conflicts": [list(pair) for pair in report.conflicts],
+        "decayed": report.decayed,
+        "restored": report.restored,
+        "core_rewritten": report.core_rewritten,
+        "errors": report.errors,
+    }
+    if args.json_out:
+        print(json.dumps(figures, indent=2))
+        return 0
+    print(
+        f"checked {report.checked} changed memories: {len(report.merged)} duplicates merged, "
+        f"{len(report.conflicts)} conflicts flagged, {report.decayed} ranked lower as stale, "
+        f"{report.restored} restored"
+    )
+    for kept, gone in report.merged:
+        print(f"  merged {gone[:10]} into {kept[:10]}")
+    for a, b in report.conflicts:
+        print(f"  conflict: {a[:10]} and {b[:10]} (see: mnemo show {a[:10]})")
+    for label in report.core_rewritten:
+        print(f"  core:{label} rewritten to half its limit (the old text is in its history)")
+    for error in report.errors:
+        print(f"  {error}", file=sys.stderr)
+    return 0
+
+
 def add_commands(sub: Any) -> None:
+    p = sub.add_parser(
+        "consolidate",
+        help="merge duplicate memories, flag conflicts, rank stale ones lower",
+        description="The same upkeep the app runs on a schedule. Merges keep history; "
+        "conflicting memories are linked, not deleted.",
+    )
+    p.set_defaults(func=cmd_consolidate)
+
+    p = sub.add_parser(
+        "eval",
+        help="measure retrieval and answers on a benchmark (LoCoMo)",
+        description="Runs in temporary stores with this data folder's models; your memories "
+        "are not touched.",
+    )
+    esub = p.add_subparsers(dest="eval_command", required=True, metavar="BENCHMARK")
+    p = esub.add_parser("locomo", help="LoCoMo: recall@5/@10 of the evidence turns, per category")
+    p.add_argument("--data", required=True, help="LoCoMo JSON (e.g. locomo10.json)")
+    p.add_argument("--conversations", type=int, help="only the first N conversations")
+    p.add_argument("--mode", choices=["retrieval", "qa"], default="retrieval")
+    p.add_argument(
+        "--no-agents", action="store_true", help="keep the turns but write no memories (fast)"
+    )
+    p.add_argument("--no-plan", action="store_true", help="search with the question alone")
+    p.set_defaults(func=cmd_eval_locomo, needs_store=False)
+
     p = sub.add_parser(
         "ask",
         help="ask your memory; answers cite the memories and inputs they come from",

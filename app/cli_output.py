@@ -120,3 +120,15 @@ def progress(label: str, unit: str) -> Callable[[int, int], None]:
             state["bar"].close()
 
     return update
+
+
+def staged_progress(unit: str) -> Callable[[str, int, int], None]:
+    """One progress bar per stage, fed (stage, done, total)."""
+    bars: dict[str, Callable[[int, int], None]] = {}
+
+    def update(stage: str, done: int, total: int) -> None:
+        if stage not in bars:
+            bars[stage] = progress(stage, unit)
+        bars[stage](done, total)
+
+    return update

@@ -168,4 +168,10 @@ _SOURCES_FTS = [
     END""",
 ]
 
-MIGRATIONS: list[Migration] = [initial_schema, source_search_text]
+def memory_weight(db: sqlite_utils.Database) -> None:
+    """A rank weight per memory: consolidation lowers it for stale memories, and search
+    multiplies each memory's fused score by it. Changing it is not an edit (no version)."""
+    db.execute("ALTER TABLE memories ADD COLUMN weight REAL NOT NULL DEFAULT 1.0")
+
+
+MIGRATIONS: list[Migration] = [initial_schema, source_search_text, memory_weight]

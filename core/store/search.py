@@ -175,6 +175,8 @@ def search(
             if info.get(name) is not None
         }
         info["score"] = sum(info["parts"].values())
+    for memory_id, weight in _weights(store, list(candidates)).items():
+        candidates[memory_id]["score"] *= weight  # stale memories, lowered by consolidation
     best = sorted(candidates, key=lambda i: candidates[i]["score"], reverse=True)[:limit]
     memories = store.get_many(best)
     hits = []
@@ -197,6 +199,17 @@ def search(
             )
         )
     return hits
+
+
+def _weights(store: MemoryStore, ids: list[str]) -> dict[str, float]:
+    """The rank weights below 1 among `ids` (most memories have 1)."""
+    if not ids:
+        return {}
+    rows = store.db.db.execute(
+        f"SELECT id, weight FROM memories WHERE weight < 1 AND id IN ({','.join('?' * len(ids))})",
+        ids,
+    ).fetchall()
+    return dict(rows)
 
 
 def _ranks(best_first: list) -> list[int]:

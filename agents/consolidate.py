@@ -1,0 +1,269 @@
+"""Consolidation: the memory's upkeep, run on a schedule and by `mnemo consolidate`.
+
+- Near-duplicates (same type, vectors at cosine >= `duplicate_similarity`) are merged into the
+  older memory: what the newer one adds is appended to the older one's details (the merge is a
+  version in its history, naming the memory merged in), the newer one's sources and graph links
+  move over, and the newer one is deleted. The merge is done by code, not by the model: a small
+  model asked to merge two texts loses facts.
+- Conflicts: semantic memories with the same name whose summaries disagree (not similar enough
+  to be duplicates) are linked with the relation "conflicts", for the user to settle in the
+  memory browser; nothing is deleted.
+- Staleness: a memory not confirmed (updated) for a long time weighs less in search, halving
+  every `stale_half_life_days` down to a floor; an update restores it. Core blocks and vault
+  items never decay.
+- Core blocks over 90% full are rewritten by the model to about half their limit; the old
+  value stays in the block's history. A rewrite that is empty or too long is not applied.
+
+Only memories changed since the last run are compared against the rest, so a run over an
+unchanged store costs a query.
+"""
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Annotated
+
+from apscheduler.schedulers.base import BaseScheduler
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from agents.team import prompt
+from core.errors import MnemoError
+from core.llm.chat import ChatModel, StructuredOutputError
+from core.llm.service import Priority
+from core.memory.models import Memory, MemoryType
+from core.store.memories import MemoryStore
+from core.store.vectors import VectorFilter
+from core.timeutil import from_iso, now, to_iso
+
+log = logging.getLogger(__name__)
+ACTOR = "agent:consolidation"
+MERGEABLE = (
+    MemoryType.EPISODIC,
+    MemoryType.SEMANTIC,
+    MemoryType.PROCEDURAL,
+    MemoryType.RESOURCE,
+)
+# The field a merge appends the newer memory's text to, and the fields it reads it from.
+DETAILS = {
+    MemoryType.EPISODIC: ("details", ("summary", "details")),
+    MemoryType.SEMANTIC: ("details", ("summary", "details")),
+    MemoryType.PROCEDURAL: (None, ()),  # steps are not text to append: the older one stays
+    MemoryType.RESOURCE: ("summary", ("summary",)),
+}
+DETAILS_LIMIT = 2000
+
+
+@dataclass
+class ConsolidationReport:
+    checked: int = 0
+    merged: list[tuple[str, str]] = field(default_factory=list)  # (kept, merged in)
+    conflicts: list[tuple[str, str]] = field(default_factory=list)
+    decayed: int = 0
+    restored: int = 0
+    core_rewritten: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+class Consolidator:
+    def __init__(
+        self,
+        store: MemoryStore,
+        chat: ChatModel | None = None,
+        *,
+        duplicate_similarity: float = 0.92,
+        stale_half_life_days: float = 180.0,
+        weight_floor: float = 0.25,
+    ) -> None:
+        self.store = store
+        self.chat = chat
+        self.duplicate_similarity = duplicate_similarity
+        self.stale_half_life_days = stale_half_life_days
+        self.weight_floor = weight_floor
+
+    def run(
+        self, *, at: datetime | None = None, progress: Callable[[int, int], None] | None = None
+    ) -> ConsolidationReport:
+        at = at or now()
+        report = ConsolidationReport()
+        last = self.store.db.scalar("SELECT value FROM meta WHERE key = 'consolidated_at'")
+        changed = self.store.db.query(
+            "SELECT id FROM memories WHERE type IN ({}) AND updated_at > ? "
+            "ORDER BY created_at".format(",".join("?" * len(MERGEABLE))),
+            [*(t.value for t in MERGEABLE), last or ""],
+        )
+        gone: set[str] = set()
+        for n, row in enumerate(changed, 1):
+            if row["id"] not in gone:
+                self._compare(row["id"], report, gone)
+            report.checked += 1
+            if progress:
+                progress(n, len(changed))
+        self._decay(at, report)
+        if self.chat is not None:
+            self._rewrite_full_core_blocks(report)
+        with self.store.db.write() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('consolidated_at', ?)",
+                [to_iso(at)],
+            )
+        return report
+
+    # -- duplicates and conflicts ----------------------------------------------------------
+
+    def _compare(self, memory_id: str, report: ConsolidationReport, gone: set[str]) -> None:
+        memories = self.store.get_many([memory_id])
+        if memory_id not in memories:
+            return
+        memory = memories[memory_id]
+        vector = self.store.embedder.embed([memory.search_text()])[0]
+        near = self.store.vectors.search(vector, 6, VectorFilter(types=frozenset([memory.type])))
+        for other_id, similarity, _ in near:
+            if other_id == memory_id or other_id in gone:
+                continue
+            others = self.store.get_many([other_id])
+            if other_id not in others:
+                continue
+            other = others[other_id]
+            if similarity >= self.duplicate_similarity:
+                older, newer = sorted([memory, other], key=_created)
+                try:
+                    self._merge(older, newer)
+                except MnemoError as exc:
+                    report.errors.append(f"merging {newer.id} into {older.id}: {exc}")
+                    continue
+                report.merged.append((older.id, newer.id))
+                gone.add(newer.id)
+                if newer.id == memory_id:
+                    return
+                memory = self.store.get(older.id)
+        if memory.type == MemoryType.SEMANTIC:
+            self._flag_conflicts(memory, report, gone)
+
+    def _flag_conflicts(self, memory: Memory, report: ConsolidationReport, gone: set[str]) -> None:
+        """Other semantic memories of the same name that were not merged disagree with it."""
+        rows = self.store.db.query(
+            "SELECT id FROM memories WHERE type = 'semantic' AND id != ? "
+            "AND lower(trim(json_extract(data, '$.name'))) = ?",
+            [memory.id, str(getattr(memory, "name", "")).strip().lower()],
+        )
+        for row in rows:
+            if row["id"] not in gone and not self._linked(memory.id, row["id"]):
+                self.store.link(memory.id, row["id"], "conflicts")
+                report.conflicts.append((memory.id, row["id"]))
+
+    def _merge(self, older: Memory, newer: Memory) -> None:
+        target, fields = DETAILS[MemoryType(older.type)]
+        if target is not None:
+            current = str(getattr(older, target) or "")
+            added = [
+                text
+                for name in fields
+                if (text := str(getattr(newer, name) or "").strip())
+                and text.lower() not in current.lower()
+                and text.lower() not in older.search_text().lower()
+            ]
+            if added:
+                merged = "\n".join(x for x in (current, *added) if x)[:DETAILS_LIMIT]
+                self.store.update(
+                    older.id,
+                    {target: merged},
+                    cause=f"merged duplicate {newer.id}: {newer.headline[:80]}",
+                    actor=ACTOR,
+                )
+        sources = [s.id for s in self.store.sources_of(newer.id)]
+        self.store.link_sources(older.id, sources)
+        for link in self.store.links(newer.id):
+            src = older.id if link.src == newer.id else link.src
+            dst = older.id if link.dst == newer.id else link.dst
+            if src != dst:
+                self.store.link(src, dst, link.relation)
+        self.store.delete(newer.id, cause=f"merged into {older.id}", actor=ACTOR)
+
+    def _linked(self, a: str, b: str) -> bool:
+        return any({link.src, link.dst} == {a, b} for link in self.store.links(a))
+
+    # -- staleness -------------------------------------------------------------------------
+
+    def _decay(self, at: datetime, report: ConsolidationReport) -> None:
+        rows = self.store.db.query(
+            "SELECT id, updated_at, weight FROM memories WHERE type NOT IN ('core', "
+            "'knowledge_vault')"
+        )
+        changes = []
+        for row in rows:
+            days = max((at - from_iso(row["updated_at"])).total_seconds() / 86400, 0.0)
+            weight = max(self.weight_floor, 0.5 ** (days / self.stale_half_life_days))
+            weight = round(weight, 3)
+            if abs(weight - row["weight"]) >= 0.01:
+                changes.append((weight, row["id"]))
+                if weight < row["weight"]:
+                    report.decayed += 1
+                else:
+                    report.restored += 1
+        if changes:
+            with self.store.db.write() as db:
+                db.conn.executemany("UPDATE memories SET weight = ? WHERE id = ?", changes)
+
+    # -- core blocks -----------------------------------------------------------------------
+
+    def _rewrite_full_core_blocks(self, report: ConsolidationReport) -> None:
+        assert self.chat is not None
+        for label in ("human", "persona"):
+            block = self.store.get(f"core:{label}")
+            if block.fullness <= 0.9:  # type: ignore[attr-defined]
+                continue
+            limit: int = block.char_limit  # type: ignore[attr-defined]
+            schema = _rewrite_schema(limit // 2)
+            messages = [
+                {"role": "system", "content": prompt("core_rewrite")},
+                {"role": "user", "content": f"Block {label}:\n{block.value}"},  # type: ignore[attr-defined]
+            ]
+            try:
+                answer = self.chat.structured(
+                    messages, schema, max_tokens=limit // 3, priority=Priority.CONSOLIDATION
+                )
+            except StructuredOutputError as exc:
+                report.errors.append(f"core:{label} rewrite dropped: {exc}")
+                continue
+            text = answer.text.strip()  # type: ignore[attr-defined]
+            if len(text) < 20:
+                report.errors.append(f"core:{label} rewrite dropped: nearly empty")
+                continue
+            self.store.update(
+                block.id,
+                {"value": text},
+                cause="rewritten to half its limit by consolidation",
+                actor=ACTOR,
+            )
+            report.core_rewritten.append(label)
+
+
+def _rewrite_schema(chars: int) -> type[BaseModel]:
+    return create_model(
+        "CoreRewrite",
+        __config__=ConfigDict(extra="forbid"),
+        text=(Annotated[str, Field(min_length=1, max_length=chars)], ...),
+    )
+
+
+def _created(memory: Memory) -> datetime:
+    assert memory.created_at is not None
+    return memory.created_at
+
+
+def schedule(
+    scheduler: BaseScheduler, consolidate: Callable[[], object], hours: float = 24
+) -> None:
+    """Add consolidation to an apscheduler scheduler: every `hours`, first run in 10 minutes
+    (not at start-up, when the user is waiting for the app), never two runs at once."""
+    scheduler.add_job(
+        consolidate,
+        "interval",
+        hours=hours,
+        id="mnemo-consolidate",
+        replace_existing=True,
+        max_instances=1,
+        coalesce=True,
+        next_run_time=now() + timedelta(minutes=10),
+    )
