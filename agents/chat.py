@@ -162,9 +162,7 @@ class ChatAgent:
                 {"role": "user", "content": question},
             ]
             try:
-                plan = self.chat.structured(
-                    messages, SearchPlan, max_tokens=96, priority=Priority.CHAT
-                )
+                plan = self.chat.structured(messages, SearchPlan, priority=Priority.CHAT)
                 queries += [q for q in plan.queries if q.strip().lower() != question.lower()]
             except StructuredOutputError as exc:
                 log.info("search plan dropped, searching with the question alone: %s", exc)

@@ -220,9 +220,7 @@ class Consolidator:
                 {"role": "user", "content": f"Block {label}:\n{block.value}"},  # type: ignore[attr-defined]
             ]
             try:
-                answer = self.chat.structured(
-                    messages, schema, max_tokens=limit // 3, priority=Priority.CONSOLIDATION
-                )
+                answer = self.chat.structured(messages, schema, priority=Priority.CONSOLIDATION)
             except StructuredOutputError as exc:
                 report.errors.append(f"core:{label} rewrite dropped: {exc}")
                 continue

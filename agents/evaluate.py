@@ -244,7 +244,7 @@ def _judge(engine: Engine, question: str, gold: str, answer: str) -> bool:
             "content": f"Question: {question}\nGold answer: {gold}\nAnswer: {answer}",
         },
     ]
-    return engine.chat.structured(messages, Verdict, max_tokens=16).verdict == "CORRECT"
+    return engine.chat.structured(messages, Verdict).verdict == "CORRECT"
 
 
 _ARTICLES = re.compile(r"\b(a|an|the|and)\b")

@@ -12,8 +12,8 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 Short = Annotated[str, Field(max_length=60)]
-Line = Annotated[str, Field(max_length=200)]
-Para = Annotated[str, Field(max_length=500)]
+Line = Annotated[str, Field(max_length=160)]
+Para = Annotated[str, Field(max_length=300)]
 Refs = Annotated[list[Annotated[int, Field(ge=1, le=999)]], Field(max_length=8)]
 
 MANAGERS = ("core", "episodic", "semantic", "procedural", "resource", "knowledge_vault")
@@ -32,7 +32,7 @@ class Routing(_Answer):
 
 
 NonEmptyShort = Annotated[str, Field(min_length=1, max_length=60)]
-NonEmptyLine = Annotated[str, Field(min_length=1, max_length=200)]
+NonEmptyLine = Annotated[str, Field(min_length=1, max_length=160)]
 When = Annotated[str, Field(max_length=40, description="the input's words for when it happened")]
 Step = Annotated[str, Field(min_length=1, max_length=120)]
 
@@ -82,7 +82,7 @@ FIELDS: dict[str, dict[str, tuple[Any, Any, Any]]] = {
         ),
     },
 }
-MAX_ITEMS = {"episodic": 4, "semantic": 4, "procedural": 2, "resource": 2, "knowledge_vault": 3}
+MAX_ITEMS = {"episodic": 3, "semantic": 3, "procedural": 2, "resource": 2, "knowledge_vault": 2}
 
 
 class Skip(_Answer):

@@ -2,9 +2,9 @@
 
 MIRIX sends every batch to up to 8 free-form tool-calling LLM calls. Here each call is
 schema-constrained (agents.schemas), and every call of a batch starts with the same system
-message: the fixed instructions, then the batch itself. llama.cpp keeps that prefix in its KV
-cache, so the batch is read once and each manager adds only its own short instruction and the
-memories it may update.
+message: every agent's instructions (the same for all batches), then the batch itself. llama.cpp
+keeps that prefix in its KV cache, so the instructions are read once per session, the batch once
+per batch, and each call adds only a line naming its task and the memories it may update.
 
 What a manager answers is applied item by item: an insert becomes a memory linked to the input
 lines it cites, an update changes the memory it names (the old value stays in its history), a
@@ -53,12 +53,21 @@ MEMORY_TYPES = {
 DEFAULT_MANAGERS = ("episodic", "semantic")
 LINE_CHARS = 600  # of one input line, as the model sees it (files: the resource keeps it all)
 FILE_CHARS = 3000
+DESCRIBED_CHARS = 120  # of an existing memory shown to a manager: each call evaluates these
 
 
 @functools.cache
 def prompt(name: str) -> str:
     """A prompt text from resources/prompts/, where they can be read and edited as text."""
     return resources.files("resources").joinpath(f"prompts/{name}.txt").read_text("utf-8").strip()
+
+
+@functools.cache
+def instructions() -> str:
+    """The system prompt and every agent's task, in one text that never changes: as the start
+    of every call's prompt it stays in llama.cpp's KV cache from one batch to the next."""
+    tasks = "\n\n".join(f"Task {name}: {prompt(name)}" for name in ("meta", *schemas.MANAGERS))
+    return f"{prompt('system')}\n\n{tasks}"
 
 
 @dataclass
@@ -95,6 +104,8 @@ class BatchReport:
     updated: int = 0
     skipped: int = 0
     invalid: list[str] = field(default_factory=list)
+    answers: int = 0  # structured answers asked for
+    dropped_answers: int = 0  # of those, answers that never validated (after retries)
     memory_ids: list[str] = field(default_factory=list)
 
 
@@ -103,7 +114,6 @@ class MemoryTeam:
         self.store = store
         self.chat = chat
         self.neighbours = neighbours
-        self._system = prompt("system")
 
     def process(self, batch: Batch) -> BatchReport:
         """Read one batch: route it, run the chosen managers, apply their answers."""
@@ -111,9 +121,9 @@ class MemoryTeam:
         calls, tokens = self.chat.usage.calls, self.chat.usage.prompt_tokens
         system = {
             "role": "system",
-            "content": f"{self._system}\n\nInput ({batch.kind}):\n{batch.render()}",
+            "content": f"{instructions()}\n\nInput ({batch.kind}):\n{batch.render()}",
         }
-        routing = self._ask(system, prompt("meta"), schemas.Routing, report, "meta", 160)
+        routing = self._ask(system, "Task meta.", schemas.Routing, report, "meta")
         report.topics = list(routing.topics) if routing else []
         chosen = set(routing.managers) if routing and routing.managers else set(DEFAULT_MANAGERS)
         if batch.kind == "file":
@@ -123,13 +133,13 @@ class MemoryTeam:
         for manager in report.managers:
             shown = self._neighbours(manager, query)
             listing = "\n".join(f"#{i} {line}" for i, (_, line) in enumerate(shown, 1))
-            task = f"{prompt(manager)}\n\nExisting memories:\n{listing or '(none)'}"
+            task = f"Task {manager}. Existing memories:\n{listing or '(none)'}"
             schema = (
                 schemas.CoreAnswer
                 if manager == "core"
                 else schemas.answer_schema(manager, len(shown))
             )
-            answer = self._ask(system, task, schema, report, manager, 512)
+            answer = self._ask(system, task, schema, report, manager)
             if answer is not None:
                 for item in answer.items:  # type: ignore[attr-defined]
                     self._apply(manager, item, batch, [memory_id for memory_id, _ in shown], report)
@@ -144,16 +154,16 @@ class MemoryTeam:
         schema: type[Any],
         report: BatchReport,
         who: str,
-        max_tokens: int,
     ) -> Any:
         messages = [system, {"role": "user", "content": task}]
+        report.answers += 1
         try:
-            return self.chat.structured(
-                messages, schema, max_tokens=max_tokens, priority=Priority.MEMORY
-            )
+            # No max_tokens: the schema's own bound, so a bounded answer is never cut off.
+            return self.chat.structured(messages, schema, priority=Priority.MEMORY)
         except StructuredOutputError as exc:
             log.warning("%s manager's answer dropped: %s", who, exc)
             report.invalid.append(f"{who}: {exc}")
+            report.dropped_answers += 1
             return None
 
     def _neighbours(self, manager: str, query: str) -> list[tuple[str, str]]:
@@ -274,7 +284,7 @@ class MemoryTeam:
 def _describe(memory: Memory) -> str:
     when = memory.event_time
     date = f" ({when:%Y-%m-%d})" if when else ""
-    return f"{memory.headline}{date}"[:200]
+    return f"{memory.headline}{date}"[:DESCRIBED_CHARS]
 
 
 def _occurred(words: str, reference: datetime) -> datetime:

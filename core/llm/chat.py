@@ -78,6 +78,9 @@ class Usage:
     output_tokens: int = 0
 
 
+MAX_ANSWER_TOKENS = 2048  # leaves half of a 4k context for the prompt
+
+
 class ChatModel:
     """A chat model behind its ModelService: safe to call from any thread.
 
@@ -159,7 +162,7 @@ class ChatModel:
         schema: type[M],
         *,
         retries: int = 2,
-        max_tokens: int = 512,
+        max_tokens: int | None = None,
         priority: Priority = Priority.MEMORY,
         timeout: float | None = None,
     ) -> M:
@@ -167,9 +170,12 @@ class ChatModel:
 
         Each failed attempt is shown to the model with the reason before the next one; a
         truncated answer gets twice the tokens. After `retries` more attempts, raises
-        StructuredOutputError.
+        StructuredOutputError. `max_tokens` defaults to the schema's longest possible answer
+        (json_length_bound), at most MAX_ANSWER_TOKENS, so a bounded answer is never cut off.
         """
         self._check_schema(schema)
+        if max_tokens is None:
+            max_tokens = min(json_length_bound(schema), MAX_ANSWER_TOKENS)
         conversation = list(messages)
         output, reason = "", ""
         for attempt in range(1, retries + 2):
@@ -200,6 +206,58 @@ class ChatModel:
 
     def _check_schema(self, schema: type[BaseModel]) -> None:
         """Raise SchemaNotSupported before any generation if the backend cannot enforce it."""
+
+
+def json_length_bound(schema: type[BaseModel]) -> int:
+    """The most characters a compact JSON instance of `schema` can take; every string and list
+    in it must be bounded. A token is at least one character, so with this many tokens a
+    grammar-constrained answer is not cut off mid-JSON (escapes, non-ASCII text and extra
+    whitespace can still exceed it: the retry covers those)."""
+    spec = schema.model_json_schema()
+    definitions = spec.get("$defs", {})
+
+    def bound(node: dict[str, Any]) -> int | None:
+        if "$ref" in node:
+            return bound(definitions[node["$ref"].rsplit("/", 1)[1]])
+        if "const" in node:
+            return len(json.dumps(node["const"]))
+        if "enum" in node:
+            return max(len(json.dumps(v)) for v in node["enum"])
+        for key in ("anyOf", "oneOf"):
+            if key in node:
+                options = [bound(option) for option in node[key]]
+                return None if None in options else max(options)  # type: ignore[type-var]
+        kind = node.get("type")
+        if kind == "string":
+            # An escaped character (\n, \") takes two; the grammar counts it as one.
+            return None if "maxLength" not in node else 2 * node["maxLength"] + 2
+        if kind == "integer":
+            return len(str(node.get("maximum", 10**12))) + 1
+        if kind == "number":
+            return 24
+        if kind == "boolean":
+            return 5
+        if kind == "null":
+            return 4
+        if kind == "array":
+            item = bound(node.get("items", {}))
+            if item is None or "maxItems" not in node:
+                return None
+            return 2 + node["maxItems"] * (item + 1)
+        if kind == "object":
+            total = 2
+            for name, child in node.get("properties", {}).items():
+                size = bound(child)
+                if size is None:
+                    return None
+                total += len(name) + 4 + size
+            return total
+        return None
+
+    found = bound(spec)
+    if found is None:
+        raise SchemaNotSupported(f"{schema.__name__} has an unbounded string or list")
+    return found
 
 
 class LlamaChat(ChatModel):

@@ -168,6 +168,7 @@ _SOURCES_FTS = [
     END""",
 ]
 
+
 def memory_weight(db: sqlite_utils.Database) -> None:
     """A rank weight per memory: consolidation lowers it for stale memories, and search
     multiplies each memory's fused score by it. Changing it is not an edit (no version)."""

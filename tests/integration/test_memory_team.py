@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from agents.chat import ChatAgent
 from agents.ingest import ingest_file, ingest_sessions
 from agents.team import MemoryTeam
 from core.engine import Engine
@@ -63,6 +64,26 @@ def test_a_conversation_and_a_document_become_memories_with_provenance(
         # The same conversation again: nothing new to keep or read.
         again = ingest_sessions(team, read_chats(chat_file))
         assert (again.turns, again.known, again.batches) == (0, 3, [])
+
+        # Asking: a streamed answer whose citations resolve to memories and kept turns.
+        agent = ChatAgent(engine.store, engine.chat, team)
+        stream = agent.stream("When is Carol's birthday?")
+        assert stream.answer.items  # retrieval is done before the first token
+        pieces = list(stream)
+        answer = stream.answer
+        assert answer.text == "".join(pieces).strip() and answer.text
+        assert answer.citations
+        kinds = {item.kind for item in answer.items}
+        assert "source" in kinds
+        for item in answer.citations:
+            if item.kind == "memory":
+                assert engine.store.get(item.id).id == item.id
+            else:
+                assert engine.store.get_source(item.id).id == item.id
+            for source_id in item.source_ids:
+                assert engine.store.get_source(source_id)
+        birthday = [i for i in answer.items if "3 March" in i.label]
+        assert birthday, "the turn that holds the answer was not retrieved"
 
 
 def _refs(engine: Engine) -> list[str]:
