@@ -51,6 +51,7 @@ from core.timeutil import now as utc_now
 log = logging.getLogger(__name__)
 
 ITEM_CHARS = 400  # of one memory or source, as the model sees it
+CORE_CHARS = 1500  # of each core block in the answer prompt
 CHARS_PER_TOKEN = 4  # a budget, not a count: the tokenizer lives on the model's thread
 RRF_K = 60
 
@@ -138,18 +139,21 @@ class ChatAgent:
         chat: ChatModel,
         team: MemoryTeam | None = None,
         *,
-        budget_tokens: int = 1200,
-        plan_queries: bool = True,
+        budget_tokens: int | None = None,
+        plan_queries: bool | None = None,
         memories: int = 8,
         sources: int = 8,
+        memory_weight: float = 1.0,
     ) -> None:
         self.store = store
         self.chat = chat
         self.team = team or MemoryTeam(store, chat)
-        self.budget_tokens = budget_tokens
-        self.plan_queries = plan_queries
+        settings = store.settings.agents
+        self.budget_tokens = budget_tokens or settings.answer_budget_tokens
+        self.plan_queries = settings.plan_queries if plan_queries is None else plan_queries
         self.memories = memories
         self.sources = sources
+        self.memory_weight = memory_weight  # of the memory ranking against the sources' (1)
 
     # -- retrieval -------------------------------------------------------------------------
 
@@ -201,11 +205,11 @@ class ChatAgent:
                     self.store, query, since=since, until=until, limit=max(self.sources, limit)
                 )
             ]
-            for ranking in (by_memory, by_source):
+            for ranking, weight in ((by_memory, self.memory_weight), (by_source, 1.0)):
                 for rank, item in enumerate(ranking, 1):
                     key = (item.kind, item.id)
                     found.setdefault(key, item)
-                    scores[key] = scores.get(key, 0.0) + 1 / (RRF_K + rank)
+                    scores[key] = scores.get(key, 0.0) + weight / (RRF_K + rank)
         best = sorted(found, key=scores.__getitem__, reverse=True)[:limit]
         for key in best:
             found[key].score = scores[key]
@@ -282,7 +286,13 @@ class ChatAgent:
         self, question: str, items: list[Item], now: datetime | None
     ) -> list[dict[str, str]]:
         core = [self.store.get(f"core:{label}") for label in ("human", "persona")]
-        about = "\n".join(f"{b.label}: {b.value}" for b in core if b.value.strip())  # type: ignore[attr-defined]
+        # The newest end of each block: a full pair of blocks would crowd the notes out of a
+        # 4k context (consolidation halves a block that is over 90% full).
+        about = "\n".join(
+            f"{b.label}: {b.value[-CORE_CHARS:]}"  # type: ignore[attr-defined]
+            for b in core
+            if b.value.strip()  # type: ignore[attr-defined]
+        )
         notes = "\n".join(f"[{item.number}] {item.text}" for item in items) or "(nothing found)"
         today = (now or utc_now()).strftime("%Y-%m-%d")
         # The fixed instructions and the user's core blocks come first and change rarely, so

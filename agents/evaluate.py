@@ -106,7 +106,7 @@ def evaluate_locomo(
     conversations: int | None = None,
     mode: Literal["retrieval", "qa"] = "retrieval",
     agents: bool = True,
-    plan_queries: bool = True,
+    plan_queries: bool | None = None,
     progress: Progress | None = None,
     work_dir: Path | None = None,
 ) -> Evaluation:

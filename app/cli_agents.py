@@ -100,7 +100,7 @@ def _confirm_forget(agent: ChatAgent, answer: Answer, yes: bool) -> str:
 
 
 def cmd_ask(engine: Engine, args: argparse.Namespace) -> int:
-    agent = ChatAgent(engine.store, engine.chat, plan_queries=not args.no_plan)
+    agent = ChatAgent(engine.store, engine.chat, plan_queries=args.plan)
     stream = agent.stream(" ".join(args.message))
     answer = stream.answer
     if args.json_out:
@@ -144,7 +144,7 @@ def cmd_eval_locomo(engine: None, args: argparse.Namespace) -> int:
         conversations=args.conversations,
         mode=args.mode,
         agents=not args.no_agents,
-        plan_queries=not args.no_plan,
+        plan_queries=args.plan,
         progress=out.staged_progress("item"),
     )
     figures = evaluation.figures()
@@ -221,7 +221,9 @@ def add_commands(sub: Any) -> None:
     p.add_argument(
         "--no-agents", action="store_true", help="keep the turns but write no memories (fast)"
     )
-    p.add_argument("--no-plan", action="store_true", help="search with the question alone")
+    p.add_argument(
+        "--plan", action=argparse.BooleanOptionalAction, help="model-proposed queries too"
+    )
     p.set_defaults(func=cmd_eval_locomo, needs_store=False)
 
     p = sub.add_parser(
@@ -233,7 +235,9 @@ def add_commands(sub: Any) -> None:
     p.add_argument("message", nargs="+")
     p.add_argument("--yes", "-y", action="store_true", help="forget without asking")
     p.add_argument(
-        "--no-plan", action="store_true", help="search with the question alone (no query call)"
+        "--plan",
+        action=argparse.BooleanOptionalAction,
+        help="let the model propose search queries too (default: settings' agents.plan_queries)",
     )
     p.set_defaults(func=cmd_ask)
 

@@ -1,7 +1,7 @@
 """Retrieval (and answers) on LoCoMo with the chat agent.
 
     python -m bench.locomo [--data FILE] [--mode retrieval|qa] [--conversations N]
-                           [--no-agents] [--no-plan]
+                           [--no-agents] [--plan]
 
 Ingests each conversation into a fresh store (one dated session per ingestion), then, for every
 question of categories 1–4, runs the chat agent's retrieval and checks whether the gold evidence
@@ -25,20 +25,20 @@ def main() -> None:
     parser.add_argument("--mode", choices=["retrieval", "qa"], default="retrieval")
     parser.add_argument("--conversations", type=int)
     parser.add_argument("--no-agents", action="store_true", help="keep turns, write no memories")
-    parser.add_argument("--no-plan", action="store_true", help="no model-proposed queries")
+    parser.add_argument("--plan", action="store_true", help="model-proposed queries too")
     args = parser.parse_args()
     evaluation = evaluate_locomo(
         args.data,
         conversations=args.conversations,
         mode=args.mode,
         agents=not args.no_agents,
-        plan_queries=not args.no_plan,
+        plan_queries=args.plan,
         progress=staged_progress("item"),
     )
     figures = {
         **evaluation.figures(),
         "agents": not args.no_agents,
-        "plan_queries": not args.no_plan,
+        "plan_queries": args.plan,
     }
     rows = [
         (f"recall@5/@10 cat {name}", f"{r5:.3f} / {r10:.3f}", f"{n} questions")

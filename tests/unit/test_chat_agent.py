@@ -58,7 +58,7 @@ def test_answer_cites_what_the_model_cited_from_memories_and_sources(store: Memo
     )
     said(store, "The weather was rainy all week", 1)
     chat = ScriptedChat({"SearchPlan": [json.dumps({"queries": ["cat name", "pet"]})]})
-    agent = ChatAgent(store, chat)
+    agent = ChatAgent(store, chat, plan_queries=True)
     stream = agent.stream("What is my cat called?", now=NOW)
     assert {i.id for i in stream.answer.items} >= {turn.id, memory.id}  # known before answering
     stream.close()
@@ -98,7 +98,7 @@ def test_uncited_answer_returns_everything_it_was_shown(store: MemoryStore) -> N
 def test_a_plan_the_model_garbles_leaves_the_question_itself(store: MemoryStore) -> None:
     said(store, "Ana's birthday is on the 3rd of March", 10)
     chat = ScriptedChat({"SearchPlan": ["not json"] * 5, "text": ["On the 3rd of March."]})
-    answer = ChatAgent(store, chat).ask("When is Ana's birthday?", now=NOW)
+    answer = ChatAgent(store, chat, plan_queries=True).ask("When is Ana's birthday?", now=NOW)
     assert answer.queries == ["When is Ana's birthday?"]
     assert any("birthday" in i.label for i in answer.items)
 
@@ -150,7 +150,9 @@ def test_high_sensitivity_vault_values_never_reach_the_model(store: MemoryStore)
         )
     )
     chat = ScriptedChat({"SearchPlan": [json.dumps({"queries": ["password"]})]})
-    answer = ChatAgent(store, chat).ask("What is my bank password? And the wifi password?")
+    answer = ChatAgent(store, chat, plan_queries=True).ask(
+        "What is my bank password? And the wifi password?"
+    )
     sent = json.dumps([messages for _, messages in chat.received])
     assert "HIGH-CANARY-771" not in sent and "Bank password" not in sent
     assert "wifi-medium-552" in sent  # medium values are what the user asks for
