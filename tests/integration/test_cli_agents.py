@@ -85,3 +85,21 @@ def test_consolidate_merges_duplicates(mnemo) -> None:
     assert len(report["merged"]) == 1
     code, out, _ = mnemo("--json", "list", "--type", "semantic")
     assert len(json.loads(out)) == 1
+
+
+@pytest.mark.slow
+def test_a_chatgpt_export_can_be_ingested_and_asked_about(mnemo, tmp_path: Path) -> None:
+    from tests.unit.test_ingest_chats import chatgpt_export
+
+    export = tmp_path / "conversations.json"
+    export.write_text(json.dumps(chatgpt_export()))
+    code, out, err = mnemo("--json", "ingest", "chat", str(export))
+    assert code == 0, err
+    assert json.loads(out)["turns"] == 2
+    code, out, err = mnemo("--json", "ask", "What was the plan for day 1 in Lisbon?")
+    assert code == 0, err
+    answer = json.loads(out)
+    turn = next(c for c in answer["shown"] if c["label"] == "assistant: Day 1: Alfama")
+    assert turn["kind"] == "source" and turn["sources"] == [turn["id"]]
+    assert answer["citations"]
+    assert "An abandoned branch" not in json.dumps(answer)  # the branch the user left
