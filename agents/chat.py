@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agents.dates import time_range
 from agents.team import Batch, BatchReport, MemoryTeam, prompt
+from core.capture.redact import redact
 from core.errors import NotFound
 from core.llm.chat import ChatModel, StructuredOutputError
 from core.llm.service import Priority
@@ -305,10 +306,19 @@ class ChatAgent:
 
     def remember(self, text: str, *, now: datetime | None = None) -> Answer:
         """Keep the user's words as a source and have the memory team file them."""
+        # The kept words are redacted like every input; the team sees them whole, since a
+        # secret the user asks to remember belongs in the vault, encrypted.
+        redacted = redact(text)
         source = self.store.add_source(
-            Source(kind=SourceKind.CHAT, occurred_at=now or utc_now(), text=text, actor="user")
+            Source(
+                kind=SourceKind.CHAT,
+                occurred_at=now or utc_now(),
+                text=redacted.text,
+                actor="user",
+                meta={"redacted": dict(redacted.found)} if redacted.found else {},
+            )
         )
-        report = self.team.process(Batch([source], "chat"))
+        report = self.team.process(Batch([source.model_copy(update={"text": text})], "chat"))
         written = self.store.get_many(report.memory_ids)
         lines = [f"- {written[i].headline}" for i in report.memory_ids if i in written]
         answer = Answer(question=text, intent="remember", report=report)

@@ -24,6 +24,7 @@ from pydantic import ValidationError
 
 from agents import schemas
 from agents.dates import resolve_date
+from core.capture.redact import redact
 from core.errors import MnemoError
 from core.llm.chat import ChatModel, StructuredOutputError
 from core.llm.service import Priority
@@ -183,6 +184,7 @@ class MemoryTeam:
         self, manager: str, item: Any, batch: Batch, shown: Sequence[str], report: BatchReport
     ) -> None:
         sources = self._cited(getattr(item, "sources", []), batch)
+        item = _without_secrets(item)
         actor, cause = f"agent:{manager}", f"written by the {manager} manager"
         try:
             if manager == "core":
@@ -279,6 +281,20 @@ class MemoryTeam:
         self.store.link_sources(block.id, [s.id for s in sources])
         report.updated += 1
         report.memory_ids.append(block.id)
+
+
+def _without_secrets(item: Any) -> Any:
+    """The item with secrets redacted from every text field but the vault's value, which is
+    encrypted at rest: a model copying "my password is …" into a fact leaves a marker there."""
+    changes: dict[str, Any] = {}
+    for name, value in item:
+        if name == "secret_value":
+            continue
+        if isinstance(value, str):
+            changes[name] = redact(value).text
+        elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+            changes[name] = [redact(v).text for v in value]
+    return item.model_copy(update=changes)
 
 
 def _describe(memory: Memory) -> str:

@@ -1,5 +1,8 @@
 """Keeping inputs verbatim as sources, before any agent reads them.
 
+Verbatim except for secrets: API keys, tokens, passwords, card numbers and IBANs are replaced
+by markers (core.capture.redact) before anything is stored, indexed or embedded.
+
 Every memory the agents write points back to these rows, so the user can always see where a
 memory came from, and search can fall back on the raw words. Inputs with an outside reference
 (a chat message id, a LoCoMo turn) are kept once: ingesting the same export again adds only
@@ -8,6 +11,7 @@ what is new.
 
 from pathlib import Path
 
+from core.capture.redact import redact
 from core.errors import ImportFailed
 from core.ingest.chats import Session
 from core.memory.models import Source, SourceKind
@@ -26,16 +30,23 @@ def keep_session(store: MemoryStore, session: Session) -> tuple[list[Source], in
     previous = None
     for turn in session.turns:
         if not (turn.ref and turn.ref in known):
-            context = f"{previous.speaker}: {previous.text}"[:CONTEXT_CHARS] if previous else None
+            text = redact(turn.text)
+            meta: dict[str, object] = {}
+            if previous:
+                meta["context"] = redact(f"{previous.speaker}: {previous.text}").text[
+                    :CONTEXT_CHARS
+                ]
+            if text.found:
+                meta["redacted"] = dict(text.found)
             fresh.append(
                 Source(
                     kind=SourceKind.CHAT,
                     occurred_at=turn.time,
-                    text=turn.text,
+                    text=text.text,
                     actor=turn.speaker,
                     title=session.title,
                     ref=turn.ref,
-                    meta={"context": context} if context else {},
+                    meta=meta,
                 )
             )
         previous = turn
@@ -55,12 +66,14 @@ def keep_file(store: MemoryStore, path: Path) -> Source:
         raise ImportFailed(f"cannot read {path}: {exc.strerror or exc}") from None
     if not text.strip():
         raise ImportFailed(f"{path} is empty")
+    redacted = redact(text)
     return store.add_source(
         Source(
             kind=SourceKind.FILE,
             occurred_at=now(),
-            text=text,
+            text=redacted.text,
             title=path.name,
             path=str(path.resolve()),
+            meta={"redacted": dict(redacted.found)} if redacted.found else {},
         )
     )

@@ -138,3 +138,93 @@ def test_a_wrong_key_is_a_clear_error(tmp_path: Path) -> None:
 def test_a_missing_key_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(SecretError, match="missing"):
         SecretBox.open(tmp_path, "x", location="file", use_keyring=False)
+
+
+KEY = "sk-proj-" + CANARY + "0123456789abcdef"
+
+
+def test_secrets_in_chats_and_files_never_reach_a_file(
+    data_dir: Path, settings: Settings, tmp_path: Path
+) -> None:
+    from datetime import UTC, datetime
+
+    from core.ingest.chats import Session, Turn
+    from core.ingest.keep import keep_file, keep_session
+
+    when = datetime(2026, 11, 20, tzinfo=UTC)
+    notes = tmp_path / "notes.md"
+    notes.write_text(f"# Setup\nOPENAI_API_KEY={KEY}\n")
+    with MemoryStore(data_dir, HashingEmbedder(), settings) as store:
+        session = Session(
+            "debugging",
+            when,
+            [
+                Turn("user", f"my key {KEY} fails", when, "c:1"),
+                Turn("assistant", "Rotate it now.", when, "c:2"),  # context holds the key
+            ],
+        )
+        kept, _ = keep_session(store, session)
+        document = keep_file(store, notes)
+        assert kept[0].text == "my key [redacted: api key] fails"
+        assert kept[0].meta["redacted"] == {"api key": 1}
+        assert "[redacted: api key]" in kept[1].search_text()
+        assert "[redacted: api key]" in document.text
+        store.db.checkpoint()
+    assert files_containing(data_dir, CANARY.encode()) == []
+
+
+def test_a_secret_to_remember_goes_to_the_vault_encrypted_only(
+    data_dir: Path, settings: Settings
+) -> None:
+    import json
+
+    from agents.chat import ChatAgent
+    from tests.standins import ScriptedChat
+
+    chat = ScriptedChat(
+        {
+            "Routing": [
+                json.dumps({"topics": ["wifi"], "managers": ["knowledge_vault", "semantic"]})
+            ],
+            "SemanticAnswer": [  # a model copying the password into a fact
+                json.dumps(
+                    {
+                        "items": [
+                            {
+                                "op": "insert",
+                                "name": "Home wifi",
+                                "summary": f"The wifi password is {CANARY}",
+                                "sources": [1],
+                            }
+                        ]
+                    }
+                )
+            ],
+            "KnowledgeVaultAnswer": [
+                json.dumps(
+                    {
+                        "items": [
+                            {
+                                "op": "insert",
+                                "caption": "Home wifi password",
+                                "secret_value": CANARY,
+                                "sensitivity": "medium",
+                                "sources": [1],
+                            }
+                        ]
+                    }
+                )
+            ],
+        }
+    )
+    with MemoryStore(data_dir, HashingEmbedder(), settings) as store:
+        answer = ChatAgent(store, chat).ask(f"remember that my wifi password is {CANARY}")
+        sent = json.dumps([messages for _, messages in chat.received])
+        assert CANARY in sent  # the team saw the words it was asked to remember
+        vault = [m for m in store.memories(types=["knowledge_vault"])]
+        assert store.get(vault[0].id, reveal=True).secret_value.get_secret_value() == CANARY
+        fact = next(m for m in store.memories(types=["semantic"]))
+        assert fact.summary == "The wifi password is [redacted: password]"
+        assert answer.items[0].label == "user: my wifi password is [redacted: password]"
+        store.db.checkpoint()
+    assert files_containing(data_dir, CANARY.encode()) == []

@@ -1,0 +1,1 @@
+"""Screen capture: frames, change detection, exclusions, OCR, redaction, storage (issue 5)."""

@@ -1,0 +1,70 @@
+"""Redaction: every kind of secret is replaced by a marker; look-alikes that fail their checks
+(order numbers, timestamps, invalid IBANs) are left as they are."""
+
+import pytest
+
+from core.capture.redact import redact
+
+SECRETS = [
+    ("api key", "export OPENAI_API_KEY=sk-proj-AbCdEf0123456789AbCdEf0123", "sk-proj-AbCdEf"),
+    ("api key", "token ghp_0123456789abcdefghijABCDEFGHIJ012345 pushed", "ghp_0123"),
+    ("api key", "aws id AKIAIOSFODNN7EXAMPLE in ~/.aws", "AKIAIOSFODNN7EXAMPLE"),
+    ("api key", "slack xoxb-123456789012-abcdefghijkl", "xoxb-1234"),
+    ("api key", "stripe sk_live_51HabcdefGHIJKLmnopQRST", "sk_live_51H"),
+    ("api key", "HF hf_abcdefghijklmnopqrstuvwxyzABCDEFGH", "hf_abcdef"),
+    (
+        "token",
+        "Authorization: eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N",
+        "dozjgNryP4J3",
+    ),
+    ("token", "curl -H 'Authorization: Bearer abcDEF123456ghiJKL7890'", "abcDEF123456"),
+    ("secret", 'client_secret = "s3cr3tV4lu3-0123456789"', "s3cr3tV4lu3"),
+    ("secret", "API-KEY: 9f8e7d6c5b4a39281706", "9f8e7d6c5b4a"),
+    ("password", "password: hunter2!", "hunter2"),
+    ("password", "The wifi password is CorrectHorse42", "CorrectHorse42"),
+    ("password", 'db_pwd="Tr0ub4dor&3"', "Tr0ub4dor"),
+    ("card number", "Card 4111 1111 1111 1111 exp 12/27", "4111 1111"),
+    ("card number", "paid with 5500-0000-0000-0004", "5500-0000"),
+    ("iban", "IBAN PT50 0002 0123 1234 5678 9015 4 (Millennium)", "PT50 0002"),
+    ("iban", "to DE89370400440532013000 by Friday", "DE89370400440532013000"),
+]
+
+
+@pytest.mark.parametrize(("kind", "text", "secret"), SECRETS)
+def test_secrets_are_replaced_by_a_marker_of_their_kind(kind: str, text: str, secret: str) -> None:
+    result = redact(text)
+    assert secret not in result.text
+    assert f"[redacted: {kind}]" in result.text
+    assert result.found[kind] == 1
+
+
+def test_a_private_key_goes_whole_even_when_cut_off() -> None:
+    key = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\nQyNTUxOQAAACD\n"
+    result = redact(f"cat ~/.ssh/id_ed25519\n{key}-----END OPENSSH PRIVATE KEY-----\n$ ls")
+    assert "b3BlbnNzaC1rZXktdjEAAAAA" not in result.text
+    assert result.text == "cat ~/.ssh/id_ed25519\n[redacted: private key]\n$ ls"
+    cut = redact(f"screen ends here {key}")  # the END line is off screen
+    assert "QyNTUxOQ" not in cut.text and cut.found["private key"] == 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Order 1234 5678 9012 3456 shipped",  # 16 digits that fail Luhn
+        "timestamp 1700000000123",
+        "PT50 0002 0123 1234 5678 9015 5",  # an IBAN with a wrong check
+        "the token bucket refills at 10/s",  # "token" with no value after it
+        "Password: (hidden)",  # what a UI shows instead of a password
+        "sk-learn is a library; ghp is not a prefix alone",
+        "call me at 213 555 019 or mail sam@example.com",  # personal data: off by default
+    ],
+)
+def test_look_alikes_are_kept(text: str) -> None:
+    result = redact(text)
+    assert result.text == text and not result.found
+
+
+def test_emails_and_phones_when_asked() -> None:
+    result = redact("call +351 213 555 019 or mail sam@example.com", emails=True, phones=True)
+    assert result.text == "call [redacted: phone] or mail [redacted: email]"
+    assert result.found == {"phone": 1, "email": 1}
