@@ -2,7 +2,8 @@
 
 Active retrieval, as in MIRIX, made to work with a small local model:
 1. The question becomes a plan: the question itself, up to three search queries the model
-   proposes (a schema-constrained call; optional, since a 135M model's queries add little), and
+   proposes (a schema-constrained call; off by default, since the bundled 135M model's queries
+   lowered LoCoMo recall: settings' agents.plan_queries), and
    a time filter read from the question's own words ("last week", "in May") by code, because
    small models cannot do calendar arithmetic.
 2. Every query searches memories (all types) and the verbatim sources; the rankings are fused
