@@ -192,39 +192,35 @@ class ChatAgent:
             until=until,
             max_sensitivity="medium",
         )
-        found: dict[tuple[str, str], Item] = {}
+        # Rank by id first: only the items that make the cut are built (a memory's prompt text
+        # may need its vault value decrypted, and its sources looked up).
+        found: dict[tuple[str, str], Memory | Source] = {}
         scores: dict[tuple[str, str], float] = {}
         for query in queries:
-            by_memory = [
-                self._memory_item(hit.memory)
-                for hit in search(
-                    self.store, query, filters=filters, limit=max(self.memories, limit)
-                )
-            ]
-            by_source = [
-                _source_item(hit.source)
-                for hit in search_sources(
-                    self.store, query, since=since, until=until, limit=max(self.sources, limit)
-                )
-            ]
-            for ranking, weight in ((by_memory, self.memory_weight), (by_source, 1.0)):
-                for rank, item in enumerate(ranking, 1):
-                    key = (item.kind, item.id)
-                    found.setdefault(key, item)
+            memories = search(self.store, query, filters=filters, limit=max(self.memories, limit))
+            sources = search_sources(
+                self.store, query, since=since, until=until, limit=max(self.sources, limit)
+            )
+            rankings = (
+                ("memory", [hit.memory for hit in memories], self.memory_weight),
+                ("source", [hit.source for hit in sources], 1.0),
+            )
+            for kind, ranking, weight in rankings:
+                for rank, record in enumerate(ranking, 1):
+                    key = (kind, record.id)
+                    found.setdefault(key, record)
                     scores[key] = scores.get(key, 0.0) + weight / (RRF_K + rank)
-        best = sorted(found, key=scores.__getitem__, reverse=True)[:limit]
-        for key in best:
-            found[key].score = scores[key]
-        return [found[key] for key in best]
+        items = []
+        for key in sorted(found, key=scores.__getitem__, reverse=True)[:limit]:
+            record = found[key]
+            item = _source_item(record) if isinstance(record, Source) else self._memory_item(record)
+            item.score = scores[key]
+            items.append(item)
+        return items
 
     def _memory_item(self, memory: Memory, *, shown: bool = True) -> Item:
         """`shown`: the item goes into a prompt (else only into a list for the user)."""
-        sources = [
-            row["source_id"]
-            for row in self.store.db.query(
-                "SELECT source_id FROM memory_sources WHERE memory_id = ?", [memory.id]
-            )
-        ]
+        sources = [source.id for source in self.store.sources_of(memory.id)]
         return Item(
             kind="memory",
             id=memory.id,

@@ -118,25 +118,28 @@ class Consolidator:
         memory = memories[memory_id]
         vector = self.store.embedder.embed([memory.search_text()])[0]
         near = self.store.vectors.search(vector, 6, VectorFilter(types=frozenset([memory.type])))
-        for other_id, similarity, _ in near:
-            if other_id == memory_id or other_id in gone:
-                continue
-            others = self.store.get_many([other_id])
+        duplicates = [
+            other_id
+            for other_id, similarity, _ in near
+            if similarity >= self.duplicate_similarity
+            and other_id != memory_id
+            and other_id not in gone
+        ]
+        others = self.store.get_many(duplicates)
+        for other_id in duplicates:
             if other_id not in others:
                 continue
-            other = others[other_id]
-            if similarity >= self.duplicate_similarity:
-                older, newer = sorted([memory, other], key=_created)
-                try:
-                    self._merge(older, newer)
-                except MnemoError as exc:
-                    report.errors.append(f"merging {newer.id} into {older.id}: {exc}")
-                    continue
-                report.merged.append((older.id, newer.id))
-                gone.add(newer.id)
-                if newer.id == memory_id:
-                    return
-                memory = self.store.get(older.id)
+            older, newer = sorted([memory, others[other_id]], key=_created)
+            try:
+                self._merge(older, newer)
+            except MnemoError as exc:
+                report.errors.append(f"merging {newer.id} into {older.id}: {exc}")
+                continue
+            report.merged.append((older.id, newer.id))
+            gone.add(newer.id)
+            if newer.id == memory_id:
+                return
+            memory = self.store.get(older.id)
         if memory.type == MemoryType.SEMANTIC:
             self._flag_conflicts(memory, report, gone)
 

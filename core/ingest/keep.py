@@ -27,15 +27,13 @@ def keep_session(store: MemoryStore, session: Session) -> tuple[list[Source], in
     refs = [turn.ref for turn in session.turns if turn.ref]
     known = store.find_sources(SourceKind.CHAT, refs) if refs else {}
     fresh = []
-    previous = None
+    previous: str | None = None  # the last turn's line, redacted, as the next one's context
     for turn in session.turns:
+        text = redact(turn.text)
         if not (turn.ref and turn.ref in known):
-            text = redact(turn.text)
             meta: dict[str, object] = {}
             if previous:
-                meta["context"] = redact(f"{previous.speaker}: {previous.text}").text[
-                    :CONTEXT_CHARS
-                ]
+                meta["context"] = previous[:CONTEXT_CHARS]
             if text.found:
                 meta["redacted"] = dict(text.found)
             fresh.append(
@@ -49,7 +47,7 @@ def keep_session(store: MemoryStore, session: Session) -> tuple[list[Source], in
                     meta=meta,
                 )
             )
-        previous = turn
+        previous = f"{turn.speaker}: {text.text}"
     return store.add_sources(fresh), len(session.turns) - len(fresh)
 
 

@@ -208,6 +208,7 @@ class ChatModel:
         """Raise SchemaNotSupported before any generation if the backend cannot enforce it."""
 
 
+@functools.cache
 def json_length_bound(schema: type[BaseModel]) -> int:
     """The most characters a compact JSON instance of `schema` can take; every string and list
     in it must be bounded. A token is at least one character, so with this many tokens a

@@ -129,7 +129,8 @@ def initial_schema(db: sqlite_utils.Database) -> None:
 
 def source_search_text(db: sqlite_utils.Database) -> None:
     """Sources get a search_text like memories: the attributed line after the turn it answers,
-    which keyword search and the source vectors both read (see Source.search_text)."""
+    which keyword search and the source vectors both read. This repeats Source.search_text on
+    purpose: a shipped migration must give the same result when that method changes later."""
     import json
 
     db.execute("ALTER TABLE sources ADD COLUMN search_text TEXT NOT NULL DEFAULT ''")
