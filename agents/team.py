@@ -144,9 +144,28 @@ class MemoryTeam:
             if answer is not None:
                 for item in answer.items:  # type: ignore[attr-defined]
                     self._apply(manager, item, batch, [memory_id for memory_id, _ in shown], report)
+        if batch.kind == "file" and not report.inserted.get("resource"):
+            self._file_as_resource(batch, report)
         report.calls = self.chat.usage.calls - calls
         report.prompt_tokens = self.chat.usage.prompt_tokens - tokens
         return report
+
+    def _file_as_resource(self, batch: Batch, report: BatchReport) -> None:
+        """File a document the resource manager skipped or garbled: an ingested file must
+        always be findable as a resource, whatever a small model made of it."""
+        for source in batch.sources:
+            first = next((ln.strip() for ln in source.text.splitlines() if ln.strip()), "")
+            memory = ResourceMemory(
+                title=source.title or "untitled",
+                summary=first.lstrip("# ")[:160],
+                resource_type="file",
+                content=source.text,
+            )
+            stored = self.store.add(
+                memory, sources=[source.id], cause="filed whole", actor="agent:resource"
+            )
+            report.inserted["resource"] = report.inserted.get("resource", 0) + 1
+            report.memory_ids.append(stored.id)
 
     def _ask(
         self,

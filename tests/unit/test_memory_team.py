@@ -183,6 +183,24 @@ def test_a_file_becomes_a_resource_with_its_whole_text(store: MemoryStore) -> No
     assert "0. step 0" in shown and "399. step 399" not in shown  # the model saw the start only
 
 
+def test_a_file_the_model_skips_is_still_filed_as_a_resource(store: MemoryStore) -> None:
+    text = "# Packing list\nPassport\nCharger\n"
+    source = store.add_source(
+        Source(kind=SourceKind.FILE, occurred_at=MONDAY, text=text, title="pack.md")
+    )
+    chat = ScriptedChat(
+        {
+            "Routing": [answer(topics=["travel"], managers=["resource"])],
+            "ResourceAnswer": [answer(items=[{"op": "skip"}])],
+        }
+    )
+    report = MemoryTeam(store, chat).process(Batch([source], kind="file"))
+    (resource,) = store.memories(types=["resource"])
+    assert report.memory_ids == [resource.id] and report.inserted == {"resource": 1}
+    assert (resource.title, resource.summary, resource.content) == ("pack.md", "Packing list", text)
+    assert [s.id for s in store.sources_of(resource.id)] == [source.id]
+
+
 def test_vault_values_are_encrypted_and_empty_ones_dropped(store: MemoryStore) -> None:
     chat = ScriptedChat(
         {
