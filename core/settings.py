@@ -98,12 +98,65 @@ class AgentSettings(_Section):
     consolidate_every_hours: float = Field(24, gt=0, description="How often the app consolidates")
 
 
+class ExclusionSettings(_Section):
+    apps: list[str] = Field(
+        default_factory=list, description="Programs never recorded, by name (WM_CLASS or process)"
+    )
+    title_patterns: list[str] = Field(
+        default_factory=list, description="Regular expressions on window titles never recorded"
+    )
+    domains: list[str] = Field(
+        default_factory=list, description="Web domains never recorded (subdomains included)"
+    )
+    use_defaults: bool = Field(
+        True,
+        description="Also exclude password managers, private/incognito windows and Mnemo's own "
+        "(resources/exclusions.toml)",
+    )
+
+
+class CaptureSettings(_Section):
+    interval_s: float = Field(3.0, ge=0.5, le=3600, description="Seconds between screenshots")
+    monitors: list[int] = Field(
+        default_factory=list, description="Monitors to capture, numbered from 1; empty = all"
+    )
+    keyframe_s: float = Field(
+        300, ge=10, description="Keep a frame at least this often even when little changed"
+    )
+    idle_after_s: float = Field(
+        300, ge=0, description="Stop recording after this long without input; 0 = never"
+    )
+    ocr: bool = Field(True, description="Read the text of changed screen regions (RapidOCR)")
+    ocr_threads: int = Field(1, ge=1, le=64, description="CPU threads OCR may use")
+    thumbnail_every_s: float = Field(
+        60, ge=0, description="Save a picture at most this often while the same window changes "
+        "a little (app switches and big changes always get one)",
+    )
+    thumbnail_scale: float = Field(0.5, gt=0, le=1, description="Picture size, share of screen")
+    thumbnail_quality: int = Field(50, ge=1, le=100, description="WebP quality of pictures")
+    retention_days: float = Field(
+        30, ge=0, description="Pictures older than this are deleted (their text stays); 0 = keep"
+    )
+    disk_budget_mb: float = Field(
+        2000, ge=1, description="Pictures beyond this size are deleted, oldest first"
+    )
+    batch_captures: int = Field(
+        20, ge=1, description="Hand captures to the memory agents after this many…"
+    )
+    batch_minutes: float = Field(10, gt=0, description="…or after this many minutes")
+    queue_frames: int = Field(
+        4, ge=1, le=100, description="Frames waiting for OCR; beyond it the oldest are merged"
+    )
+    exclusions: ExclusionSettings = ExclusionSettings()
+
+
 class Settings(_Section):
     models: ModelSettings = ModelSettings()
     agents: AgentSettings = AgentSettings()
     search: SearchSettings = SearchSettings()
     index: IndexSettings = IndexSettings()
     security: SecuritySettings = SecuritySettings()
+    capture: CaptureSettings = CaptureSettings()
 
     @classmethod
     def load(cls, folder: Path) -> "Settings":

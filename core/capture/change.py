@@ -124,7 +124,7 @@ class ChangeDetector:
                     min(height, (bottom + 1) * self.tile),
                 )
             )
-        return _merge(boxes), float(tiles.mean())
+        return merge_boxes(boxes), float(tiles.mean())
 
 
 def _reduced(gray_frame: Image.Image) -> np.ndarray:
@@ -160,7 +160,7 @@ def _components(tiles: np.ndarray) -> list[tuple[int, int, int, int]]:
     return boxes
 
 
-def _merge(boxes: list[Box]) -> list[Box]:
+def merge_boxes(boxes: list[Box]) -> list[Box]:
     """Overlapping rectangles (after their margins) as one, so no pixel is read twice."""
     merged = list(boxes)
     changed = True

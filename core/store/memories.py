@@ -498,8 +498,11 @@ class MemoryStore:
         """Keep an input verbatim (a chat turn, a capture's text, a file) as provenance."""
         return self.add_sources([source])[0]
 
-    def add_sources(self, sources: Sequence[Source]) -> list[Source]:
-        """Keep several inputs in one transaction: all of them, or none."""
+    def add_sources(self, sources: Sequence[Source], *, embed: bool = True) -> list[Source]:
+        """Keep several inputs in one transaction: all of them, or none. With `embed=False`
+        they are keyword-searchable at once and get vectors from `embed_sources` later: screen
+        capture stores a source every few seconds and embeds them a batch at a time, since each
+        vector write is a new LanceDB version on disk. Start-up repair embeds any left over."""
         created = now()
         stored = [
             s.model_copy(update={"id": s.id or new_id(), "created_at": created}) for s in sources
@@ -508,8 +511,25 @@ class MemoryStore:
             for source in stored:
                 row = _source_row(source)
                 db.execute(_insert_sql("sources", row), list(row.values()))
-        self._put_source_vectors(stored, new=True)
+        if embed:
+            self._put_source_vectors(stored, new=True)
         return stored
+
+    def embed_sources(self, source_ids: Sequence[str]) -> None:
+        """Give sources kept with `embed=False` their vectors, in one write."""
+        self._embed_source_ids(source_ids, None, done=0, total=len(source_ids))
+
+    def forget_pictures(self, paths: Sequence[str]) -> int:
+        """Sources whose picture was recycled stop pointing at it; their text stays."""
+        changed = 0
+        with self.db.write() as db:
+            for start in range(0, len(paths), 500):
+                chunk = list(paths[start : start + 500])
+                marks = ",".join("?" * len(chunk))
+                changed += db.execute(
+                    f"UPDATE sources SET thumbnail = NULL WHERE thumbnail IN ({marks})", chunk
+                ).rowcount
+        return changed
 
     def find_sources(self, kind: str, refs: Sequence[str]) -> dict[str, Source]:
         """Sources of `kind` by their outside reference (a message id, a LoCoMo dia_id)."""

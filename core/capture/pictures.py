@@ -1,0 +1,112 @@
+"""The pictures of kept captures: small WebP files under `capture/pictures/<day>/`, recycled by
+age and by a disk budget, oldest first. Their text lives in the store and stays searchable
+after the picture is gone; the store is told which pictures went so nothing points at them.
+"""
+
+import contextlib
+import logging
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from PIL import Image
+
+from core.errors import StorageFull
+
+log = logging.getLogger(__name__)
+
+# Only files of this shape are ever deleted: a user's file dropped in the folder is not ours.
+_NAME = re.compile(r"^(\d{8}T\d{12})-[0-9a-z]+\.webp$")
+
+
+@dataclass
+class Recycled:
+    files: int = 0
+    bytes: int = 0
+
+
+class PictureStore:
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        scale: float = 0.5,
+        quality: int = 50,
+        retention_days: float = 30,
+        budget_mb: float = 2000,
+    ) -> None:
+        self.folder = folder
+        self.scale, self.quality = scale, quality
+        self.retention_days, self.budget_bytes = retention_days, int(budget_mb * 1024 * 1024)
+
+    def save(self, image: Image.Image, at: datetime, name: str) -> Path:
+        """Write a picture atomically (a crash leaves no half file); returns its path."""
+        day = self.folder / f"{at:%Y-%m-%d}"
+        day.mkdir(parents=True, exist_ok=True)
+        path = day / f"{at:%Y%m%dT%H%M%S%f}-{name}.webp"
+        size = (max(1, round(image.width * self.scale)), max(1, round(image.height * self.scale)))
+        small = image.convert("RGB").resize(size, Image.Resampling.BILINEAR)
+        tmp = path.with_suffix(".tmp")
+        try:
+            small.save(tmp, "WEBP", quality=self.quality, method=4)
+            os.replace(tmp, path)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            if exc.errno == 28:  # ENOSPC
+                raise StorageFull(
+                    f"the disk is full: cannot save a capture picture ({exc})"
+                ) from exc
+            raise
+        return path
+
+    def pictures(self) -> list[tuple[Path, int, datetime]]:
+        """(path, bytes, time taken) of every picture, oldest first. The time comes from the
+        name, which a copy or a backup restore does not change the way it changes mtime."""
+        found = []
+        for day in self.folder.glob("????-??-??"):
+            for path in day.iterdir():
+                match = _NAME.match(path.name)
+                if match:
+                    try:
+                        size = path.stat().st_size
+                    except OSError:
+                        continue
+                    taken = datetime.strptime(match[1], "%Y%m%dT%H%M%S%f").replace(tzinfo=UTC)
+                    found.append((path, size, taken))
+        return sorted(found, key=lambda item: (item[2], item[0].name))
+
+    def recycle(self, now: datetime, forget: Callable[[list[Path]], None]) -> Recycled:
+        """Delete pictures older than the retention period, then the oldest ones until the rest
+        fit the budget. `forget` is called first with the doomed paths, so the store never
+        points at a missing file for longer than a failed delete."""
+        pictures = self.pictures()
+        cutoff = now - timedelta(days=self.retention_days)
+        doomed = []
+        total = sum(size for _, size, _ in pictures)
+        for path, size, taken in pictures:
+            expired = self.retention_days > 0 and taken < cutoff
+            if expired or total > self.budget_bytes:
+                doomed.append((path, size))
+                total -= size
+        if not doomed:
+            return Recycled()
+        forget([path for path, _ in doomed])
+        done = Recycled()
+        for path, size in doomed:
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                log.warning("could not delete picture %s: %s", path.name, exc)
+                continue
+            done.files += 1
+            done.bytes += size
+        for day in self.folder.glob("????-??-??"):
+            with contextlib.suppress(OSError):
+                day.rmdir()  # only empty ones go
+        log.info("recycled %d capture pictures (%.1f MB)", done.files, done.bytes / 1e6)
+        return done

@@ -1,0 +1,66 @@
+"""Scripted stand-ins for the screen and the desktop, so the capture pipeline's logic runs
+without an X server. Frames are real images with real text drawn on them; OCR is real."""
+
+from dataclasses import dataclass, field
+
+from PIL import Image, ImageDraw, ImageFont
+
+from core.capture.change import Box
+from core.capture.desktop import DesktopState, Window
+from core.capture.screen import FrameError, Monitor
+
+SIZE = (800, 500)
+FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+
+
+def screen_image(lines: dict[int, str], size: tuple[int, int] = SIZE) -> Image.Image:
+    """A white screen with each text drawn at its y position, in a 18 px font."""
+    image = Image.new("RGB", size, "white")
+    draw = ImageDraw.Draw(image)
+    try:
+        font = ImageFont.truetype(FONT, 18)
+    except OSError:
+        font = ImageFont.load_default(18)
+    for y, text in lines.items():
+        draw.text((20, y), text, fill="black", font=font)
+    return image
+
+
+@dataclass
+class FakeScreen:
+    frames: list[Image.Image | Exception] = field(default_factory=list)
+    size: tuple[int, int] = SIZE
+    grabs: int = 0
+
+    def monitors(self) -> list[Monitor]:
+        return [Monitor(1, Box(0, 0, *self.size))]
+
+    def grab(self, monitor: Monitor) -> Image.Image:
+        self.grabs += 1
+        frame = self.frames.pop(0) if len(self.frames) > 1 else self.frames[0]
+        if isinstance(frame, Exception):
+            raise frame
+        return frame.copy()
+
+
+@dataclass
+class FakeDesktop:
+    windows: list[Window] = field(default_factory=list)
+    idle_s: float | None = 0.0
+    locked: bool = False
+
+    def state(self) -> DesktopState:
+        return DesktopState(windows=list(self.windows), idle_s=self.idle_s, locked=self.locked)
+
+    def close(self) -> None:
+        pass
+
+
+WHOLE = Box(0, 0, *SIZE)
+
+
+def window(app: str, title: str, box: Box = WHOLE, *, focused: bool = True) -> Window:
+    return Window(app=app, title=title, box=box, pid=1, focused=focused)
+
+
+__all__ = ["FakeDesktop", "FakeScreen", "FrameError", "screen_image", "window"]
