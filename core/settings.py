@@ -129,7 +129,9 @@ class CaptureSettings(_Section):
     ocr: bool = Field(True, description="Read the text of changed screen regions (RapidOCR)")
     ocr_threads: int = Field(1, ge=1, le=64, description="CPU threads OCR may use")
     thumbnail_every_s: float = Field(
-        60, ge=0, description="Save a picture at most this often while the same window changes "
+        60,
+        ge=0,
+        description="Save a picture at most this often while the same window changes "
         "a little (app switches and big changes always get one)",
     )
     thumbnail_scale: float = Field(0.5, gt=0, le=1, description="Picture size, share of screen")
