@@ -76,7 +76,7 @@ def cmd_start(engine: Engine, args: argparse.Namespace) -> int:
     return 0
 
 
-def _signal(args: argparse.Namespace, sig: signal.Signals, want: str) -> int:
+def _signal(args: argparse.Namespace, sig: signal.Signals, want: str, done: str) -> int:
     folder = data_dir(args.data_dir)
     status = read_status(folder)
     if not status or not status["alive"]:
@@ -92,20 +92,20 @@ def _signal(args: argparse.Namespace, sig: signal.Signals, want: str) -> int:
     else:
         print(f"mnemo: capture did not report {want} in time", file=sys.stderr)
         return 1
-    print(json.dumps(status, indent=2) if args.json_out else f"capture {want}")
+    print(json.dumps(status, indent=2) if args.json_out else f"capture {done}")
     return 0
 
 
 def cmd_stop(_: None, args: argparse.Namespace) -> int:
-    return _signal(args, signal.SIGTERM, "stopped")
+    return _signal(args, signal.SIGTERM, "stopped", "stopped")
 
 
 def cmd_pause(_: None, args: argparse.Namespace) -> int:
-    return _signal(args, signal.SIGUSR1, "paused")
+    return _signal(args, signal.SIGUSR1, "paused", "paused")
 
 
 def cmd_resume(_: None, args: argparse.Namespace) -> int:
-    return _signal(args, signal.SIGUSR2, "running")
+    return _signal(args, signal.SIGUSR2, "running", "resumed")
 
 
 def cmd_status(_: None, args: argparse.Namespace) -> int:

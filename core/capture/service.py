@@ -34,7 +34,7 @@ from core.timeutil import now
 log = logging.getLogger(__name__)
 
 RECYCLE_EVERY_S = 600
-STATUS_EVERY_S = 10
+STATUS_EVERY_S = 2  # a few hundred bytes; `capture status` and the tray read it
 
 
 def capture_dir(data_dir: Path) -> Path:

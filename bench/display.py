@@ -1,0 +1,98 @@
+"""A virtual X screen with a window manager, and real windows on it: what bench.capture and
+the capture tests run on. Xvfb alone has no window manager, hence no focus and no title bars;
+openbox provides both."""
+
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+
+def available() -> str | None:
+    """None when a virtual display can be started here, else what is missing."""
+    missing = [name for name in ("Xvfb", "openbox") if shutil.which(name) is None]
+    return f"missing {', '.join(missing)} (make sysdeps installs them)" if missing else None
+
+
+@contextlib.contextmanager
+def virtual_display(size: str = "1280x800x24") -> Iterator[str]:
+    """Start Xvfb and openbox; DISPLAY is set for this process (and its children) inside."""
+    read, write = os.pipe()
+    xvfb = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write), "-screen", "0", size, "-nolisten", "tcp"],
+        pass_fds=(write,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        number = pipe.readline().strip()
+    if not number:
+        xvfb.kill()
+        raise RuntimeError("Xvfb did not start")
+    display = f":{number}"
+    previous = os.environ.get("DISPLAY")
+    os.environ["DISPLAY"] = display
+    wm = subprocess.Popen(["openbox"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_for_wm()
+        yield display
+    finally:
+        for process in (wm, xvfb):
+            process.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(5)
+            if process.poll() is None:
+                process.kill()
+        if previous is None:
+            os.environ.pop("DISPLAY", None)
+        else:
+            os.environ["DISPLAY"] = previous
+
+
+def _wait_for_wm(timeout: float = 10) -> None:
+    from Xlib import display
+
+    deadline = time.monotonic() + timeout
+    screen = display.Display()
+    try:
+        atom = screen.intern_atom("_NET_SUPPORTING_WM_CHECK")
+        while time.monotonic() < deadline:
+            if screen.screen().root.get_full_property(atom, 0) is not None:
+                return
+            time.sleep(0.05)
+    finally:
+        screen.close()
+    raise RuntimeError("the window manager did not start")
+
+
+@contextlib.contextmanager
+def app_window(*args: str, timeout: float = 30) -> Iterator[subprocess.Popen[str]]:
+    """Run bench.screen_app with `args` until the block ends; returns once its windows show."""
+    env = {**os.environ, "QT_QPA_PLATFORM": "xcb"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench.screen_app", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    try:
+        deadline = time.monotonic() + timeout
+        line = process.stdout.readline() if process.stdout else ""
+        if line.strip() != "ready" or time.monotonic() > deadline:
+            err = process.stderr.read() if process.stderr and process.poll() is not None else ""
+            raise RuntimeError(f"the test window did not start: {line!r} {err[-500:]}")
+        time.sleep(0.5)  # the window manager maps and focuses it
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(5)
+        except subprocess.TimeoutExpired:
+            process.kill()
