@@ -4,7 +4,7 @@ on a virtual screen. Prints "ready" once its windows are shown.
     python -m bench.screen_app --app Notes --title "Notes — plan" --text "..." --scenario typing
 
 Scenarios: static (nothing moves), typing (a few characters every 200 ms at the end of the
-text), scrolling (three lines every second), switching (two windows take turns in front every
+text), scrolling (three lines every second), switching (the windows take turns on screen every
 `--switch-s` seconds).
 """
 
@@ -31,8 +31,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--geometry", default="0,0,1280,800", help="left,top,width,height")
     parser.add_argument("--switch-s", type=float, default=6.0)
-    parser.add_argument("--second-title", default="Browser — Research")
-    parser.add_argument("--second-text", default="")
+    parser.add_argument(
+        "--also",
+        action="append",
+        default=[],
+        metavar="TITLE::TEXT",
+        help="another window for the switching scenario (repeatable)",
+    )
     args = parser.parse_args(argv)
 
     app = QApplication([sys.argv[0]])
@@ -79,13 +84,19 @@ def main(argv: list[str] | None = None) -> int:
 
         every(1000, scroll)
     elif args.scenario == "switching":
-        second = window(args.second_title, args.second_text or args.text)
-        shown = [first, second]
+        shown = [first]
+        for spec in args.also or ["Browser — Research::" + args.text]:
+            title, _, text = spec.partition("::")
+            other = window(title, text)
+            other.hide()
+            shown.append(other)
 
         def switch() -> None:
-            shown.reverse()
-            shown[0].raise_()
-            shown[0].activateWindow()
+            # Hide one, map the next: a newly mapped window gets the focus from any window
+            # manager, where activateWindow() may be refused as focus stealing.
+            shown[0].hide()
+            shown.append(shown.pop(0))
+            shown[0].show()
 
         every(int(args.switch_s * 1000), switch)
     first.raise_()

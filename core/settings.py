@@ -128,6 +128,12 @@ class CaptureSettings(_Section):
     )
     ocr: bool = Field(True, description="Read the text of changed screen regions (RapidOCR)")
     ocr_threads: int = Field(1, ge=1, le=64, description="CPU threads OCR may use")
+    ocr_settle_s: float = Field(
+        12,
+        ge=0,
+        description="While the screen keeps changing in places (typing, scrolling), "
+        "read it at most this often; a still screen or a new window is read at once",
+    )
     thumbnail_every_s: float = Field(
         60,
         ge=0,

@@ -51,6 +51,7 @@ class CaptureStats:
     skipped: Counter[str] = field(default_factory=Counter)  # locked, idle, no monitors
     failed: int = 0  # broken frames and errors, each logged with its reason
     merged: int = 0  # frames folded into a later one because OCR was behind
+    deferred: int = 0  # frames held while the screen kept changing, read with a later one
     read: int = 0
     stored: int = 0  # capture sources written
     pictures: int = 0
@@ -186,6 +187,11 @@ class Capturer:
             self._fail(f"frame of monitor {monitor.number} skipped: {exc}")
             return None
         self.stats.frames_seen += 1
+        if not self._same_windows(state):
+            # A window opened, moved or took the focus while the screenshot was taken: the
+            # masks may not cover it. The next tick sees it in place.
+            self.stats.skipped["windows changed"] += 1
+            return None
         if masks:
             draw = ImageDraw.Draw(image)
             for box in masks:
@@ -213,6 +219,18 @@ class Capturer:
             windows=visible,
             full=change.kind in ("first", "keyframe") or switched,
         )
+
+    def _same_windows(self, before: DesktopState) -> bool:
+        try:
+            after = self._desktop.state() if self._desktop else before
+        except MnemoError:
+            return False
+        return not after.locked and self._layout(after) == self._layout(before)
+
+    def _layout(self, state: DesktopState) -> list[tuple[Box, str, bool, bool]]:
+        """What masking depends on: where each window is, which has the focus, which are
+        excluded. A title changing (a terminal's clock) does not count unless it changes that."""
+        return [(w.box, w.app, w.focused, bool(self.exclusions.reason(w))) for w in state.windows]
 
     def _fail(self, reason: str) -> None:
         self.stats.failed += 1
@@ -255,6 +273,7 @@ class Reader:
         data_dir: Path,
         ocr: Ocr | None,
         picture_every_s: float = 60,
+        settle_s: float = 0,
         on_source: Callable[[Source], None] | None = None,
     ) -> None:
         self.store = store
@@ -263,11 +282,46 @@ class Reader:
         self.data_dir = data_dir
         self.ocr = ocr
         self.picture_every_s = picture_every_s
+        self.settle_s = settle_s
+        self._pending: dict[int, tuple[float, Frame]] = {}
         self.on_source = on_source
         self._text: dict[int, ScreenText] = {}
         self._last_picture: dict[int, tuple[float, str]] = {}
 
     def read(self, frame: Frame) -> Source | None:
+        """Read a kept frame now, or later: a frame where only part of the screen changed is
+        held while the screen keeps changing (typing, scrolling), for up to `settle_s`, and
+        read once it settles (see `settle`), with every region that changed meanwhile. The
+        words of a line being typed are read once, not at every stage of the line. A new
+        window, a keyframe or the first frame is read at once."""
+        pending = self._pending.pop(frame.monitor, None)
+        if pending is not None:
+            started, older = pending
+            regions = merge_boxes(older.change.regions + frame.change.regions)
+            frame = replace(frame, change=replace(frame.change, regions=regions))
+        else:
+            started = time.monotonic()
+        if not frame.full and time.monotonic() - started < self.settle_s:
+            self._pending[frame.monitor] = (started, frame)
+            self.stats.deferred += 1
+            return None
+        return self._read_now(frame)
+
+    @property
+    def unsettled(self) -> bool:
+        return bool(self._pending)
+
+    def settle(self) -> list[Source]:
+        """Read the held frames: the screen stopped changing (or capture is stopping)."""
+        stored = []
+        for monitor in list(self._pending):
+            _, frame = self._pending.pop(monitor)
+            source = self._read_now(frame)
+            if source is not None:
+                stored.append(source)
+        return stored
+
+    def _read_now(self, frame: Frame) -> Source | None:
         """OCR, redact, picture, store; the stored source, or None when the frame held nothing
         new (a blinking cursor)."""
         screen = self._text.setdefault(frame.monitor, ScreenText())

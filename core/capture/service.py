@@ -95,6 +95,7 @@ class CaptureService:
             data_dir=data_dir,
             ocr=ocr,
             picture_every_s=settings.thumbnail_every_s,
+            settle_s=settings.ocr_settle_s,
             on_source=self._stored,
         )
         self.store = store
@@ -178,10 +179,13 @@ class CaptureService:
         """One frame of each monitor through the whole pipeline, on this thread: what `mnemo
         capture once` and the tests use. The batch is processed before this returns."""
         stored = []
-        for frame in self.capturer.tick():
+        frames = self.capturer.tick()
+        for frame in frames:
             source = self._read(frame)
             if source is not None:
                 stored.append(source)
+        if not frames:
+            stored += self._settle()
         self.batcher.flush()
         self.batcher.process_pending()
         self.capturer.close()
@@ -197,8 +201,8 @@ class CaptureService:
     def _tick(self) -> None:
         try:
             frames = self.capturer.tick()
-            if frames:
-                self.frames.put(frames)
+            if frames or self.reader.unsettled:
+                self.frames.put(frames)  # none: the screen is still, read what was held
             self.stats.merged = self.frames.merged
             self.batcher.poll()
             clock = time.monotonic()
@@ -217,14 +221,23 @@ class CaptureService:
             frames = self.frames.get(timeout=0.5)
             if frames is None:
                 if self._stop.is_set():
+                    self._settle()
                     return
                 continue
             for frame in frames:
                 self._read(frame)
+            if not frames:
+                self._settle()
+
+    def _settle(self) -> list[Source]:
+        return self._guarded(self.reader.settle) or []
 
     def _read(self, frame: Frame) -> Source | None:
+        return self._guarded(lambda: self.reader.read(frame))
+
+    def _guarded(self, work: Callable[[], Any]) -> Any:
         try:
-            return self.reader.read(frame)
+            return work()
         except StorageFull as exc:
             log.error("%s; pausing capture", exc)
             self.stats.last_error = str(exc)

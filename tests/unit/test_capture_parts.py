@@ -1,6 +1,7 @@
 """The smaller parts of capture: exclusion rules, the bounded queues, the batcher, picture
 retention and the disk budget, broken screenshot buffers."""
 
+import itertools
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -226,3 +227,19 @@ def test_retention_and_the_disk_budget_delete_the_oldest_pictures_and_nothing_el
     for path in saved:
         assert (rows[f"text of {path.stem}"] is None) == (path in gone)
     assert search_sources(store, saved[0].stem, limit=1)  # the text outlives the picture
+
+
+def test_tall_regions_are_read_in_overlapping_bands_that_keep_each_line_once() -> None:
+    from core.capture.ocr import _bands
+
+    assert _bands(Box(0, 10, 500, 200)) == [(Box(0, 10, 500, 200), (float("-inf"), float("inf")))]
+    bands = _bands(Box(0, 0, 1280, 800))
+    assert bands[0][0].top == 0 and bands[-1][0].bottom == 800
+    assert all(b.bottom - b.top <= 256 for b, _ in bands)
+    spans = [keep for _, keep in bands]
+    assert spans[0][0] == float("-inf") and spans[-1][1] == float("inf")
+    for (_, end), (start, _) in itertools.pairwise(spans):
+        assert end == start  # every line middle belongs to exactly one band
+    for band, (start, end) in bands:  # a kept middle is at least 32 px inside its band
+        assert start == float("-inf") or start - band.top >= 32
+        assert end == float("inf") or band.bottom - end >= 32

@@ -19,7 +19,7 @@ FAKE_KEY = "sk-live-4eC39HqLyjWDarjtT1zdp7dc"
 
 
 def service(store: MemoryStore, data_dir: Path, screen: FakeScreen, desktop: FakeDesktop, **kw):
-    settings = CaptureSettings(**{"thumbnail_every_s": 0, **kw})
+    settings = CaptureSettings(**{"thumbnail_every_s": 0, "ocr_settle_s": 0, **kw})
     return CaptureService(store, data_dir, settings, screen=screen, desktop_factory=lambda: desktop)
 
 
@@ -65,6 +65,31 @@ def test_a_typed_line_is_read_alone_and_an_unchanged_screen_costs_no_ocr(
     (typed,) = capture.once()
     assert "plumber" in typed.text and "Shopping" not in typed.text
     assert not typed.meta["full"] and typed.meta["change"] == "changed"
+
+
+def test_while_the_screen_keeps_changing_it_is_read_once_when_it_settles(
+    store: MemoryStore, data_dir: Path
+) -> None:
+    lines = {40: "Letter to the landlord"}
+    screen = FakeScreen([screen_image(lines)])
+    capture = service(store, data_dir, screen, FakeDesktop([window("gedit", "letter")]))
+    capture.reader.settle_s = 1000
+    capture.once()
+    ocr_s = capture.stats.ocr_cpu_s
+
+    lines[120] = "The heating has been"
+    screen.frames = [screen_image(lines)]
+    assert capture.once() == []  # still typing: held, not read
+    lines[120] = "The heating has been broken since Monday"
+    lines[160] = "Please send someone"
+    screen.frames = [screen_image(lines)]
+    assert capture.once() == []
+    assert capture.stats.deferred == 2 and capture.stats.ocr_cpu_s == ocr_s
+
+    (settled,) = capture.once()  # nothing changed since: the held regions are read
+    assert "broken since Monday" in settled.text and "Please send" in settled.text
+    assert "Letter to the landlord" not in settled.text
+    assert capture.stats.read == 2
 
 
 def test_an_excluded_focused_window_leaves_nothing_but_a_counter(
@@ -136,6 +161,27 @@ def test_a_broken_frame_is_skipped_with_its_reason_logged(
     screen.frames = [screen_image({40: "Back to normal"})]
     (source,) = capture.once()  # the next good frame goes through
     assert "Back to normal" in source.text
+
+
+def test_a_frame_taken_while_an_excluded_window_appears_is_dropped(
+    store: MemoryStore, data_dir: Path
+) -> None:
+    notes = window("gedit", "notes")
+    private = window("firefox", "x — Mozilla Firefox Private Browsing", Box(0, 0, 400, 300))
+
+    class OpeningDesktop(FakeDesktop):
+        """The private window opens between the window list and the screenshot."""
+
+        def state(self):  # type: ignore[no-untyped-def]
+            current = super().state()
+            self.windows = [private, notes]
+            return current
+
+    image = screen_image({40: CANARY})
+    capture = service(store, data_dir, FakeScreen([image]), OpeningDesktop([notes]))
+    assert capture.once() == []
+    assert capture.stats.skipped["windows changed"] == 1
+    assert files_containing(data_dir, CANARY) == []
 
 
 def test_a_locked_or_idle_screen_is_not_recorded(store: MemoryStore, data_dir: Path) -> None:
