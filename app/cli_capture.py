@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 from agents.team import Batch, MemoryTeam
+from core.capture.desktop import open_desktop
 from core.capture.service import CaptureService, read_status
 from core.engine import Engine
 from core.errors import MnemoError
@@ -23,6 +24,7 @@ from core.paths import data_dir
 
 
 def _service(engine: Engine, args: argparse.Namespace) -> CaptureService:
+    open_desktop().close()  # unsupported here (Wayland, no display): say so now, in words
     settings = engine.settings.capture
     if getattr(args, "interval", None):
         settings = settings.model_copy(update={"interval_s": args.interval})

@@ -243,3 +243,14 @@ def test_tall_regions_are_read_in_overlapping_bands_that_keep_each_line_once() -
     for band, (start, end) in bands:  # a kept middle is at least 32 px inside its band
         assert start == float("-inf") or start - band.top >= 32
         assert end == float("inf") or band.bottom - end >= 32
+
+
+def test_capture_without_a_display_says_why(mnemo, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.setenv("WAYLAND_DISPLAY", "wayland-0")
+    code, _, err = mnemo("capture", "once")
+    assert code == 1 and "Wayland session" in err
+    monkeypatch.delenv("WAYLAND_DISPLAY")
+    monkeypatch.delenv("XDG_SESSION_TYPE", raising=False)
+    code, _, err = mnemo("capture", "start")
+    assert code == 1 and "DISPLAY is not set" in err
