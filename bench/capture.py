@@ -131,7 +131,7 @@ def worker(folder: Path, settings: CaptureSettings, seconds: float) -> dict[str,
             "rss_mb": rss_mb(),
         }
         service.stop()
-        figures["merged"] = stats.merged
+        figures["merged"] = service.frames.merged
         figures["deferred"] = stats.deferred
         figures["total_frames_seen"] = stats.frames_seen
         figures["total_kept"] = stats.kept

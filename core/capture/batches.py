@@ -97,14 +97,19 @@ class Batcher:
 
     def _work(self) -> None:
         while not self._stop.is_set():
-            batch = self._queue.get(timeout=0.5)
-            if batch is None:
-                continue
-            try:
-                self.process(batch)
-            finally:
-                with self._lock:
-                    self._outstanding -= 1
+            self._process_next(timeout=0.5)
+
+    def _process_next(self, timeout: float) -> bool:
+        """Process the oldest batch handed over, if one comes within `timeout`."""
+        batch = self._queue.get(timeout=timeout)
+        if batch is None:
+            return False
+        try:
+            self.process(batch)
+        finally:
+            with self._lock:
+                self._outstanding -= 1
+        return True
 
     def process(self, batch: list[Source]) -> None:
         """Embed a batch and run the agents on it (the worker's job; `once` calls it too)."""
@@ -121,12 +126,8 @@ class Batcher:
 
     def process_pending(self) -> None:
         """Process the batches handed over, on this thread (when no worker runs)."""
-        while (batch := self._queue.get(timeout=0)) is not None:
-            try:
-                self.process(batch)
-            finally:
-                with self._lock:
-                    self._outstanding -= 1
+        while self._process_next(timeout=0):
+            pass
 
     def drain(self, timeout: float = 60) -> None:
         """Wait for the batches already handed over (at stop)."""

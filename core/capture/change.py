@@ -37,6 +37,14 @@ class Box:
     def area(self) -> int:
         return (self.right - self.left) * (self.bottom - self.top)
 
+    def overlaps(self, other: "Box") -> bool:
+        return (
+            self.left < other.right
+            and other.left < self.right
+            and self.top < other.bottom
+            and other.top < self.bottom
+        )
+
 
 @dataclass
 class Change:
@@ -169,7 +177,7 @@ def merge_boxes(boxes: list[Box]) -> list[Box]:
         for i in range(len(merged)):
             for j in range(i + 1, len(merged)):
                 a, b = merged[i], merged[j]
-                if a.left < b.right and b.left < a.right and a.top < b.bottom and b.top < a.bottom:
+                if a.overlaps(b):
                     merged[i] = Box(
                         min(a.left, b.left),
                         min(a.top, b.top),

@@ -50,7 +50,6 @@ class CaptureStats:
     masked: int = 0  # excluded windows painted over in kept frames
     skipped: Counter[str] = field(default_factory=Counter)  # locked, idle, no monitors
     failed: int = 0  # broken frames and errors, each logged with its reason
-    merged: int = 0  # frames folded into a later one because OCR was behind
     deferred: int = 0  # frames held while the screen kept changing, read with a later one
     read: int = 0
     stored: int = 0  # capture sources written
@@ -93,6 +92,18 @@ def merge_frames(older: list[Frame], newer: list[Frame]) -> list[Frame]:
             frame = replace(frame, change=change, full=frame.full or old.full)
         merged.append(frame)
     return merged + list(by_monitor.values())
+
+
+@dataclass
+class _Shot:
+    """A screenshot taken and masked, before the change detector has seen it."""
+
+    monitor: int
+    image: Image.Image
+    at: datetime
+    clock: float
+    focused: Window | None
+    visible: list[Window]  # not excluded, top-most first
 
 
 class Capturer:
@@ -151,27 +162,26 @@ class Capturer:
         if not chosen:
             self.stats.skipped["no monitors"] += 1
             return []
-        frames = []
-        for monitor in chosen:
-            frame = self._frame(monitor, state)
-            if frame is not None:
-                frames.append(frame)
-        return frames
+        shots = [shot for m in chosen if (shot := self._shoot(m, state)) is not None]
+        if shots and not self._same_windows(state):
+            # A window opened, moved or took the focus while the screenshots were taken: the
+            # masks may not cover it. The next tick sees it in place.
+            self.stats.skipped["windows changed"] += 1
+            return []
+        return [frame for shot in shots if (frame := self._keep(shot)) is not None]
 
-    def _frame(self, monitor: Monitor, state: DesktopState) -> Frame | None:
-        windows = [
-            _relative(w, monitor.box) for w in state.windows if _overlaps(w.box, monitor.box)
-        ]
-        excluded = [w for w in windows if self.exclusions.reason(w)]
+    def _shoot(self, monitor: Monitor, state: DesktopState) -> "_Shot | None":
+        """The monitor's screenshot with its excluded windows painted over, or None when its
+        focused window is excluded (no screenshot is taken) or the shot failed."""
+        windows = [_relative(w, monitor.box) for w in state.windows if w.box.overlaps(monitor.box)]
+        reasons = {w: self.exclusions.reason(w) for w in windows}
         focused = next((w for w in windows if w.focused), None)
-        if focused is not None and focused in excluded:
+        if focused is not None and reasons[focused]:
             self.stats.excluded += 1
-            log.debug(
-                "frame excluded: the focused window matches %s", self.exclusions.reason(focused)
-            )
+            log.debug("frame excluded: the focused window matches %s", reasons[focused])
             return None
         width, height = monitor.box.right - monitor.box.left, monitor.box.bottom - monitor.box.top
-        masks = [_grow(w.box, MASK_MARGIN, width, height) for w in excluded]
+        masks = [_grow(w.box, MASK_MARGIN, width, height) for w in windows if reasons[w]]
         if _covered(masks, width, height) > MAX_MASKED_SHARE:
             self.stats.excluded += 1
             log.debug("frame excluded: excluded windows cover most of monitor %d", monitor.number)
@@ -187,36 +197,35 @@ class Capturer:
             self._fail(f"frame of monitor {monitor.number} skipped: {exc}")
             return None
         self.stats.frames_seen += 1
-        if not self._same_windows(state):
-            # A window opened, moved or took the focus while the screenshot was taken: the
-            # masks may not cover it. The next tick sees it in place.
-            self.stats.skipped["windows changed"] += 1
-            return None
         if masks:
             draw = ImageDraw.Draw(image)
             for box in masks:
                 draw.rectangle((box.left, box.top, box.right - 1, box.bottom - 1), fill="black")
             self.stats.masked += len(masks)
+        visible = [w for w in windows if not reasons[w]]
+        return _Shot(monitor.number, image, at, clock, focused, visible)
+
+    def _keep(self, shot: "_Shot") -> Frame | None:
+        """The shot as a frame to read, or None when the change detector finds it unchanged."""
         detector = self._detectors.setdefault(
-            monitor.number, ChangeDetector(keyframe_s=self.keyframe_s)
+            shot.monitor, ChangeDetector(keyframe_s=self.keyframe_s)
         )
-        change = detector.check(image, clock)
+        change = detector.check(shot.image, shot.clock)
         if not change.keep:
             self.stats.unchanged += 1
             return None
         self.stats.kept += 1
-        visible = [w for w in windows if w not in excluded]
-        window = focused or (visible[0] if visible else None)
+        window = shot.focused or (shot.visible[0] if shot.visible else None)
         key = (window.app, window.title) if window else None
-        switched = self._last_window.get(monitor.number, key) != key
-        self._last_window[monitor.number] = key
+        switched = self._last_window.get(shot.monitor, key) != key
+        self._last_window[shot.monitor] = key
         return Frame(
-            image=image,
-            monitor=monitor.number,
+            image=shot.image,
+            monitor=shot.monitor,
             change=change,
-            at=at,
+            at=shot.at,
             window=window,
-            windows=visible,
+            windows=shot.visible,
             full=change.kind in ("first", "keyframe") or switched,
         )
 
@@ -401,10 +410,6 @@ def _relative(window: Window, monitor: Box) -> Window:
         b.left - monitor.left, b.top - monitor.top, b.right - monitor.left, b.bottom - monitor.top
     )
     return replace(window, box=box)
-
-
-def _overlaps(a: Box, b: Box) -> bool:
-    return a.left < b.right and b.left < a.right and a.top < b.bottom and b.top < a.bottom
 
 
 def _grow(box: Box, margin: int, width: int, height: int) -> Box:

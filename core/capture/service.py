@@ -203,7 +203,6 @@ class CaptureService:
             frames = self.capturer.tick()
             if frames or self.reader.unsettled:
                 self.frames.put(frames)  # none: the screen is still, read what was held
-            self.stats.merged = self.frames.merged
             self.batcher.poll()
             clock = time.monotonic()
             if clock - self._recycled_at >= RECYCLE_EVERY_S:
@@ -271,6 +270,7 @@ class CaptureService:
             "updated_at": now().isoformat(),
             "interval_s": self.settings.interval_s,
             "waiting_frames": len(self.frames),
+            "merged": self.frames.merged,  # frames folded into a later one: OCR was behind
             "batches": self.batcher.batches,
             "batches_pending": self.batcher.pending,
             "batch_sources_left_out": self.batcher.left_out,
