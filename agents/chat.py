@@ -45,6 +45,8 @@ from core.memory.models import (
     Source,
     SourceKind,
 )
+from core.store.fusion import best as fused_best
+from core.store.fusion import fuse
 from core.store.memories import MemoryStore
 from core.store.search import SearchFilters, search
 from core.store.source_search import search_sources
@@ -109,13 +111,16 @@ class AnswerStream:
                 parts.append(piece)
                 yield piece
         finally:
+            self.close()  # a consumer that stopped early must not leave the model generating
             _finish(self.answer, "".join(parts).strip())
 
     def close(self) -> None:
-        """Stop generating (the model's job is cancelled)."""
-        close = getattr(self._pieces, "close", None)
-        if close:
-            close()
+        """Stop generating (the model's job is cancelled); safe from any thread."""
+        stop = getattr(self._pieces, "cancel", None) or getattr(self._pieces, "close", None)
+        if stop:
+            stop()
+
+    cancel = close
 
 
 _REMEMBER = re.compile(r"^\s*(?:please\s+)?remember(?:\s+that)?[\s:,]+(?P<rest>.+)", re.I | re.S)
@@ -195,26 +200,27 @@ class ChatAgent:
         # Rank by id first: only the items that make the cut are built (a memory's prompt text
         # may need its vault value decrypted, and its sources looked up).
         found: dict[tuple[str, str], Memory | Source] = {}
-        scores: dict[tuple[str, str], float] = {}
-        for query in queries:
+        rankings: dict[str, dict[tuple[str, str], int]] = {}
+        weights: dict[str, float] = {}
+        for n, query in enumerate(queries):
             memories = search(self.store, query, filters=filters, limit=max(self.memories, limit))
             sources = search_sources(
                 self.store, query, since=since, until=until, limit=max(self.sources, limit)
             )
-            rankings = (
+            for kind, ranking, weight in (
                 ("memory", [hit.memory for hit in memories], self.memory_weight),
                 ("source", [hit.source for hit in sources], 1.0),
-            )
-            for kind, ranking, weight in rankings:
-                for rank, record in enumerate(ranking, 1):
-                    key = (kind, record.id)
-                    found.setdefault(key, record)
-                    scores[key] = scores.get(key, 0.0) + weight / (RRF_K + rank)
+            ):
+                name = f"{kind} {n}"
+                rankings[name] = {(kind, r.id): rank for rank, r in enumerate(ranking, 1)}
+                weights[name] = weight
+                found.update({(kind, r.id): r for r in ranking if (kind, r.id) not in found})
+        parts = fuse(rankings, weights, RRF_K)
         items = []
-        for key in sorted(found, key=scores.__getitem__, reverse=True)[:limit]:
+        for key in fused_best(parts, limit):
             record = found[key]
             item = _source_item(record) if isinstance(record, Source) else self._memory_item(record)
-            item.score = scores[key]
+            item.score = sum(parts[key].values())
             items.append(item)
         return items
 
@@ -237,7 +243,8 @@ class ChatAgent:
         if isinstance(memory, KnowledgeVaultItem):
             if memory.sensitivity == Sensitivity.HIGH:  # never searched for; doubly sure
                 raise AssertionError("a high-sensitivity vault item reached a prompt")
-            secret = self.store.get(memory.id, reveal=True).secret_value  # type: ignore[attr-defined]
+            revealed = self.store.get(memory.id, reveal=True)
+            secret = revealed.secret_value if isinstance(revealed, KnowledgeVaultItem) else None
             if secret is not None:
                 body += f": {secret.get_secret_value()}"
         return f"({date}{memory.type} memory) {body}"[:ITEM_CHARS]
@@ -283,14 +290,10 @@ class ChatAgent:
     def _messages(
         self, question: str, items: list[Item], now: datetime | None
     ) -> list[dict[str, str]]:
-        core = [self.store.get(f"core:{label}") for label in ("human", "persona")]
+        core = self.store.core_blocks()
         # The newest end of each block: a full pair of blocks would crowd the notes out of a
         # 4k context (consolidation halves a block that is over 90% full).
-        about = "\n".join(
-            f"{b.label}: {b.value[-CORE_CHARS:]}"  # type: ignore[attr-defined]
-            for b in core
-            if b.value.strip()  # type: ignore[attr-defined]
-        )
+        about = "\n".join(f"{b.label}: {b.value[-CORE_CHARS:]}" for b in core if b.value.strip())
         notes = "\n".join(f"[{item.number}] {item.text}" for item in items) or "(nothing found)"
         today = (now or utc_now()).strftime("%Y-%m-%d")
         # The fixed instructions and the user's core blocks come first and change rarely, so
@@ -315,7 +318,10 @@ class ChatAgent:
                 meta={"redacted": dict(redacted.found)} if redacted.found else {},
             )
         )
-        report = self.team.process(Batch([source.model_copy(update={"text": text})], "chat"))
+        # The user is waiting for this one: it goes ahead of background memory writing.
+        report = self.team.process(
+            Batch([source.model_copy(update={"text": text})], "chat"), priority=Priority.CHAT
+        )
         written = self.store.get_many(report.memory_ids)
         lines = [f"- {written[i].headline}" for i in report.memory_ids if i in written]
         answer = Answer(question=text, intent="remember", report=report)
@@ -323,6 +329,8 @@ class ChatAgent:
         answer.citations = [
             self._memory_item(written[i]) for i in report.memory_ids if i in written
         ]
+        for number, item in enumerate(answer.citations, 1):
+            item.number = number
         answer.text = (
             "Remembered:\n" + "\n".join(lines)
             if lines
@@ -341,9 +349,9 @@ class ChatAgent:
             close = hit.keyword_rank is not None or (hit.similarity or 0) >= 0.6
             if close and hit.memory.type != MemoryType.CORE:
                 answer.items.append(self._memory_item(hit.memory, shown=False))
-        for hit in search_sources(self.store, text, limit=10):
-            if hit.keyword_rank is not None:
-                answer.items.append(_source_item(hit.source))
+        for source_hit in search_sources(self.store, text, limit=10):
+            if source_hit.keyword_rank is not None:
+                answer.items.append(_source_item(source_hit.source))
         for number, item in enumerate(answer.items, 1):
             item.number = number
         answer.text = (

@@ -33,8 +33,9 @@ from core.llm.chat import ChatModel, StructuredOutputError
 from core.llm.service import Priority
 from core.memory.models import Memory, MemoryType
 from core.store.memories import MemoryStore
+from core.store.upkeep import changed_since, rank_weights, same_name, set_rank_weights
 from core.store.vectors import VectorFilter
-from core.timeutil import from_iso, now, to_iso
+from core.timeutil import now, to_iso
 
 log = logging.getLogger(__name__)
 ACTOR = "agent:consolidation"
@@ -86,27 +87,18 @@ class Consolidator:
     ) -> ConsolidationReport:
         at = at or now()
         report = ConsolidationReport()
-        last = self.store.db.scalar("SELECT value FROM meta WHERE key = 'consolidated_at'")
-        changed = self.store.db.query(
-            "SELECT id FROM memories WHERE type IN ({}) AND updated_at > ? "
-            "ORDER BY created_at".format(",".join("?" * len(MERGEABLE))),
-            [*(t.value for t in MERGEABLE), last or ""],
-        )
+        changed = changed_since(self.store, MERGEABLE, self.store.meta("consolidated_at"))
         gone: set[str] = set()
-        for n, row in enumerate(changed, 1):
-            if row["id"] not in gone:
-                self._compare(row["id"], report, gone)
+        for n, memory_id in enumerate(changed, 1):
+            if memory_id not in gone:
+                self._compare(memory_id, report, gone)
             report.checked += 1
             if progress:
                 progress(n, len(changed))
         self._decay(at, report)
         if self.chat is not None:
             self._rewrite_full_core_blocks(report)
-        with self.store.db.write() as db:
-            db.execute(
-                "INSERT OR REPLACE INTO meta (key, value) VALUES ('consolidated_at', ?)",
-                [to_iso(at)],
-            )
+        self.store.set_meta("consolidated_at", to_iso(at))
         return report
 
     # -- duplicates and conflicts ----------------------------------------------------------
@@ -145,15 +137,10 @@ class Consolidator:
 
     def _flag_conflicts(self, memory: Memory, report: ConsolidationReport, gone: set[str]) -> None:
         """Other semantic memories of the same name that were not merged disagree with it."""
-        rows = self.store.db.query(
-            "SELECT id FROM memories WHERE type = 'semantic' AND id != ? "
-            "AND lower(trim(json_extract(data, '$.name'))) = ?",
-            [memory.id, str(getattr(memory, "name", "")).strip().lower()],
-        )
-        for row in rows:
-            if row["id"] not in gone and not self._linked(memory.id, row["id"]):
-                self.store.link(memory.id, row["id"], "conflicts")
-                report.conflicts.append((memory.id, row["id"]))
+        for other in same_name(self.store, str(getattr(memory, "name", "")), besides=memory.id):
+            if other not in gone and not self._linked(memory.id, other):
+                self.store.link(memory.id, other, "conflicts")
+                report.conflicts.append((memory.id, other))
 
     def _merge(self, older: Memory, newer: Memory) -> None:
         target, fields = DETAILS[MemoryType(older.type)]
@@ -189,38 +176,34 @@ class Consolidator:
     # -- staleness -------------------------------------------------------------------------
 
     def _decay(self, at: datetime, report: ConsolidationReport) -> None:
-        rows = self.store.db.query(
-            "SELECT id, updated_at, weight FROM memories WHERE type NOT IN ('core', "
-            "'knowledge_vault')"
-        )
         changes = []
-        for row in rows:
-            days = max((at - from_iso(row["updated_at"])).total_seconds() / 86400, 0.0)
+        for memory_id, updated, old in rank_weights(
+            self.store, [MemoryType.CORE, MemoryType.VAULT]
+        ):
+            days = max((at - updated).total_seconds() / 86400, 0.0)
             weight = max(self.weight_floor, 0.5 ** (days / self.stale_half_life_days))
             weight = round(weight, 3)
-            if abs(weight - row["weight"]) >= 0.01:
-                changes.append((weight, row["id"]))
-                if weight < row["weight"]:
+            if abs(weight - old) >= 0.01:
+                changes.append((memory_id, weight))
+                if weight < old:
                     report.decayed += 1
                 else:
                     report.restored += 1
-        if changes:
-            with self.store.db.write() as db:
-                db.conn.executemany("UPDATE memories SET weight = ? WHERE id = ?", changes)
+        set_rank_weights(self.store, changes)
 
     # -- core blocks -----------------------------------------------------------------------
 
     def _rewrite_full_core_blocks(self, report: ConsolidationReport) -> None:
         assert self.chat is not None
         for label in ("human", "persona"):
-            block = self.store.get(f"core:{label}")
-            if block.fullness <= 0.9:  # type: ignore[attr-defined]
+            block = self.store.core_block(label)
+            if block.fullness <= 0.9:
                 continue
-            limit: int = block.char_limit  # type: ignore[attr-defined]
+            limit = block.char_limit
             schema = _rewrite_schema(limit // 2)
             messages = [
                 {"role": "system", "content": prompt("core_rewrite")},
-                {"role": "user", "content": f"Block {label}:\n{block.value}"},  # type: ignore[attr-defined]
+                {"role": "user", "content": f"Block {label}:\n{block.value}"},
             ]
             try:
                 answer = self.chat.structured(messages, schema, priority=Priority.CONSOLIDATION)

@@ -221,11 +221,8 @@ def _refs(engine: Engine, items: Sequence[Item]) -> dict[str, list[str]]:
     ids = sorted({s for item in items for s in item.source_ids})
     if not ids:
         return {}
-    rows = engine.store.db.query(
-        f"SELECT id, ref FROM sources WHERE id IN ({','.join('?' * len(ids))})", ids
-    )
-    ref_of = {row["id"]: row["ref"] for row in rows}
-    return {item.id: [ref_of[s] for s in item.source_ids if ref_of.get(s)] for item in items}
+    ref_of = {s.id: s.ref for s in engine.store.get_sources(ids).values()}
+    return {item.id: [r for s in item.source_ids if (r := ref_of.get(s))] for item in items}
 
 
 def _share(gold: Sequence[str], found: set[str]) -> float:

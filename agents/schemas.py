@@ -112,7 +112,7 @@ def answer_schema(manager: str, shown: int) -> type[BaseModel]:
         update_fields["sources"] = (Refs, Field(default_factory=list))
         variants.append(create_model(f"{name}Update", __base__=_Answer, **update_fields))
     variants.append(Skip)
-    item = Annotated[Union[tuple(variants)], Field(discriminator="op")]  # noqa: UP007
+    item = Annotated[Union[tuple(variants)], Field(discriminator="op")]  # type: ignore[valid-type]  # noqa: UP007
     return create_model(
         f"{name}Answer",
         __base__=_Answer,

@@ -26,7 +26,7 @@ from agents import schemas
 from agents.dates import resolve_date
 from core.capture.redact import redact
 from core.errors import MnemoError
-from core.llm.chat import ChatModel, StructuredOutputError
+from core.llm.chat import ChatModel, StructuredOutputError, Usage
 from core.llm.service import Priority
 from core.memory.models import (
     EpisodicMemory,
@@ -116,15 +116,19 @@ class MemoryTeam:
         self.chat = chat
         self.neighbours = neighbours
 
-    def process(self, batch: Batch) -> BatchReport:
-        """Read one batch: route it, run the chosen managers, apply their answers."""
+    def process(self, batch: Batch, *, priority: Priority = Priority.MEMORY) -> BatchReport:
+        """Read one batch: route it, run the chosen managers, apply their answers.
+
+        `priority`: background writing by default; Priority.CHAT when the user is waiting
+        ("remember …" typed in the chat pane)."""
         report = BatchReport()
-        calls, tokens = self.chat.usage.calls, self.chat.usage.prompt_tokens
+        usage = Usage()
         system = {
             "role": "system",
             "content": f"{instructions()}\n\nInput ({batch.kind}):\n{batch.render()}",
         }
-        routing = self._ask(system, "Task meta.", schemas.Routing, report, "meta")
+        ask = functools.partial(self._ask, system, report=report, usage=usage, priority=priority)
+        routing = ask("Task meta.", schemas.Routing, who="meta")
         report.topics = list(routing.topics) if routing else []
         chosen = set(routing.managers) if routing and routing.managers else set(DEFAULT_MANAGERS)
         if batch.kind == "file":
@@ -140,14 +144,13 @@ class MemoryTeam:
                 if manager == "core"
                 else schemas.answer_schema(manager, len(shown))
             )
-            answer = self._ask(system, task, schema, report, manager)
+            answer = ask(task, schema, who=manager)
             if answer is not None:
-                for item in answer.items:  # type: ignore[attr-defined]
+                for item in answer.items:
                     self._apply(manager, item, batch, [memory_id for memory_id, _ in shown], report)
         if batch.kind == "file" and not report.inserted.get("resource"):
             self._file_as_resource(batch, report)
-        report.calls = self.chat.usage.calls - calls
-        report.prompt_tokens = self.chat.usage.prompt_tokens - tokens
+        report.calls, report.prompt_tokens = usage.calls, usage.prompt_tokens
         return report
 
     def _file_as_resource(self, batch: Batch, report: BatchReport) -> None:
@@ -172,14 +175,17 @@ class MemoryTeam:
         system: dict[str, str],
         task: str,
         schema: type[Any],
-        report: BatchReport,
+        *,
         who: str,
+        report: BatchReport,
+        usage: Usage,
+        priority: Priority,
     ) -> Any:
         messages = [system, {"role": "user", "content": task}]
         report.answers += 1
         try:
             # No max_tokens: the schema's own bound, so a bounded answer is never cut off.
-            return self.chat.structured(messages, schema, priority=Priority.MEMORY)
+            return self.chat.structured(messages, schema, priority=priority, usage=usage)
         except StructuredOutputError as exc:
             log.warning("%s manager's answer dropped: %s", who, exc)
             report.invalid.append(f"{who}: {exc}")
@@ -189,8 +195,8 @@ class MemoryTeam:
     def _neighbours(self, manager: str, query: str) -> list[tuple[str, str]]:
         """(id, line) of the memories a manager may update, numbered from 1 in the prompt."""
         if manager == "core":
-            blocks = [self.store.get(f"core:{label}") for label in ("human", "persona")]
-            return [(b.id, f"{b.label}: {b.value[-400:] or '(empty)'}") for b in blocks]  # type: ignore[attr-defined]
+            blocks = self.store.core_blocks()
+            return [(b.id, f"{b.label}: {b.value[-400:] or '(empty)'}") for b in blocks]
         kind = MEMORY_TYPES[manager]
         hits = search(
             self.store, query, filters=SearchFilters.make(types=[kind]), limit=self.neighbours
@@ -282,9 +288,8 @@ class MemoryTeam:
         if edit.op == "skip" or not edit.text.strip():
             report.skipped += 1
             return
-        block = self.store.get(f"core:{edit.block}")
-        value: str = block.value  # type: ignore[attr-defined]
-        limit: int = block.char_limit  # type: ignore[attr-defined]
+        block = self.store.core_block(edit.block)
+        value, limit = block.value, block.char_limit
         if edit.text.strip() in value:
             report.skipped += 1
             return

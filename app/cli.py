@@ -4,6 +4,7 @@ Exit codes: 0 done, 1 refused (invalid input, failed import, …), 2 usage error
 """
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -13,9 +14,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from agents.host import Host
 from app import cli_agents, cli_capture, cli_models
 from app import cli_output as out
-from core.engine import Engine
 from core.errors import Ambiguous, MnemoError, NotFound
 from core.memory.models import MEMORY_MODELS, EntityKind, MemoryType, parse_memory
 from core.paths import ENV_VAR, data_dir
@@ -66,12 +67,12 @@ def _filters(args: argparse.Namespace) -> SearchFilters:
 # -- commands -----------------------------------------------------------------------------
 
 
-def cmd_add(engine: Engine, args: argparse.Namespace) -> int:
+def cmd_add(host: Host, args: argparse.Namespace) -> int:
     kind = MemoryType.parse(args.kind)
     data = json.loads(args.from_json) if args.from_json else parse_assignments(kind, args.fields)
     check_fields(kind, data)
     memory = parse_memory({**data, "type": kind.value})
-    stored = engine.store.add(memory, sources=args.source or ())
+    stored = host.store.add(memory, sources=args.source or ())
     if args.json_out:
         out.emit_json(out.memory_json(stored))
     else:
@@ -79,10 +80,10 @@ def cmd_add(engine: Engine, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_show(engine: Engine, args: argparse.Namespace) -> int:
-    memory = engine.store.get(args.id, reveal=args.reveal)
-    sources = engine.store.sources_of(memory.id)
-    links = engine.store.links(memory.id)
+def cmd_show(host: Host, args: argparse.Namespace) -> int:
+    memory = host.store.get(args.id, reveal=args.reveal)
+    sources = host.store.sources_of(memory.id)
+    links = host.store.links(memory.id)
     if args.json_out:
         data = out.memory_json(memory, reveal=args.reveal)
         data["sources"] = [s.model_dump(mode="json") for s in sources]
@@ -93,18 +94,18 @@ def cmd_show(engine: Engine, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_edit(engine: Engine, args: argparse.Namespace) -> int:
-    memory = engine.store.get(args.id)
+def cmd_edit(host: Host, args: argparse.Namespace) -> int:
+    memory = host.store.get(args.id)
     changes = parse_assignments(MemoryType(memory.type), args.fields)
     if not changes:
         raise MnemoError("nothing to change: give one or more field=value")
-    updated = engine.store.update(memory.id, changes, cause=args.cause)
+    updated = host.store.update(memory.id, changes, cause=args.cause)
     print(f"{updated.id} rev {updated.rev}")
     return 0
 
 
-def cmd_delete(engine: Engine, args: argparse.Namespace) -> int:
-    memory = engine.store.get(args.id)
+def cmd_delete(host: Host, args: argparse.Namespace) -> int:
+    memory = host.store.get(args.id)
     if not args.yes:
         if not sys.stdin.isatty():
             raise MnemoError("delete needs --yes when not run from a terminal")
@@ -114,14 +115,14 @@ def cmd_delete(engine: Engine, args: argparse.Namespace) -> int:
         if answer.strip().lower() not in ("y", "yes"):
             print("kept")
             return 0
-    engine.store.delete(memory.id)
+    host.store.delete(memory.id)
     print(f"deleted {memory.id}")
     return 0
 
 
-def cmd_list(engine: Engine, args: argparse.Namespace) -> int:
+def cmd_list(host: Host, args: argparse.Namespace) -> int:
     filters = _filters(args)
-    memories = engine.store.memories(
+    memories = host.store.memories(
         types=filters.types,
         since=filters.since,
         until=filters.until,
@@ -136,8 +137,8 @@ def cmd_list(engine: Engine, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_search(engine: Engine, args: argparse.Namespace) -> int:
-    hits = engine.search(" ".join(args.query), filters=_filters(args), limit=args.limit)
+def cmd_search(host: Host, args: argparse.Namespace) -> int:
+    hits = host.search(" ".join(args.query), filters=_filters(args), limit=args.limit)
     if args.json_out:
         out.emit_json([out.hit_json(hit) for hit in hits])
     else:
@@ -145,8 +146,8 @@ def cmd_search(engine: Engine, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_history(engine: Engine, args: argparse.Namespace) -> int:
-    versions = engine.store.history(args.id)
+def cmd_history(host: Host, args: argparse.Namespace) -> int:
+    versions = host.store.history(args.id)
     if args.json_out:
         out.emit_json([v.model_dump(mode="json") for v in versions])
     else:
@@ -154,42 +155,27 @@ def cmd_history(engine: Engine, args: argparse.Namespace) -> int:
     return 0
 
 
-def _node(engine: Engine, ref: str) -> str:
+def _node(host: Host, ref: str) -> str:
     kind, sep, name = ref.partition(":")
     if sep and kind in {k.value for k in EntityKind}:
-        return engine.store.entity(kind, name).id
-    return engine.store.resolve(ref)
+        return host.store.entity(kind, name).id
+    return host.store.resolve(ref)
 
 
-def cmd_link(engine: Engine, args: argparse.Namespace) -> int:
-    src, dst = _node(engine, args.src), _node(engine, args.dst)
+def cmd_link(host: Host, args: argparse.Namespace) -> int:
+    src, dst = _node(host, args.src), _node(host, args.dst)
     if args.remove:
-        removed = engine.store.unlink(src, dst, args.relation)
+        removed = host.store.unlink(src, dst, args.relation)
         print(f"removed {removed} link(s)")
     else:
-        link = engine.store.link(src, dst, args.relation or "related")
+        link = host.store.link(src, dst, args.relation or "related")
         print(f"{link.src} -[{link.relation}]-> {link.dst}")
     return 0
 
 
-def cmd_stats(engine: Engine, args: argparse.Namespace) -> int:
-    store = engine.store
-    stats = {
-        "data_dir": str(engine.data_dir),
-        "memories": store.counts(),
-        "sources": store.db.scalar("SELECT count(*) FROM sources"),
-        "entities": store.db.scalar("SELECT count(*) FROM entities"),
-        "links": store.db.scalar("SELECT count(*) FROM links"),
-        "vectors": store.vectors.count(),
-        "embedder": store.embedder.name,
-        "schema_version": store.db.scalar("PRAGMA user_version"),
-        "database_bytes": sum(
-            p.stat().st_size for p in engine.data_dir.glob("mnemo.db*") if p.is_file()
-        ),
-        "vector_bytes": sum(
-            p.stat().st_size for p in (engine.data_dir / "vectors").rglob("*") if p.is_file()
-        ),
-    }
+def cmd_stats(host: Host, args: argparse.Namespace) -> int:
+    figures = host.stats()
+    stats = {"data_dir": str(host.data_dir), **dataclasses.asdict(figures)}
     if args.json_out:
         out.emit_json(stats)
     else:
@@ -200,21 +186,21 @@ def cmd_stats(engine: Engine, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_reindex(engine: Engine, args: argparse.Namespace) -> int:
-    report = engine.store.reindex(progress=out.progress("embedding", "memory"))
-    print(f"reindexed {report.embedded} memories with {engine.store.embedder.name}")
+def cmd_reindex(host: Host, args: argparse.Namespace) -> int:
+    report = host.store.reindex(progress=out.progress("embedding", "memory"))
+    print(f"reindexed {report.embedded} memories with {host.store.embedder.name}")
     return 0
 
 
-def cmd_export(engine: Engine, args: argparse.Namespace) -> int:
+def cmd_export(host: Host, args: argparse.Namespace) -> int:
     if args.format == "json":
         text = json.dumps(
-            export_json(engine.store, include_secrets=args.include_secrets),
+            export_json(host.store, include_secrets=args.include_secrets),
             indent=2,
             ensure_ascii=False,
         )
     else:
-        text = export_markdown(engine.store, include_secrets=args.include_secrets)
+        text = export_markdown(host.store, include_secrets=args.include_secrets)
     if args.output in (None, "-"):
         sys.stdout.write(text + "\n")
     else:
@@ -225,10 +211,8 @@ def cmd_export(engine: Engine, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_import(engine: Engine, args: argparse.Namespace) -> int:
-    counts = import_json(
-        engine.store, Path(args.file), progress=out.progress("embedding", "memory")
-    )
+def cmd_import(host: Host, args: argparse.Namespace) -> int:
+    counts = import_json(host.store, Path(args.file), progress=out.progress("embedding", "memory"))
     print(", ".join(f"{v} {k}" for k, v in counts.items()))
     return 0
 
@@ -257,7 +241,8 @@ def build_parser() -> argparse.ArgumentParser:
     types = ", ".join(t.value for t in MemoryType)
     parser = argparse.ArgumentParser(
         prog="mnemo",
-        description="Mnemo, a local-first personal memory. Everything stays in your data folder.",
+        description="Mnemo, a local-first personal memory. Everything stays in your data folder. "
+        "With no command, opens the window.",
         epilog=f"The data folder is --data-dir, else ${ENV_VAR}, else the platform's user data "
         "folder. Exit codes: 0 done, 1 refused, 2 usage error, 3 not found.",
     )
@@ -265,7 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--json", dest="json_out", action="store_true", help="print machine-readable JSON"
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def command(name: str, func: Callable, help: str, **kw: Any) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help, description=help, **kw)
@@ -352,11 +337,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.umask(0o077)  # everything Mnemo writes is for its user's eyes only
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command is None:
+        from app.gui.main import main as open_window  # Qt is imported only for the window
+
+        return open_window(folder=args.data_dir)
     try:
         if not getattr(args, "needs_store", True):
             return args.func(None, args)
-        with Engine(args.data_dir) as engine:
-            return args.func(engine, args)
+        with Host(args.data_dir) as host:
+            host.start(background=False)
+            return args.func(host, args)
     except (NotFound, Ambiguous) as exc:
         print(f"mnemo: {exc}", file=sys.stderr)
         return EXIT_NOT_FOUND

@@ -8,12 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from agents.chat import Answer, ChatAgent, Item
-from agents.ingest import ingest_file, ingest_sessions
-from agents.team import BatchReport, MemoryTeam
+from agents.host import Host
+from agents.team import BatchReport
 from app import cli_output as out
-from core.engine import Engine
 from core.errors import MnemoError
-from core.ingest.chats import read_chats
 
 
 def _summary(reports: list[BatchReport]) -> dict[str, Any]:
@@ -43,10 +41,8 @@ def _print(args: argparse.Namespace, head: dict[str, Any], reports: list[BatchRe
     )
 
 
-def cmd_ingest_chat(engine: Engine, args: argparse.Namespace) -> int:
-    sessions = read_chats(Path(args.file))
-    team = MemoryTeam(engine.store, engine.chat)
-    report = ingest_sessions(team, sessions, progress=out.progress("reading", "turn"))
+def cmd_ingest_chat(host: Host, args: argparse.Namespace) -> int:
+    report = host.ingest_chat(Path(args.file), progress=out.progress("reading", "turn"))
     head = {"sessions": report.sessions, "turns": report.turns, "already_known": report.known}
     if not args.json_out:
         print(
@@ -57,8 +53,8 @@ def cmd_ingest_chat(engine: Engine, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_ingest_file(engine: Engine, args: argparse.Namespace) -> int:
-    report = ingest_file(MemoryTeam(engine.store, engine.chat), Path(args.path))
+def cmd_ingest_file(host: Host, args: argparse.Namespace) -> int:
+    report = host.ingest_file(Path(args.path))
     _print(args, {"file": args.path}, [report])
     return 0
 
@@ -99,9 +95,11 @@ def _confirm_forget(agent: ChatAgent, answer: Answer, yes: bool) -> str:
     return f"deleted {agent.forget(answer.items)} item(s)"
 
 
-def cmd_ask(engine: Engine, args: argparse.Namespace) -> int:
-    agent = ChatAgent(engine.store, engine.chat, plan_queries=args.plan)
-    stream = agent.stream(" ".join(args.message))
+def cmd_ask(host: Host, args: argparse.Namespace) -> int:
+    agent = host.agent
+    if args.plan is not None:
+        agent.plan_queries = args.plan
+    stream = host.ask(" ".join(args.message))
     answer = stream.answer
     if args.json_out:
         for _ in stream:
@@ -130,7 +128,7 @@ def cmd_ask(engine: Engine, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_eval_locomo(engine: None, args: argparse.Namespace) -> int:
+def cmd_eval_locomo(host: None, args: argparse.Namespace) -> int:
     # A fresh temporary store per conversation, with the models this data folder uses: the
     # user's own memories are neither read nor touched.
     from agents.evaluate import evaluate_locomo, per_category_table
@@ -164,12 +162,8 @@ def cmd_eval_locomo(engine: None, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_consolidate(engine: Engine, args: argparse.Namespace) -> int:
-    from agents.consolidate import Consolidator
-
-    report = Consolidator(engine.store, engine.chat).run(
-        progress=out.progress("checking", "memory")
-    )
+def cmd_consolidate(host: Host, args: argparse.Namespace) -> int:
+    report = host.consolidate(progress=out.progress("checking", "memory"))
     figures = {
         "checked": report.checked,
         "merged": [{"kept": kept, "merged": gone} for kept, gone in report.merged],

@@ -14,28 +14,10 @@ import threading
 import time
 from typing import Any
 
-from agents.team import Batch, MemoryTeam
-from core.capture.desktop import open_desktop
-from core.capture.service import CaptureService, read_status
-from core.engine import Engine
+from agents.host import Host
+from core.capture.service import read_status
 from core.errors import MnemoError
-from core.memory.models import Source
 from core.paths import data_dir
-
-
-def _service(engine: Engine, args: argparse.Namespace) -> CaptureService:
-    open_desktop().close()  # unsupported here (Wayland, no display): say so now, in words
-    settings = engine.settings.capture
-    if getattr(args, "interval", None):
-        settings = settings.model_copy(update={"interval_s": args.interval})
-    run_batch = None
-    if not args.no_agents:
-        team = MemoryTeam(engine.store, engine.chat)
-
-        def run_batch(sources: list[Source]) -> object:
-            return team.process(Batch(sources, "capture"))
-
-    return CaptureService(engine.store, engine.data_dir, settings, run_batch=run_batch)
 
 
 def _line(status: dict[str, Any]) -> str:
@@ -47,16 +29,15 @@ def _line(status: dict[str, Any]) -> str:
     )
 
 
-def cmd_start(engine: Engine, args: argparse.Namespace) -> int:
-    running = read_status(engine.data_dir)
+def cmd_start(host: Host, args: argparse.Namespace) -> int:
+    running = read_status(host.data_dir)
     if running and running["alive"] and running.get("pid") != os.getpid():
         raise MnemoError(f"capture is already running (pid {running['pid']})")
-    service = _service(engine, args)
+    service = host.capture_start(interval_s=args.interval, agents=not args.no_agents)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     signal.signal(signal.SIGUSR1, lambda *_: service.pause())
     signal.signal(signal.SIGUSR2, lambda *_: service.resume())
-    service.start()
     if not args.json_out:
         print(
             f"capturing every {service.settings.interval_s:g} s; "
@@ -72,7 +53,7 @@ def cmd_start(engine: Engine, args: argparse.Namespace) -> int:
         pass
     if tty:
         print(file=sys.stderr)
-    service.stop()
+    host.capture_stop()
     status = service.status()
     print(json.dumps(status, indent=2) if args.json_out else _line(status))
     return 0
@@ -126,10 +107,8 @@ def cmd_status(_: None, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_once(engine: Engine, args: argparse.Namespace) -> int:
-    service = _service(engine, args)
-    stored = service.once()
-    status = service.status()
+def cmd_once(host: Host, args: argparse.Namespace) -> int:
+    stored, status = host.capture_once(agents=not args.no_agents)
     if args.json_out:
         found = [
             {

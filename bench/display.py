@@ -12,9 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 
-def available() -> str | None:
-    """None when a virtual display can be started here, else what is missing."""
-    missing = [name for name in ("Xvfb", "openbox") if shutil.which(name) is None]
+def available(*extra: str) -> str | None:
+    """None when a virtual display (and the `extra` programs) can be started here, else what
+    is missing."""
+    missing = [name for name in ("Xvfb", "openbox", *extra) if shutil.which(name) is None]
     return f"missing {', '.join(missing)} (make sysdeps installs them)" if missing else None
 
 
@@ -68,6 +69,42 @@ def _wait_for_wm(timeout: float = 10) -> None:
     finally:
         screen.close()
     raise RuntimeError("the window manager did not start")
+
+
+@contextlib.contextmanager
+def tray_host(timeout: float = 20) -> Iterator[None]:
+    """Run trayer, a system tray host, on the current display: with it Qt's
+    QSystemTrayIcon.isSystemTrayAvailable() is true under Xvfb."""
+    process = subprocess.Popen(
+        ["trayer", "--edge", "top", "--align", "right", "--widthtype", "request", "--height", "24"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_for_selection("_NET_SYSTEM_TRAY_S0", timeout)
+        yield
+    finally:
+        process.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(5)
+        if process.poll() is None:
+            process.kill()
+
+
+def _wait_for_selection(name: str, timeout: float) -> None:
+    from Xlib import X, display
+
+    deadline = time.monotonic() + timeout
+    screen = display.Display()
+    try:
+        atom = screen.intern_atom(name)
+        while time.monotonic() < deadline:
+            if screen.get_selection_owner(atom) != X.NONE:
+                return
+            time.sleep(0.05)
+    finally:
+        screen.close()
+    raise RuntimeError(f"nobody took the {name} selection (is the tray host running?)")
 
 
 @contextlib.contextmanager

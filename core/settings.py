@@ -158,6 +158,27 @@ class CaptureSettings(_Section):
     exclusions: ExclusionSettings = ExclusionSettings()
 
 
+class PrivacySettings(_Section):
+    redact_emails: bool = Field(
+        False, description="Also redact email addresses before anything is stored"
+    )
+    redact_phones: bool = Field(
+        False, description="Also redact phone numbers before anything is stored"
+    )
+
+
+class AppSettings(_Section):
+    first_run_done: bool = Field(False, description="The welcome has been shown")
+    start_at_login: bool = Field(
+        False, description="Start Mnemo (in the tray) when you log in (an XDG autostart entry)"
+    )
+    capture_on_start: bool = Field(
+        False,
+        description="Start capturing when the app starts. Off until you agree to capture in "
+        "the app; nothing is ever captured without that consent",
+    )
+
+
 class Settings(_Section):
     models: ModelSettings = ModelSettings()
     agents: AgentSettings = AgentSettings()
@@ -165,6 +186,8 @@ class Settings(_Section):
     index: IndexSettings = IndexSettings()
     security: SecuritySettings = SecuritySettings()
     capture: CaptureSettings = CaptureSettings()
+    privacy: PrivacySettings = PrivacySettings()
+    app: AppSettings = AppSettings()
 
     @classmethod
     def load(cls, folder: Path) -> "Settings":

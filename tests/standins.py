@@ -50,6 +50,9 @@ class HubStandIn:
     files: dict[str, bytes] = field(default_factory=dict)  # "repo/name/file" -> content
     wrong_sha: set[str] = field(default_factory=set)  # announce a wrong checksum for these
     cut_after: dict[str, int] = field(default_factory=dict)  # send only this many bytes, once
+    # send this many bytes, then wait for `release` before the rest (a slow network, held)
+    hold_after: dict[str, int] = field(default_factory=dict)
+    release: threading.Event = field(default_factory=threading.Event)
     ranges: list[str | None] = field(default_factory=list)
     url: str = ""
 
@@ -119,6 +122,12 @@ class HubStandIn:
                     self.wfile.flush()
                     self.connection.close()  # the network drops mid-transfer
                     return
+                hold = hub.hold_after.pop(key, None)
+                if hold is not None:
+                    self.wfile.write(body[:hold])
+                    self.wfile.flush()
+                    hub.release.wait(60)
+                    body = body[hold:]
                 self.wfile.write(body)
 
         server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

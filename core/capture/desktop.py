@@ -147,7 +147,8 @@ class X11Desktop:
             title = self._title(win)
         except self._errors:
             return None  # the window went away while we looked
-        pid = (self._prop(win, "_NET_WM_PID") or [None])[0]
+        pids = self._prop(win, "_NET_WM_PID")
+        pid = pids[0] if pids else None
         app = (wm_class[1] if wm_class else "") or _process_name(pid) or ""
         if not app and not title:
             return None  # an unnamed helper window (input-only, a tooltip's parent, …)

@@ -82,9 +82,21 @@ def _marker(kind: str) -> str:
     return f"[redacted: {kind}]"
 
 
-def redact(text: str, *, emails: bool = False, phones: bool = False) -> Redacted:
+# What redact() also removes when its caller does not say: the privacy settings, set once for
+# the process by the engine (every input passes through redact(), from many places).
+_personal = {"emails": False, "phones": False}
+
+
+def configure(*, emails: bool, phones: bool) -> None:
+    """Also redact email addresses and/or phone numbers from now on (settings' privacy)."""
+    _personal.update(emails=emails, phones=phones)
+
+
+def redact(text: str, *, emails: bool | None = None, phones: bool | None = None) -> Redacted:
     """`text` with secrets replaced by markers, and what was found. Emails and phone numbers
     are personal data rather than secrets: redacted only when asked (a setting)."""
+    emails = _personal["emails"] if emails is None else emails
+    phones = _personal["phones"] if phones is None else phones
     found: Counter[str] = Counter()
 
     def whole(kind: str, check: Callable[[str], bool] | None = None) -> Callable:

@@ -4,7 +4,7 @@ the pipeline logs and skips; it never reaches OCR or the disk."""
 
 import threading
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from PIL import Image
 
@@ -34,7 +34,7 @@ class MssScreen:
     def __init__(self) -> None:
         self._local = threading.local()
 
-    def _mss(self):  # type: ignore[no-untyped-def]
+    def _mss(self) -> Any:
         if getattr(self._local, "mss", None) is None:
             import mss
 

@@ -31,7 +31,7 @@ class LlamaEmbedder:
         self._dim = dim
         self._threads = threads or core.llm.default_threads()
         self._lock = threading.Lock()
-        self._llama = None
+        self._llama: Any = None
 
     @classmethod
     def bundled(cls, models_dir: Path, *, threads: int = 0) -> "LlamaEmbedder":
@@ -51,7 +51,7 @@ class LlamaEmbedder:
     def dim(self) -> int:
         return self._dim
 
-    def _model(self):  # type: ignore[no-untyped-def]
+    def _model(self) -> Any:
         if self._llama is None:
             from llama_cpp import Llama
 
@@ -66,6 +66,14 @@ class LlamaEmbedder:
                 verbose=False,
             )
         return self._llama
+
+    def close(self) -> None:
+        """Free the model now: left to interpreter exit, llama.cpp's finalizer runs after its
+        library is unloaded and prints a TypeError traceback."""
+        with self._lock:
+            if self._llama is not None:
+                self._llama.close()
+                self._llama = None
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:

@@ -69,6 +69,8 @@ class GGUFHeader:
     @property
     def quantization(self) -> str:
         file_type = self.metadata.get("general.file_type")
+        if file_type is None:
+            return "unknown"
         try:
             return LlamaFileType(file_type).name.removeprefix("MOSTLY_").removeprefix("ALL_")
         except ValueError:

@@ -150,7 +150,7 @@ class ModelManager:
             "parameters": header.parameters,
             "quantization": header.quantization,
             "context_length_trained": trained,
-            "context_length_used": min(context, trained) if trained else context,
+            "context_length_used": min(context, trained) if context and trained else context,
             "embedding_length": header.embedding_length,
             "layers": layers,
             "gpu_build": gpu,

@@ -12,7 +12,7 @@ import os
 import threading
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -106,7 +106,7 @@ class OpenAIChat(ChatModel):
         max_tokens: int,
         temperature: float,
         schema: type[BaseModel] | None,
-    ) -> Iterator[str]:
+    ) -> Generator[str, None, None]:
         body: dict[str, Any] = {
             "model": self.model,
             "messages": messages,

@@ -10,7 +10,7 @@ import itertools
 import logging
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from enum import IntEnum
 from typing import Any, Generic, TypeVar
 
@@ -106,6 +106,11 @@ class ModelService:
         return job
 
     @property
+    def loaded(self) -> bool:
+        """Whether the model is in memory (its first job loads it)."""
+        return self._model is not None
+
+    @property
     def pending(self) -> int:
         """Jobs waiting for the model (for a status line)."""
         return self._queue.qsize()
@@ -120,31 +125,20 @@ class ModelService:
         produce: Callable[[Any, Job[None], Callable[[str], None]], None],
         priority: Priority,
         timeout: float | None = None,
-    ) -> Iterator[str]:
+    ) -> "TextStream":
         """Pieces of text as `produce(model, job, emit)` emits them on the model's thread.
 
-        Closing the iterator early (a `break`, the user pressing stop) cancels the job.
+        Closing or cancelling the stream (a `break`, the user pressing stop) cancels the job.
         """
-        pieces: queue.Queue = queue.Queue()
-        end = object()
-
-        job = self.submit(lambda model, job: produce(model, job, pieces.put), priority)
+        stream = TextStream(timeout)
+        # The job holds the stream's queue, not the stream: a stream its reader abandoned is
+        # collected at once, and that cancels the job.
+        pieces, end = stream.pieces, TextStream.END
+        stream.job = self.submit(lambda model, job: produce(model, job, pieces.put), priority)
         # Tied to the job's end, not to `produce` returning: a model that fails to load ends
         # the job before `produce` ever runs.
-        job.on_done(lambda: pieces.put(end))
-        try:
-            while True:
-                try:
-                    piece = pieces.get(timeout=timeout)
-                except queue.Empty:
-                    job.cancel()
-                    raise Cancelled(f"the model produced nothing for {timeout:g} s") from None
-                if piece is end:
-                    job.result()  # re-raise the job's error, if it failed
-                    return
-                yield piece
-        finally:
-            job.cancel()
+        stream.job.on_done(lambda: pieces.put(end))
+        return stream
 
     def close(self, timeout: float | None = 30) -> None:
         """Stop taking jobs, cancel the queued ones, let the running one finish or see its
@@ -161,10 +155,21 @@ class ModelService:
             self._queue.put((-1, -1, None))  # wakes the thread, ahead of everything
         self._thread.join(timeout)
 
+    def _unload(self) -> None:
+        """Free the model on its own thread, now rather than at interpreter exit."""
+        model, self._model = self._model, None
+        close = getattr(model, "close", None)
+        if close is not None:
+            try:
+                close()
+            except Exception:
+                log.exception("closing the %s model failed", self.name)
+
     def _run(self) -> None:
         while True:
             _, _, job = self._queue.get()
             if job is None:
+                self._unload()
                 return
             if job.cancelled:
                 job._finish(error=Cancelled("cancelled before it started"))
@@ -177,3 +182,52 @@ class ModelService:
                 if not isinstance(exc, MnemoError):
                     log.exception("%s job failed", self.name)
                 job._finish(error=exc if isinstance(exc, MnemoError) else ModelError(str(exc)))
+
+
+class TextStream:
+    """An iterator over a streaming job's text.
+
+    `cancel()` works from any thread (the GUI's Stop button, while a worker iterates): the job
+    sees its flag before the next token, and the iterating thread wakes at once instead of
+    waiting for that token. `close()` is the same for the iterating thread itself.
+    """
+
+    END = object()
+
+    def __init__(self, timeout: float | None) -> None:
+        self.timeout = timeout
+        self.job: Job[None] | None = None
+        self.pieces: queue.Queue = queue.Queue()
+        self._finished = False
+
+    def __iter__(self) -> "TextStream":
+        return self
+
+    def __next__(self) -> str:
+        if self._finished:
+            raise StopIteration
+        try:
+            piece = self.pieces.get(timeout=self.timeout)
+        except queue.Empty:
+            self.cancel()
+            raise Cancelled(f"the model produced nothing for {self.timeout:g} s") from None
+        if piece is self.END:
+            self._finished = True
+            assert self.job is not None
+            if self.job.cancelled:
+                raise StopIteration
+            self.job.result()  # re-raise the job's error, if it failed
+            raise StopIteration
+        return piece
+
+    def cancel(self) -> None:
+        if self.job is not None:
+            self.job.cancel()
+        self.pieces.put(self.END)
+
+    close = cancel
+
+    def __del__(self) -> None:
+        # An abandoned stream (a `break` out of a for loop) must not keep the model busy.
+        if not self._finished and self.job is not None:
+            self.job.cancel()

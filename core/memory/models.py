@@ -101,7 +101,7 @@ class _MemoryBase(_Record):
 
     def payload(self) -> dict[str, Any]:
         """The caller-owned fields as JSON-ready values, the secret excluded."""
-        return self.model_dump(mode="json", exclude=self.BOOKKEEPING | {"secret_value"})
+        return self.model_dump(mode="json", exclude=set(self.BOOKKEEPING | {"secret_value"}))
 
 
 def _join(*parts: str | None) -> str:

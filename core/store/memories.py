@@ -10,6 +10,7 @@ import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -35,6 +36,7 @@ from core.memory.models import (
 )
 from core.secrets import SecretBox
 from core.settings import Settings
+from core.store.changes import ChangeHub
 from core.store.db import Database
 from core.store.vectors import VectorIndex, VectorRow
 from core.timeutil import from_iso, now, to_iso
@@ -56,25 +58,43 @@ class RepairReport:
 class MemoryStore:
     """All of Mnemo's memories in one data folder. Safe to share between threads."""
 
-    def __init__(self, folder: Path, embedder: Embedder, settings: Settings | None = None) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        embedder: Embedder,
+        settings: Settings | None = None,
+        *,
+        repair: bool = True,
+    ) -> None:
+        """Open (or create) the store in `folder`. With `repair=False` the vector index is
+        brought in step later by calling `repair()` (the app does it in the background, while
+        keyword search already works), and so is a purge left pending by a crash (call
+        `purge_if_pending()`); a changed embedding model is repaired at once anyway, since the
+        old vectors cannot be searched with the new model."""
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.settings = settings or Settings.load(folder)
         self.embedder = embedder
         self.db = Database(folder / "mnemo.db")
-        self.store_id = self._meta("store_id") or self._set_meta("store_id", new_id())
+        self.store_id = self.meta("store_id") or self.set_meta("store_id", new_id())
         self.vectors = VectorIndex(folder / "vectors", embedder.dim, self.settings.index)
         self.source_vectors = VectorIndex(
             folder / "vectors", embedder.dim, self.settings.index, table="sources"
         )
         self._box: SecretBox | None = None
+        self._box_lock = threading.Lock()
+        self._vector_queue: ThreadPoolExecutor | None = None
+        self._vector_queue_lock = threading.Lock()
+        self.changes = ChangeHub()
         self._closed = False
         self._purge_lock = threading.Lock()
         self._purge_timer: threading.Timer | None = None
         self._ensure_core_blocks()
-        if self._meta("purge_pending"):
+        if repair and self.meta("purge_pending"):
             self.purge()
-        self.last_repair = self.repair()
+        self.last_repair: RepairReport | None = None
+        if repair or self.meta("embedder") != embedder.name:
+            self.last_repair = self.repair()
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -82,9 +102,13 @@ class MemoryStore:
         with self._purge_lock:
             if self._purge_timer is not None:
                 self._purge_timer.cancel()
-            if self._meta("purge_pending"):
+            if self.meta("purge_pending"):
                 self.purge()
             self._closed = True
+        with self._vector_queue_lock:
+            if self._vector_queue is not None:
+                self._vector_queue.shutdown(wait=True)
+                self._vector_queue = None
         self.vectors.close()
         self.source_vectors.close()
         self.db.close()
@@ -95,31 +119,38 @@ class MemoryStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _meta(self, key: str) -> str | None:
+    def meta(self, key: str) -> str | None:
+        """A value the store keeps about itself (an agent's last run, the embedder's name)."""
         return self.db.scalar("SELECT value FROM meta WHERE key = ?", [key])
 
-    def _set_meta(self, key: str, value: str) -> str:
+    def set_meta(self, key: str, value: str) -> str:
         with self.db.write() as db:
             db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", [key, value])
         return value
 
     def secret_box(self) -> SecretBox:
         """The vault key, opened on first use so that a locked keyring blocks only the vault."""
-        if self._box is None:
-            location = self._meta("vault_key_location")
-            box = SecretBox.open(
-                self.folder,
-                self.store_id,
-                location=location,
-                use_keyring=self.settings.security.use_keyring,
-            )
-            if location is None:
-                self._set_meta("vault_key_location", box.where)
-            self._box = box
-        return self._box
+        with self._box_lock:  # two first secrets at once must not make two keys
+            if self._box is None:
+                self._box = self._open_box()
+            return self._box
+
+    def _open_box(self) -> SecretBox:
+        location = self.meta("vault_key_location")
+        box = SecretBox.open(
+            self.folder,
+            self.store_id,
+            location=location,
+            use_keyring=self.settings.security.use_keyring,
+        )
+        if location is None:
+            self.set_meta("vault_key_location", box.where)
+        return box
 
     def _ensure_core_blocks(self) -> None:
-        present = {m.label for m in self.memories(types=[MemoryType.CORE])}  # type: ignore[attr-defined]
+        present = {
+            m.label for m in self.memories(types=[MemoryType.CORE]) if isinstance(m, CoreBlock)
+        }
         missing = [CoreBlock(label=label) for label in CORE_LABELS if label not in present]
         if missing:
             self.add_many(missing, cause="created", actor="mnemo")
@@ -158,15 +189,20 @@ class MemoryStore:
             raise NotFound(f"no memory with id {ref!r}")
         return self._to_memory(rows[0], reveal=reveal)
 
+    def core_block(self, label: str) -> CoreBlock:
+        """The core block `human` or `persona`."""
+        block = self.get(f"core:{label}")
+        assert isinstance(block, CoreBlock)
+        return block
+
+    def core_blocks(self) -> list[CoreBlock]:
+        """Both core blocks, `human` first."""
+        return [self.core_block(label) for label in CORE_LABELS]
+
     def get_many(self, ids: Sequence[str]) -> dict[str, Memory]:
         """Memories by full id, skipping ids that no longer exist."""
-        found: dict[str, Memory] = {}
-        for start in range(0, len(ids), 500):
-            chunk = list(ids[start : start + 500])
-            marks = ",".join("?" * len(chunk))
-            for row in self.db.query(f"SELECT * FROM memories WHERE id IN ({marks})", chunk):
-                found[row["id"]] = self._to_memory(row)
-        return found
+        rows = self.db.query_in("SELECT * FROM memories WHERE id IN ({marks})", ids)
+        return {row["id"]: self._to_memory(row) for row in rows}
 
     def memories(
         self,
@@ -252,7 +288,7 @@ class MemoryStore:
         rows = [self.row_for(m, self._secret_token(m)) for m in stored]
         vectors = self._embed([row["search_text"] for row in rows])
         changed_at = to_iso(stamp)
-        with self.db.lock:  # vectors are written in commit order
+        with self.db.lock:  # queued under the lock: vectors are written in commit order
             with self.db.write() as db:
                 self._check_sources(sources)
                 for row in rows:
@@ -263,7 +299,9 @@ class MemoryStore:
                     insert_version(db, row["id"], 1, changed_at, cause, actor, [], None)
                     for source_id in sources:
                         link_source(db, row["id"], source_id)
-            self._put_vectors(rows, vectors, new=True)
+            written = self._in_order(self._put_vectors, rows, vectors, new=True)
+        written.result()
+        self.changes.emit("memory", "added", [m.id for m in stored])
         return [
             m.model_copy(update={"secret_value": None, "secret_stored": _has(m)})
             if m.type == MemoryType.VAULT
@@ -308,7 +346,7 @@ class MemoryStore:
             candidate = candidate.model_copy(update={"updated_at": stamp})
             new_row = self.row_for(candidate, token)
             vector = self._embed([new_row["search_text"]])
-            with self.db.lock:  # vectors are written in commit order
+            with self.db.lock:  # queued under the lock: vectors are written in commit order
                 with self.db.write() as db:
                     if (
                         self.db.scalar("SELECT rev FROM memories WHERE id = ?", [memory_id])
@@ -331,7 +369,9 @@ class MemoryStore:
                         changed,
                         old_snapshot,
                     )
-                self._put_vectors([new_row], vector, new=False)
+                written = self._in_order(self._put_vectors, [new_row], vector, new=False)
+            written.result()
+            self.changes.emit("memory", "updated", [memory_id])
             return self.get(memory_id)
         raise MnemoError(f"memory {memory_id} kept changing while being updated; try again")
 
@@ -341,27 +381,41 @@ class MemoryStore:
         memory = self.get(ref)
         if memory.type == MemoryType.CORE:
             raise InvalidInput("core blocks cannot be deleted; clear one with: edit core:<label>")
-        with self.db.write() as db:
-            db.execute("DELETE FROM memories WHERE id = ?", [memory.id])
-            db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('purge_pending', '1')")
+        with self.db.lock:
+            with self.db.write() as db:
+                db.execute("DELETE FROM memories WHERE id = ?", [memory.id])
+                db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('purge_pending', '1')")
+            removed = self._in_order(self.vectors.delete, [memory.id])
+        removed.result()
         log.info("deleted memory %s (%s) by %s: %s", memory.id, memory.type, actor, cause)
-        self.vectors.delete([memory.id])
         self._schedule_purge()
+        self.changes.emit("memory", "deleted", [memory.id])
         return memory
+
+    def _in_order(self, write: Callable[..., None], *args: Any, **kw: Any) -> Future[None]:
+        """Queue a vector write behind those of earlier commits. Callers queue it while holding
+        the database lock (so the queue's order is the commit order) and wait for it after
+        letting go: a slow vector write (LanceDB compacting) then holds up no other writer
+        of SQLite, such as an edit made in the window."""
+        with self._vector_queue_lock:
+            if self._vector_queue is None:
+                self._vector_queue = ThreadPoolExecutor(1, thread_name_prefix="mnemo-vectors")
+            return self._vector_queue.submit(write, *args, **kw)
 
     def _schedule_purge(self) -> None:
         """Purge a few seconds after the last delete: a burst of deletes costs one purge."""
         with self._purge_lock:
             if self._purge_timer is not None:
                 self._purge_timer.cancel()
-            self._purge_timer = threading.Timer(PURGE_DELAY_S, self._purge_if_pending)
+            self._purge_timer = threading.Timer(PURGE_DELAY_S, self.purge_if_pending)
             self._purge_timer.daemon = True
             self._purge_timer.start()
 
-    def _purge_if_pending(self) -> None:
+    def purge_if_pending(self) -> None:
+        """Finish deletions that a crash or a scheduled purge left pending."""
         with self._purge_lock:
             self._purge_timer = None
-            if not self._closed and self._meta("purge_pending"):
+            if not self._closed and self.meta("purge_pending"):
                 self.purge()
 
     def purge(self) -> None:
@@ -426,7 +480,7 @@ class MemoryStore:
     def repair(self, progress: Progress | None = None) -> RepairReport:
         """Bring the vector index in step with SQLite: embed what is missing or stale, drop
         what SQLite no longer holds, and start over if the embedding model changed."""
-        model_changed = self._meta("embedder") != self.embedder.name
+        model_changed = self.meta("embedder") != self.embedder.name
         if model_changed:
             self.vectors.reset()
             self.source_vectors.reset()
@@ -445,7 +499,7 @@ class MemoryStore:
         self._embed_ids(stale, progress, total=total)
         self._embed_source_ids(missing_sources, progress, done=len(stale), total=total)
         if model_changed:
-            self._set_meta("embedder", self.embedder.name)
+            self.set_meta("embedder", self.embedder.name)
         embedded, removed = total, len(extra) + len(extra_sources)
         if embedded or removed:
             log.info("vector index repaired: %d embedded, %d removed", embedded, removed)
@@ -513,6 +567,7 @@ class MemoryStore:
                 db.execute(_insert_sql("sources", row), list(row.values()))
         if embed:
             self._put_source_vectors(stored, new=True)
+        self.changes.emit("source", "added", [s.id for s in stored])
         return stored
 
     def embed_sources(self, source_ids: Sequence[str]) -> None:
@@ -529,19 +584,21 @@ class MemoryStore:
                 changed += db.execute(
                     f"UPDATE sources SET thumbnail = NULL WHERE thumbnail IN ({marks})", chunk
                 ).rowcount
+        if changed:
+            self.changes.emit("source", "updated")
         return changed
 
     def find_sources(self, kind: str, refs: Sequence[str]) -> dict[str, Source]:
         """Sources of `kind` by their outside reference (a message id, a LoCoMo dia_id)."""
-        found: dict[str, Source] = {}
-        for start in range(0, len(refs), 500):
-            chunk = list(refs[start : start + 500])
-            marks = ",".join("?" * len(chunk))
-            rows = self.db.query(
-                f"SELECT * FROM sources WHERE kind = ? AND ref IN ({marks})", [kind, *chunk]
-            )
-            found.update({row["ref"]: _to_source(row) for row in rows})
-        return found
+        rows = self.db.query_in(
+            "SELECT * FROM sources WHERE kind = ? AND ref IN ({marks})", refs, [kind]
+        )
+        return {row["ref"]: _to_source(row) for row in rows}
+
+    def get_sources(self, ids: Sequence[str]) -> dict[str, Source]:
+        """Sources by id, skipping ids that no longer exist."""
+        rows = self.db.query_in("SELECT * FROM sources WHERE id IN ({marks})", ids)
+        return {row["id"]: _to_source(row) for row in rows}
 
     def get_source(self, source_id: str) -> Source:
         rows = self.db.query("SELECT * FROM sources WHERE id = ?", [source_id])
@@ -559,6 +616,7 @@ class MemoryStore:
         log.info("deleted source %s (%s) by %s", source.id, source.kind, actor)
         self.source_vectors.delete([source.id])
         self._schedule_purge()
+        self.changes.emit("source", "deleted", [source.id])
         return source
 
     def link_sources(self, ref: str, source_ids: Sequence[str]) -> None:
@@ -567,6 +625,7 @@ class MemoryStore:
             self._check_sources(source_ids)
             for source_id in source_ids:
                 link_source(db, memory_id, source_id)
+        self.changes.emit("memory", "updated", [memory_id])
 
     def sources_of(self, ref: str) -> list[Source]:
         """The inputs a memory was made from, oldest first."""
@@ -601,6 +660,7 @@ class MemoryStore:
                     "created_at": to_iso(now()),
                 }
                 db.execute(_insert_sql("entities", found), list(found.values()))
+                self.changes.emit("entity", "added", [found["id"]])
         return Entity(
             id=found["id"],
             kind=found["kind"],
@@ -625,6 +685,7 @@ class MemoryStore:
                 "INSERT OR IGNORE INTO links (src, dst, relation, created_at) VALUES (?, ?, ?, ?)",
                 [link.src, link.dst, link.relation, to_iso(now())],
             )
+        self.changes.emit("link", "added", [link.src, link.dst])
         return link
 
     def unlink(self, src: str, dst: str, relation: str | None = None) -> int:
@@ -633,7 +694,10 @@ class MemoryStore:
         if relation is not None:
             sql, params = sql + " AND relation = ?", [*params, relation]
         with self.db.write() as db:
-            return db.execute(sql, params).rowcount
+            removed = db.execute(sql, params).rowcount
+        if removed:
+            self.changes.emit("link", "deleted", [src, dst])
+        return removed
 
     def links(self, ref: str | None = None) -> list[Link]:
         """Edges touching one node, or every edge of the graph."""

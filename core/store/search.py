@@ -17,6 +17,7 @@ from datetime import datetime
 
 from core.memory.models import Memory, MemoryType, Sensitivity
 from core.settings import SearchSettings
+from core.store.fusion import fuse, tied_ranks
 from core.store.memories import MemoryStore, sql_filters
 from core.store.vectors import VectorFilter
 
@@ -55,7 +56,9 @@ class SearchFilters:
         max_sensitivity: Sensitivity | str | None = None,
     ) -> "SearchFilters":
         """Build filters from loose values; `max_sensitivity` means 'this level or lower'."""
-        levels = None if sensitivities is None else {Sensitivity(s) for s in sensitivities}
+        levels: frozenset[Sensitivity] | set[Sensitivity] | None = (
+            None if sensitivities is None else {Sensitivity(s) for s in sensitivities}
+        )
         if max_sensitivity is not None:
             ceiling = Sensitivity(max_sensitivity).up_to()
             levels = ceiling if levels is None else levels & ceiling
@@ -146,56 +149,45 @@ def search(
     merged = {hit[0]: hit for future in pending for hit in future.result()}
     keyword = sorted(merged.values(), key=lambda hit: hit[1])[:k]
 
-    candidates: dict[str, dict] = {}
-    for (memory_id, bm25, event_ts), rank in zip(
-        keyword, _ranks([-h[1] for h in keyword]), strict=True
-    ):
-        candidates[memory_id] = {"keyword_rank": rank, "bm25": bm25, "event_ts": event_ts}
     vector = [hit for hit in vector if hit[1] >= settings.min_similarity]
-    for (memory_id, similarity, event_ts), rank in zip(
-        vector, _ranks([h[1] for h in vector]), strict=True
-    ):
-        candidates.setdefault(memory_id, {}).update(
-            vector_rank=rank, similarity=similarity, event_ts=event_ts
-        )
-    by_age = sorted(candidates, key=lambda i: candidates[i]["event_ts"], reverse=True)
-    ages = [candidates[i]["event_ts"] for i in by_age]
-    for memory_id, rank in zip(by_age, _ranks(ages), strict=True):
-        candidates[memory_id]["recency_rank"] = rank
-
-    weights = {
-        "keyword_rank": settings.keyword_weight,
-        "vector_rank": settings.vector_weight,
-        "recency_rank": settings.recency_weight,
+    info: dict[str, dict] = {}
+    for memory_id, bm25, event_ts in keyword:
+        info[memory_id] = {"bm25": bm25, "event_ts": event_ts}
+    for memory_id, similarity, event_ts in vector:
+        info.setdefault(memory_id, {}).update(similarity=similarity, event_ts=event_ts)
+    by_age = sorted(info, key=lambda i: info[i]["event_ts"], reverse=True)
+    ranks = {
+        "keyword": tied_ranks([h[0] for h in keyword], [-h[1] for h in keyword]),
+        "vector": tied_ranks([h[0] for h in vector], [h[1] for h in vector]),
+        "recency": tied_ranks(by_age, [info[i]["event_ts"] for i in by_age]),
     }
-    for info in candidates.values():
-        info["parts"] = {
-            name.removesuffix("_rank"): weight / (settings.rrf_k + info[name])
-            for name, weight in weights.items()
-            if info.get(name) is not None
-        }
-        info["score"] = sum(info["parts"].values())
-    for memory_id, weight in _weights(store, list(candidates)).items():
-        candidates[memory_id]["score"] *= weight  # stale memories, lowered by consolidation
-    best = sorted(candidates, key=lambda i: candidates[i]["score"], reverse=True)[:limit]
+    weights = {
+        "keyword": settings.keyword_weight,
+        "vector": settings.vector_weight,
+        "recency": settings.recency_weight,
+    }
+    parts = fuse(ranks, weights, settings.rrf_k)
+    scores = {memory_id: sum(p.values()) for memory_id, p in parts.items()}
+    for memory_id, weight in _weights(store, list(scores)).items():
+        scores[memory_id] *= weight  # stale memories, lowered by consolidation
+    best = sorted(scores, key=scores.__getitem__, reverse=True)[:limit]
     memories = store.get_many(best)
     hits = []
     for memory_id in best:
         if memory_id not in memories:  # deleted between the ranking and now
             continue
-        info = candidates[memory_id]
         memory = memories[memory_id]
         hits.append(
             SearchHit(
                 memory=memory,
-                score=info["score"],
+                score=scores[memory_id],
                 snippet=snippet(memory.search_text(), terms),
-                keyword_rank=info.get("keyword_rank"),
-                bm25=info.get("bm25"),
-                vector_rank=info.get("vector_rank"),
-                similarity=info.get("similarity"),
-                recency_rank=info.get("recency_rank"),
-                parts=info["parts"],
+                keyword_rank=ranks["keyword"].get(memory_id),
+                bm25=info[memory_id].get("bm25"),
+                vector_rank=ranks["vector"].get(memory_id),
+                similarity=info[memory_id].get("similarity"),
+                recency_rank=ranks["recency"].get(memory_id),
+                parts=parts[memory_id],
             )
         )
     return hits
@@ -203,22 +195,10 @@ def search(
 
 def _weights(store: MemoryStore, ids: list[str]) -> dict[str, float]:
     """The rank weights below 1 among `ids` (most memories have 1)."""
-    if not ids:
-        return {}
-    rows = store.db.db.execute(
-        f"SELECT id, weight FROM memories WHERE weight < 1 AND id IN ({','.join('?' * len(ids))})",
-        ids,
-    ).fetchall()
-    return dict(rows)
-
-
-def _ranks(best_first: list) -> list[int]:
-    """1-based ranks of values sorted best first, equal values sharing a rank ("1224"), so a
-    tie in one ranking is left for the others to break."""
-    ranks: list[int] = []
-    for position, value in enumerate(best_first, start=1):
-        ranks.append(ranks[-1] if ranks and value == best_first[position - 2] else position)
-    return ranks
+    rows = store.db.query_in(
+        "SELECT id, weight FROM memories WHERE weight < 1 AND id IN ({marks})", ids
+    )
+    return {row["id"]: row["weight"] for row in rows}
 
 
 @functools.cache

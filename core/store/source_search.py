@@ -18,8 +18,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from core.memory.models import Source, SourceKind
-from core.store.memories import MemoryStore, _to_source
-from core.store.search import _phrase, _ranks, query_terms, snippet
+from core.store.fusion import best as fused_best
+from core.store.fusion import fuse, tied_ranks
+from core.store.memories import MemoryStore
+from core.store.search import _phrase, query_terms, snippet
 from core.store.vectors import VectorFilter
 from core.timeutil import to_iso
 
@@ -80,26 +82,21 @@ def search_sources(
     )
     vector = [hit for hit in vector if hit[1] >= settings.min_similarity]
 
-    scores: dict[str, float] = {}
-    keyword_ranks = dict(
-        zip([h[0] for h in keyword], _ranks([-h[1] for h in keyword]), strict=True)
+    keyword_ranks = tied_ranks([h[0] for h in keyword], [-h[1] for h in keyword])
+    vector_ranks = tied_ranks([h[0] for h in vector], [h[1] for h in vector])
+    parts = fuse(
+        {"keyword": keyword_ranks, "vector": vector_ranks},
+        {"keyword": settings.keyword_weight, "vector": settings.source_vector_weight},
+        settings.source_rrf_k,
     )
-    vector_ranks = dict(zip([h[0] for h in vector], _ranks([h[1] for h in vector]), strict=True))
-    for source_id, rank in keyword_ranks.items():
-        scores[source_id] = settings.keyword_weight / (settings.source_rrf_k + rank)
-    for source_id, rank in vector_ranks.items():
-        scores[source_id] = scores.get(source_id, 0.0) + settings.source_vector_weight / (
-            settings.source_rrf_k + rank
-        )
-    best = sorted(scores, key=scores.__getitem__, reverse=True)[:limit]
+    best = fused_best(parts, limit)
     if not best:
         return []
-    rows = store.db.query(f"SELECT * FROM sources WHERE id IN ({','.join('?' * len(best))})", best)
-    found = {row["id"]: _to_source(row) for row in rows}
+    found = store.get_sources(best)
     return [
         SourceHit(
             source=found[source_id],
-            score=scores[source_id],
+            score=sum(parts[source_id].values()),
             snippet=snippet(found[source_id].line, terms),
             keyword_rank=keyword_ranks.get(source_id),
             vector_rank=vector_ranks.get(source_id),

@@ -58,8 +58,8 @@ def export_json(store: MemoryStore, *, include_secrets: bool = False) -> dict[st
             data["secret_value"] = revealed.secret_value.get_secret_value()  # type: ignore[union-attr]
         memories.append(data)
     versions = []
-    for memory in memories:
-        for version in store.history(memory["id"]):
+    for data in memories:
+        for version in store.history(data["id"]):
             if version.old and "secret" in version.old:
                 token = version.old.pop("secret")
                 if include_secrets:

@@ -192,14 +192,18 @@ class _Matrix:
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top])]
         return [
-            (self.ids[rows[i]], float(scores[i]), float(self.event_ts[rows[i]]))  # type: ignore[misc]
-            for i in top
+            (str(self.ids[rows[i]]), float(scores[i]), float(self.event_ts[rows[i]])) for i in top
         ]
 
 
 class VectorIndex:
     """Vectors keyed by id (memories, or sources in a second table). Every method is safe to
-    call from any thread."""
+    call from any thread.
+
+    Two locks: `_lock` for LanceDB (writes, loading, compaction, which can take seconds) and
+    `_matrix_lock` for the in-memory matrix that searches read. A search takes only the second,
+    so it never waits behind a compaction or a write to disk.
+    """
 
     def __init__(
         self,
@@ -214,6 +218,7 @@ class VectorIndex:
         self.table_name = table
         self.settings = settings or IndexSettings()
         self._lock = threading.RLock()
+        self._matrix_lock = threading.RLock()
         self._builder: threading.Thread | None = None
         self._matrix: _Matrix | None = None
         self._writes = 0
@@ -238,7 +243,8 @@ class VectorIndex:
             return
         self._synced_at = now
         if self._table.version != self._seen_version:
-            self._matrix = None
+            with self._matrix_lock:
+                self._matrix = None
 
     def _open(self) -> lancedb.table.Table:
         try:
@@ -292,8 +298,9 @@ class VectorIndex:
                     .when_not_matched_insert_all()
                     .execute(table)
                 )
-            if self._matrix is not None:
-                self._matrix.put(rows)
+            with self._matrix_lock:
+                if self._matrix is not None:
+                    self._matrix.put(rows)
             self._wrote()
 
     def delete(self, ids: Iterable[str]) -> None:
@@ -306,14 +313,15 @@ class VectorIndex:
                 chunk = ", ".join(f"'{i}'" for i in ids[start : start + 500] if _is_id(i))
                 if chunk:
                     self._table.delete(f"id IN ({chunk})")
-            if self._matrix is not None:
-                self._matrix.remove(ids)
+            with self._matrix_lock:
+                if self._matrix is not None:
+                    self._matrix.remove(ids)
             self._pending_purge = True
             self._wrote()
 
     def reset(self) -> None:
         """Drop every vector (before a full rebuild)."""
-        with self._lock:
+        with self._lock, self._matrix_lock:
             db = self._connect()
             db.drop_table(self.table_name)
             self._table = db.create_table(self.table_name, schema=_schema(self.dim))
@@ -340,7 +348,8 @@ class VectorIndex:
                             "sens": data["sensitivity"].to_pylist(),
                         },
                     )
-                self._matrix = matrix
+                with self._matrix_lock:
+                    self._matrix = matrix
         self._build_ann_if_due()
         return time.perf_counter() - started
 
@@ -368,7 +377,7 @@ class VectorIndex:
         """Build the IVF index now; returns the seconds spent. Writers are not held up: the
         clustering runs outside the lock, and its result is dropped if rows moved meanwhile."""
         started = time.perf_counter()
-        with self._lock:
+        with self._matrix_lock:
             matrix = self._matrix
             if matrix is None:
                 return 0.0
@@ -377,7 +386,7 @@ class VectorIndex:
         if not alive.any():
             return 0.0
         built = ivf_index.build(vectors[:n], alive)
-        with self._lock:
+        with self._matrix_lock:
             if self._matrix is matrix and matrix.generation == generation:
                 matrix.ivf = built
         log.info("vector ANN index built over %d rows in %.1f s", n, time.perf_counter() - started)
@@ -387,11 +396,19 @@ class VectorIndex:
         self, vector: np.ndarray, k: int, where: VectorFilter | None = None
     ) -> list[tuple[str, float, float]]:
         """The k nearest (id, cosine similarity, event time), best first (vectors are unit)."""
-        with self._lock:
-            self._sync(throttle=True)
-            self.load()
+        # Another process's writes are looked for only when no writer or compaction holds
+        # LanceDB: then the search goes on with the matrix it has (and looks next time).
+        if self._lock.acquire(blocking=False):
+            try:
+                self._sync(throttle=True)
+            finally:
+                self._lock.release()
+        if self._matrix is None:
+            self.load()  # the first search, or after another process wrote: waits for LanceDB
+        with self._matrix_lock:
             matrix = self._matrix
-            assert matrix is not None
+            if matrix is None:  # reset by a rebuild meanwhile
+                return []
             return matrix.search(vector, k, where or VectorFilter(), self.settings.probe_share)
 
     def _wrote(self) -> None:

@@ -30,3 +30,13 @@ def test_package_respects_the_layers(package: str) -> None:
         for module in imported_modules(path):
             top = module.split(".")[0]
             assert top not in FORBIDDEN[package], f"{path.relative_to(ROOT)} imports {module}"
+
+
+def test_the_window_reaches_the_store_only_through_the_host() -> None:
+    """Views ask the host (through app.gui.tasks); none opens the database or its SQL."""
+    banned = ("core.store", "core.engine", "sqlite3", "sqlite_utils", "lancedb")
+    files = list((ROOT / "app" / "gui").rglob("*.py"))
+    assert files
+    for path in files:
+        for module in imported_modules(path):
+            assert not module.startswith(banned), f"{path.relative_to(ROOT)} imports {module}"

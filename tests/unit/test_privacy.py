@@ -49,9 +49,9 @@ def test_deletes_are_purged_soon_while_the_store_stays_open(
         doomed = store.add(SemanticMemory(name="Diary", summary=f"{CANARY} words"))
         store.delete(doomed.id)
         deadline = time.monotonic() + 30
-        while store._meta("purge_pending") and time.monotonic() < deadline:
+        while store.meta("purge_pending") and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert store._meta("purge_pending") is None
+        assert store.meta("purge_pending") is None
         assert files_containing(data_dir, CANARY.encode()) == []
 
 
@@ -64,7 +64,7 @@ def test_a_delete_interrupted_before_purge_is_purged_at_next_start(
     doomed = store.add(SemanticMemory(name="Diary", summary=f"{CANARY} words"))
     store.delete(doomed.id)
     store.db.checkpoint()
-    assert store._meta("purge_pending") == "1"
+    assert store.meta("purge_pending") == "1"
     assert files_containing(data_dir, CANARY.encode())  # the words are still in the index
     # A crash: nothing else of this process runs. The next start must finish the purge.
     reopened = MemoryStore(data_dir, HashingEmbedder(), settings)
@@ -95,7 +95,7 @@ def test_key_goes_to_the_keyring_when_there_is_one(data_dir: Path) -> None:
     keyring.set_keyring(backend)
     with MemoryStore(data_dir, HashingEmbedder(), Settings()) as store:
         item = store.add(KnowledgeVaultItem(caption="PIN", secret_value="2468"))
-        assert store._meta("vault_key_location") == "keyring"
+        assert store.meta("vault_key_location") == "keyring"
         assert not (data_dir / "vault.key").exists()
         assert len(backend.values) == 1
     with MemoryStore(data_dir, HashingEmbedder(), Settings()) as store:
@@ -105,7 +105,7 @@ def test_key_goes_to_the_keyring_when_there_is_one(data_dir: Path) -> None:
 def test_without_a_keyring_the_key_file_is_user_only(data_dir: Path) -> None:
     with MemoryStore(data_dir, HashingEmbedder(), Settings()) as store:
         store.add(KnowledgeVaultItem(caption="PIN", secret_value="2468"))
-        assert store._meta("vault_key_location") == "file"
+        assert store.meta("vault_key_location") == "file"
     mode = stat.S_IMODE((data_dir / "vault.key").stat().st_mode)
     assert mode == 0o600
 

@@ -1,0 +1,507 @@
+"""The host: the one object both front ends hold (the window and the `mnemo` command line).
+
+It owns the engine (store, models), the memory team, the chat agent, the capture service and
+the one scheduler for background upkeep, and offers what a front end needs — asking,
+remembering, forgetting, capture control, ingestion, typed reads and change events — so that no
+front end builds these parts itself or touches the store's SQL.
+
+Creating a Host costs nothing; `start()` opens the store (LanceDB, migrations) and is what the
+window runs off its GUI thread. The vector index is brought in step in the background after
+that (`repair`), while keyword search already answers.
+
+Background work (capture, scheduled consolidation, picture retention) runs in one process per
+data folder: the first to `start(background=True)` owns it (core.ownership); a second process
+(the CLI beside a running app) still reads, asks and writes.
+"""
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from agents.chat import Answer, AnswerStream, ChatAgent, Item
+from agents.team import Batch, BatchReport, MemoryTeam
+from core.errors import MnemoError
+from core.memory.models import CoreBlock, Memory, MemoryType, Source, SourceKind, Version
+from core.ownership import BackgroundOwner
+from core.paths import data_dir
+from core.settings import Settings
+from core.store.changes import ChangeHub, ExternalWatch
+from core.timeutil import now as utc_now
+
+log = logging.getLogger(__name__)
+Progress = Callable[[str, int, int], None]  # (what, done, total)
+WATCH_S = 1.0  # how often another process's writes are looked for
+
+
+class NotStarted(MnemoError):
+    """The host's engine is not open yet (start() has not finished)."""
+
+
+class Host:
+    def __init__(
+        self,
+        folder: str | Path | None = None,
+        *,
+        settings: Settings | None = None,
+        embedder: Any = None,
+        chat: Any = None,
+        capture_options: dict[str, Any] | None = None,
+        watch_s: float | None = WATCH_S,
+    ) -> None:
+        """`embedder`, `chat` and `capture_options` (screen, desktop_factory, ocr for the
+        CaptureService) replace the real parts in tests. `watch_s`: how often to look for
+        another process's writes (None: only when poll_external() is called)."""
+        self.data_dir = data_dir(folder)
+        self._settings = settings
+        self._embedder = embedder
+        self._chat_override = chat
+        self._capture_options = capture_options or {}
+        self._watch_s = watch_s
+        self.changes = ChangeHub()
+        self.ready = threading.Event()
+        self.owner = BackgroundOwner(self.data_dir)
+        self.engine: Any = None  # core.engine.Engine, imported in start(): it pulls in LanceDB
+        self._capture: Any = None
+        self._scheduler: Any = None
+        self._unsubscribe: Callable[[], None] | None = None
+        self._lock = threading.RLock()  # capture state and the parts' lifecycle
+        self._watch: ExternalWatch | None = None
+        self._team: MemoryTeam | None = None
+        self._agent: ChatAgent | None = None
+        self._writer: Any = None  # the background memory writer (one thread)
+        self.last_error: str | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self, progress: Progress | None = None, *, background: bool = True) -> None:
+        """Open the store and, with `background`, take this folder's background work: the
+        scheduler (consolidation, picture retention, another process's changes) and the
+        vector repair. Returns when the store answers; repair goes on in the background."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        from core.engine import Engine
+
+        report = progress or (lambda *_: None)
+        report("opening the memory store", 0, 1)
+        # With background work the vector repair runs after start() returns; without (the
+        # command line), before, as a command expects a consistent index.
+        engine = Engine(
+            self.data_dir, embedder=self._embedder, settings=self._settings, repair=not background
+        )
+        if self._chat_override is not None:
+            engine.set_chat(self._chat_override)
+        with self._lock:
+            self.engine = engine
+            self._unsubscribe = engine.store.changes.subscribe(self.changes.emit_change)
+            self._writer = ThreadPoolExecutor(1, thread_name_prefix="mnemo-writer")
+        self.ready.set()
+        report("opening the memory store", 1, 1)
+        if background and self.owner.acquire():
+            self._start_scheduler()
+            self._writer.submit(self._repair, report)
+        elif background:
+            log.info("background work is owned by process %s", self.owner.owner_pid())
+
+    def _repair(self, report: Progress) -> None:
+        try:
+            self.store.purge_if_pending()
+            self.store.repair(lambda done, total: report("indexing memories", done, total))
+        except Exception as exc:  # logged and shown; search falls back to keywords meanwhile
+            log.exception("vector repair failed")
+            self.last_error = f"indexing failed: {exc}"
+        report("indexing memories", 1, 1)
+
+    def _start_scheduler(self) -> None:
+        from apscheduler.executors.pool import ThreadPoolExecutor as Executor
+        from apscheduler.schedulers.background import BackgroundScheduler
+
+        from agents.consolidate import schedule
+
+        store = self.store
+        self._watch = ExternalWatch(store.db.data_version, lambda: store.db.commits)
+        scheduler = BackgroundScheduler(
+            executors={"default": Executor(2)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+        )
+        schedule(scheduler, self._consolidate_quietly, self.settings.agents.consolidate_every_hours)
+        if self._watch_s:
+            scheduler.add_job(
+                self.poll_external, "interval", seconds=self._watch_s, id="mnemo-watch"
+            )
+        scheduler.add_job(self._recycle_pictures, "interval", hours=1, id="mnemo-retention")
+        scheduler.start()
+        self._scheduler = scheduler
+
+    def close(self) -> None:
+        """Stop capture and the scheduler, finish the memory writer's current batch, close the
+        models (so none is freed at interpreter exit) and the store."""
+        with self._lock:
+            self.capture_stop()
+            if self._scheduler is not None:
+                self._scheduler.shutdown(wait=False)
+                self._scheduler = None
+            if self._writer is not None:
+                self._writer.shutdown(wait=True, cancel_futures=True)
+                self._writer = None
+            if self._unsubscribe is not None:
+                self._unsubscribe()
+            if self.engine is not None:
+                self.engine.close()
+                self.engine = None
+            self.ready.clear()
+            self.owner.release()
+
+    def __enter__(self) -> "Host":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- parts -----------------------------------------------------------------------------
+
+    @property
+    def store(self) -> Any:
+        engine = self.engine
+        if engine is None:
+            raise NotStarted("the memory store is still opening")
+        return engine.store
+
+    @property
+    def settings(self) -> Settings:
+        return self.engine.settings if self.engine is not None else Settings.load(self.data_dir)
+
+    @property
+    def chat_model(self) -> Any:
+        return self.engine.chat
+
+    @property
+    def team(self) -> MemoryTeam:
+        with self._lock:
+            if self._team is None or self._team.chat is not self.chat_model:
+                self._team = MemoryTeam(self.store, self.chat_model)
+            return self._team
+
+    @property
+    def agent(self) -> ChatAgent:
+        with self._lock:
+            if self._agent is None or self._agent.chat is not self.chat_model:
+                self._agent = ChatAgent(self.store, self.chat_model, self.team)
+            return self._agent
+
+    def use_chat_model(self, ref: str) -> str:
+        """Switch the chat model (a name from the model list, a GGUF path, openai:<model>);
+        takes effect for the next question, without a restart. Returns its name."""
+        engine = self.engine
+        entry = engine.models.use("chat", ref)
+        engine.set_chat(engine.models.chat_model())
+        return entry.name
+
+    def apply_settings(self, new: Settings) -> list[str]:
+        """Save `new` as settings.toml and make it take effect now, without a restart: the
+        chat model is switched, a running capture restarts with its new rules, redaction and
+        start-at-login follow. Returns notes on what waits for the next start (the embedding
+        model re-embeds everything then). Invalid settings (a bad exclusion pattern) are
+        refused with nothing saved."""
+        from core import autostart
+        from core.capture.exclusions import Exclusions
+        from core.capture.redact import configure
+
+        rules = new.capture.exclusions
+        Exclusions.make(apps=rules.apps, title_patterns=rules.title_patterns, domains=rules.domains)
+        with self._lock:
+            current = self.settings
+            old = current.model_copy(deep=True)
+            new.save(self.data_dir)
+            # In place: the engine, the model manager and the store hold this same object.
+            for name in Settings.model_fields:
+                setattr(current, name, getattr(new, name).model_copy(deep=True))
+            notes = []
+            configure(emails=new.privacy.redact_emails, phones=new.privacy.redact_phones)
+            chat_fields = ("chat", "context_length", "gpu_layers", "threads", "openai")
+            if any(getattr(old.models, f) != getattr(new.models, f) for f in chat_fields):
+                self.engine.set_chat(self.engine.models.chat_model())
+            if old.models.embedding != new.models.embedding:
+                notes.append("the new embedding model re-indexes your memories at next start")
+            if old.capture != new.capture and self._capture is not None:
+                state = self._capture.state
+                self.capture_stop()
+                self.capture_start()
+                if state == "paused":
+                    self.capture_pause()
+            if old.app.start_at_login != new.app.start_at_login:
+                autostart.set_enabled(new.app.start_at_login, self.data_dir)
+            return notes
+
+    def models(self) -> list[tuple[Any, str]]:
+        """The models there are (core.llm.manager.ModelEntry), each with what it can do:
+        "chat", "embedding", "projector" (a vision model's image part), or "unreadable"."""
+        from core.errors import MnemoError as Unreadable
+
+        manager = self.engine.models
+        found = []
+        for entry in manager.entries():
+            try:
+                header = manager.header(entry)
+            except Unreadable:
+                found.append((entry, "unreadable"))
+                continue
+            if header is None:  # on a server: named for the role it is used in
+                kind = "embedding" if entry.name == manager.in_use("embedding") else "chat"
+            elif header.is_projector:
+                kind = "projector"
+            else:
+                kind = "embedding" if header.is_embedding_model else "chat"
+            found.append((entry, kind))
+        return found
+
+    def download_model(
+        self,
+        name: str,
+        progress: Callable[[int, int | None], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> list[Any]:
+        """Download a recommended model (resumable; `cancel` stops it, the part stays)."""
+        return self.engine.models.download(name, progress=progress, cancel=cancel)
+
+    def open_windows(self, rules: Any = None) -> list[tuple[Any, str | None]]:
+        """The windows on screen now, each with the rule that would exclude it (None: it would
+        be captured), under `rules` (ExclusionSettings; default: the settings')."""
+        from core.capture.desktop import open_desktop
+        from core.capture.exclusions import Exclusions
+
+        rules = rules or self.settings.capture.exclusions
+        exclusions = Exclusions.make(
+            apps=rules.apps,
+            title_patterns=rules.title_patterns,
+            domains=rules.domains,
+            use_defaults=rules.use_defaults,
+        )
+        desktop = self._capture_options.get("desktop_factory", open_desktop)()
+        try:
+            windows = desktop.state().windows
+        finally:
+            desktop.close()
+        return [(window, exclusions.reason(window)) for window in windows]
+
+    # -- asking ----------------------------------------------------------------------------
+
+    def ask(self, message: str, *, now: datetime | None = None) -> AnswerStream:
+        """Start answering a message: iterate the stream for its text; `cancel()` it from any
+        thread to stop (the model is free again before its next token)."""
+        return self.agent.stream(message, now=now)
+
+    def keep_exchange(self, answer: Answer, *, now: datetime | None = None) -> None:
+        """The conversation becomes memory, as in MIRIX: the user's question and the answer are
+        kept as chat sources and handed to the memory team in the background."""
+        if answer.intent != "ask" or not answer.text.strip():
+            return
+        from core.capture.redact import redact
+
+        at = now or utc_now()
+        turns = []
+        for actor, text in (("user", answer.question), ("mnemo", answer.text)):
+            redacted = redact(text)
+            turns.append(
+                Source(
+                    kind=SourceKind.CHAT,
+                    occurred_at=at,
+                    text=redacted.text,
+                    actor=actor,
+                    meta={"app": "mnemo-chat"},
+                )
+            )
+        stored = self.store.add_sources(turns)
+        self.write_in_background(Batch(stored, "chat"))
+
+    def write_in_background(self, batch: Batch) -> Any:
+        """Hand a batch to the memory team on the writer thread (behind chat on the model)."""
+        return self._writer.submit(self._process_quietly, batch)
+
+    def _process_quietly(self, batch: Batch) -> BatchReport | None:
+        try:
+            return self.team.process(batch)
+        except Exception as exc:
+            log.exception("memory writing failed")
+            self.last_error = f"memory writing failed: {exc}"
+            return None
+
+    def remember(self, text: str, *, now: datetime | None = None) -> Answer:
+        return self.agent.remember(text, now=now)
+
+    def find_to_forget(self, text: str) -> Answer:
+        return self.agent.find_to_forget(text)
+
+    def forget(self, items: Sequence[Item], progress: Callable[[int], None] | None = None) -> int:
+        return self.agent.forget(items, progress)
+
+    # -- ingestion and upkeep --------------------------------------------------------------
+
+    def ingest_chat(self, path: Path, progress: Callable[[int, int], None] | None = None) -> Any:
+        from agents.ingest import ingest_sessions
+        from core.ingest.chats import read_chats
+
+        return ingest_sessions(self.team, read_chats(Path(path)), progress=progress)
+
+    def ingest_file(self, path: Path) -> BatchReport:
+        from agents.ingest import ingest_file
+
+        return ingest_file(self.team, Path(path))
+
+    def consolidate(self, progress: Callable[[int, int], None] | None = None) -> Any:
+        from agents.consolidate import Consolidator
+
+        return Consolidator(self.store, self.chat_model).run(progress=progress)
+
+    def _consolidate_quietly(self) -> None:
+        try:
+            self.consolidate()
+        except Exception as exc:
+            log.exception("scheduled consolidation failed")
+            self.last_error = f"consolidation failed: {exc}"
+
+    def poll_external(self) -> bool:
+        """Announce another process's writes (the scheduler calls this every WATCH_S)."""
+        watch = self._watch
+        if watch is None or self.engine is None:
+            return False
+        if watch.changed():
+            self.changes.emit("external", "changed")
+            return True
+        return False
+
+    # -- capture ---------------------------------------------------------------------------
+
+    def _capture_service(self, *, interval_s: float | None = None, agents: bool = True) -> Any:
+        if self._capture is None:
+            from core.capture.desktop import open_desktop
+            from core.capture.service import CaptureService
+
+            options = dict(self._capture_options)
+            if "desktop_factory" not in options:
+                open_desktop().close()  # unsupported here (Wayland, no display): say so now
+            settings = self.settings.capture
+            if interval_s:
+                settings = settings.model_copy(update={"interval_s": interval_s})
+            run_batch = None
+            if agents:
+                team = self.team
+
+                def run_batch(sources: list[Source]) -> object:
+                    return team.process(Batch(sources, "capture"))
+
+            self._capture = CaptureService(
+                self.store, self.data_dir, settings, run_batch=run_batch, **options
+            )
+        return self._capture
+
+    def capture_start(self, *, interval_s: float | None = None, agents: bool = True) -> Any:
+        """Start capturing (returns the running service); raises BackgroundBusy when another
+        process captures this folder. `agents=False` stores captures without writing memories."""
+        with self._lock:
+            self.owner.require("start capture")
+            service = self._capture_service(interval_s=interval_s, agents=agents)
+            service.start()
+            return service
+
+    def capture_pause(self) -> None:
+        with self._lock:
+            if self._capture is not None:
+                self._capture.pause()
+
+    def capture_resume(self) -> None:
+        with self._lock:
+            if self._capture is not None:
+                self._capture.resume()
+
+    def capture_stop(self) -> None:
+        with self._lock:
+            if self._capture is not None:
+                self._capture.stop()
+                self._capture = None
+
+    def capture_state(self) -> str:
+        """stopped, running or paused (in this process)."""
+        with self._lock:
+            return self._capture.state if self._capture is not None else "stopped"
+
+    def capture_status(self) -> dict[str, Any]:
+        with self._lock:
+            if self._capture is not None:
+                return self._capture.status()
+        from core.capture.service import read_status
+
+        return read_status(self.data_dir) or {"state": "stopped"}
+
+    def capture_once(self, *, agents: bool = True) -> Any:
+        """One frame through the whole pipeline now: (what was stored, the status after)."""
+        with self._lock:
+            service = self._capture_service(agents=agents)
+            try:
+                return service.once(), service.status()
+            finally:
+                self._capture = None
+
+    def _recycle_pictures(self) -> None:
+        with self._lock:
+            if self._capture is not None:
+                self._capture.recycle()
+
+    # -- reads for views -------------------------------------------------------------------
+
+    def memory(self, ref: str, *, reveal: bool = False) -> Memory:
+        return self.store.get(ref, reveal=reveal)
+
+    def source(self, source_id: str) -> Source:
+        return self.store.get_source(source_id)
+
+    def history(self, ref: str) -> list[Version]:
+        return self.store.history(ref)
+
+    def sources_of(self, ref: str) -> list[Source]:
+        return self.store.sources_of(ref)
+
+    def memories_of_source(self, source_id: str) -> list[Memory]:
+        from core.store.reads import memories_of_source
+
+        return memories_of_source(self.store, source_id)
+
+    def memories_page(
+        self,
+        *,
+        types: Sequence[MemoryType] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        offset: int = 0,
+        limit: int = 100,
+    ) -> Any:
+        from core.store.reads import page_of_memories
+
+        return page_of_memories(
+            self.store, types=types, since=since, until=until, offset=offset, limit=limit
+        )
+
+    def sources_between(
+        self, since: datetime | None = None, until: datetime | None = None, **kw: Any
+    ) -> list[Source]:
+        from core.store.reads import sources_between
+
+        return sources_between(self.store, since, until, **kw)
+
+    def neighbourhood(self, ref: str, depth: int = 1) -> Any:
+        from core.store.reads import neighbourhood
+
+        return neighbourhood(self.store, ref, depth)
+
+    def core_blocks(self) -> list[CoreBlock]:
+        return self.store.core_blocks()
+
+    def stats(self) -> Any:
+        from core.store.reads import stats
+
+        return stats(self.store)
+
+    def search(self, query: str, **kw: Any) -> Any:
+        return self.engine.search(query, **kw)

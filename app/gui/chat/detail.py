@@ -1,0 +1,86 @@
+"""The window a citation chip opens: the cited memory (its fields and the inputs it came from)
+or the cited input (a chat turn's text; a capture's picture and text)."""
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout, QWidget
+
+from app.gui import tasks
+
+MASK = "••••••"
+HIDDEN_FIELDS = {"id", "type", "rev", "secret_value", "secret_stored", "created_at", "updated_at"}
+
+
+def memory_html(memory: Any, sources: list[Any]) -> str:
+    data = memory.model_dump(mode="json", exclude={"secret_value"})
+    rows = []
+    for key, value in data.items():
+        if key in HIDDEN_FIELDS or value in ("", [], None, {}):
+            continue
+        if isinstance(value, list):
+            value = "<br>".join(f"{i}. {_esc(v)}" for i, v in enumerate(value, 1))
+        else:
+            value = _esc(value).replace("\n", "<br>")
+        rows.append(f"<tr><td class='k'>{_esc(key.replace('_', ' '))}</td><td>{value}</td></tr>")
+    if getattr(memory, "secret_stored", False):
+        rows.append(f"<tr><td class='k'>secret</td><td>{MASK}</td></tr>")
+    when = memory.event_time or memory.created_at
+    html = (
+        f"<h3>{_esc(memory.headline)}</h3>"
+        f"<p style='color:gray'>{memory.type} memory · {when:%Y-%m-%d %H:%M} · rev {memory.rev}</p>"
+        f"<table cellspacing=6>{''.join(rows)}</table>"
+    )
+    if sources:
+        html += "<h4>From</h4>" + "".join(
+            f"<p>{s.occurred_at:%Y-%m-%d %H:%M} · {_esc(s.line[:300])}</p>" for s in sources
+        )
+    return html
+
+
+def source_html(source: Any) -> str:
+    where = " — ".join(x for x in (source.app, source.title, source.url) if x)
+    head = f"{source.kind} · {source.occurred_at:%Y-%m-%d %H:%M}" + (f" · {where}" if where else "")
+    who = f"<b>{_esc(source.actor)}:</b> " if source.actor else ""
+    return (
+        f"<p style='color:gray'>{_esc(head)}</p>"
+        f"<p>{who}{_esc(source.text).replace(chr(10), '<br>')}</p>"
+    )
+
+
+def _esc(value: Any) -> str:
+    return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+class ItemDialog(QDialog):
+    """Loads the item off the GUI thread and shows it; `task` is the load (tests wait on it)."""
+
+    def __init__(self, host: Any, item: Any, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Memory" if item.kind == "memory" else "Source")
+        self.resize(600, 460)
+        self.text = QTextBrowser()
+        self.text.setOpenLinks(False)
+        self.text.setHtml("<p>Loading…</p>")
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.text)
+        layout.addWidget(buttons)
+        data_dir = Path(host.data_dir)
+
+        def load(_ctx: tasks.Context) -> str:
+            if item.kind == "memory":
+                memory = host.memory(item.id)
+                return memory_html(memory, host.sources_of(memory.id))
+            source = host.source(item.id)
+            html = source_html(source)
+            picture = data_dir / source.thumbnail if source.thumbnail else None
+            if picture is not None and picture.is_file():
+                html = f"<p><img src='{picture.as_uri()}' width='540'></p>" + html
+            return html
+
+        self.task = tasks.run(load, on_done=self.text.setHtml, on_error=self._failed, parent=self)
+
+    def _failed(self, error: BaseException) -> None:
+        self.text.setHtml(f"<p>This item cannot be shown: {_esc(error)}</p>")

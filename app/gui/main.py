@@ -1,0 +1,334 @@
+"""The desktop app: QApplication, palette, single instance, first paint, then the host.
+
+The window is shown before anything heavy is imported: the host (LanceDB, pyarrow, the
+models) is created and started on a worker, and the chat pane is enabled when its store
+answers. Closing the window hides it to the tray; Quit (tray menu, Ctrl+Q) ends the app.
+"""
+
+import hashlib
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QByteArray, QObject, QSettings, QTimer, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtNetwork import QLocalServer, QLocalSocket
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from app.gui import tasks, tray
+from app.gui.bridge import Bridge
+from app.gui.style import apply_style
+from app.gui.window import MainWindow
+
+log = logging.getLogger(__name__)
+STATUS_MS = 1000  # how often the status bar reads the host's in-memory state
+
+
+def instance_name(folder: Path) -> str:
+    """One running app per data folder (and user): the local socket's name."""
+    digest = hashlib.sha1(str(folder.resolve()).encode()).hexdigest()[:12]
+    return f"mnemo-{os.getuid() if hasattr(os, 'getuid') else 0}-{digest}"
+
+
+def raise_running(name: str) -> bool:
+    """Ask a running instance to show its window; True if one answered."""
+    socket = QLocalSocket()
+    socket.connectToServer(name)
+    if not socket.waitForConnected(500):
+        return False
+    socket.write(b"raise\n")
+    socket.waitForBytesWritten(500)
+    socket.disconnectFromServer()
+    return True
+
+
+class MnemoApp(QObject):
+    """Wires the window, the tray and the host together."""
+
+    host_started = Signal(object)
+    closed = Signal()  # after quit(): the host is closed (the QApplication ends next)
+
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        make_host: Callable[[], Any] | None = None,
+        use_tray: bool | None = None,
+        exit_on_quit: bool = True,
+    ) -> None:
+        super().__init__()
+        self.folder = folder
+        self.bridge = Bridge()
+        self.window = MainWindow()
+        self.window.resize(1000, 720)
+        self.host: Any = None
+        self._make_host = make_host or self._default_host
+        self._quitting = False
+        self._exit_on_quit = exit_on_quit
+        self._geometry = QSettings(str(folder / "window.ini"), QSettings.Format.IniFormat)
+        saved = self._geometry.value("geometry")
+        if isinstance(saved, QByteArray):
+            self.window.restoreGeometry(saved)
+
+        self.tray: tray.Tray | None = None
+        if use_tray if use_tray is not None else tray.available():
+            self.tray = tray.Tray(self.window)
+            self.tray.open_requested.connect(self.show_window)
+            self.tray.pause_toggled.connect(self.toggle_pause)
+            self.tray.quit_requested.connect(self.quit)
+            self.tray.show()
+        self.window.close_requested.connect(self._window_closed)
+        self.window.capture_clicked.connect(self.capture_clicked)
+        self.window.settings_requested.connect(self.open_settings)
+        self.settings_dialog: Any = None
+        self.first_run: Any = None
+        QShortcut(QKeySequence("Ctrl+Q"), self.window, self.quit)
+
+        self.bridge.progress.connect(self.window.set_work)
+        self.bridge.capture_state.connect(self._capture_changed)
+        self.bridge.alert.connect(self._alert)
+        self.window.chat.busy_changed.connect(lambda _busy: self._refresh_status())
+        self._status = QTimer(self)
+        self._status.setInterval(STATUS_MS)
+        self._status.timeout.connect(self._refresh_status)
+        self._last_error: str | None = None
+        self._capture_state = "stopped"
+
+    # -- start and stop --------------------------------------------------------------------
+
+    def _default_host(self) -> Any:
+        from agents.host import Host  # here, on a worker: it imports LanceDB and pyarrow
+
+        return Host(self.folder)
+
+    def start(self) -> tasks.Task:
+        """Show the window now; open the host on a worker."""
+        self.window.show()
+        bridge = self.bridge
+
+        def work(_ctx: tasks.Context) -> Any:
+            host = self._make_host()
+            host.start(bridge.report)
+            return host
+
+        return tasks.run(work, on_done=self._host_ready, on_error=self._host_failed)
+
+    def _host_ready(self, host: Any) -> None:
+        self.host = host
+        self.bridge.attach(host)
+        self.window.chat.set_host(host)
+        self._status.start()
+        self._refresh_status()
+        self.window.settings_button.setEnabled(True)
+        self.host_started.emit(host)
+        if not host.settings.app.first_run_done:
+            self.open_first_run()
+        elif host.settings.app.capture_on_start:
+            self.set_capture("start")
+
+    def open_first_run(self) -> None:
+        from app.gui.firstrun import FirstRun
+
+        self.first_run = FirstRun(self.host, self.window)
+        self.first_run.saved.connect(lambda agreed: agreed and self.set_capture("start"))
+        self.first_run.open()
+
+    def open_settings(self) -> None:
+        from app.gui.settings.dialog import SettingsDialog
+
+        if self.host is None:
+            return
+        if self.settings_dialog is None or not self.settings_dialog.isVisible():
+            self.settings_dialog = SettingsDialog(self.host, self.window)
+            self.settings_dialog.applied.connect(lambda _notes: self._settings_applied())
+        self.settings_dialog.show()
+        self.settings_dialog.raise_()
+
+    def _settings_applied(self) -> None:
+        """Capture follows its on/off setting; the rest took effect in the host."""
+        wanted = self.host.settings.app.capture_on_start
+        if wanted and self._capture_state == "stopped":
+            self.set_capture("start")
+        elif not wanted and self._capture_state in ("running", "paused"):
+            self.set_capture("stop")
+
+    def _host_failed(self, error: BaseException) -> None:
+        log.error("the memory store could not be opened", exc_info=error)
+        self.window.chat.status.setText(f"Mnemo could not open its memory: {error}")
+        self._alert("Mnemo could not start", str(error))
+
+    def quit(self) -> None:
+        """Save the window's place, close the host (capture, models, store), and exit."""
+        if self._quitting:
+            return
+        self._quitting = True
+        self._geometry.setValue("geometry", self.window.saveGeometry())
+        self._geometry.sync()
+        self._status.stop()
+        self.window.chat.stop()
+        if self.tray is not None:
+            self.tray.hide()
+        self.window.hide()
+        host = self.host
+
+        def close(_ctx: tasks.Context) -> None:
+            if host is not None:
+                host.close()
+
+        def done(_result: Any = None) -> None:
+            self.closed.emit()
+            if self._exit_on_quit:
+                QApplication.quit()
+
+        tasks.run(close, on_done=done, on_error=lambda _e: done())
+
+    def show_window(self) -> None:
+        self.window.showNormal()
+        self.window.raise_()
+        self.window.activateWindow()
+
+    def _window_closed(self) -> None:
+        if self.tray is not None and self.tray.isVisible():
+            self._geometry.setValue("geometry", self.window.saveGeometry())
+            self.window.hide()
+            if not self._geometry.value("told_about_tray"):
+                self.tray.showMessage("Mnemo is still running", "Open it again from the tray.")
+                self._geometry.setValue("told_about_tray", True)
+        else:
+            self.quit()
+
+    # -- capture ---------------------------------------------------------------------------
+
+    def capture_clicked(self) -> None:
+        if self._capture_state == "running":
+            self.set_capture("pause")
+        elif self._capture_state == "paused":
+            self.set_capture("resume")
+        elif self.host is not None and self._consent():
+            self.set_capture("start")
+
+    def toggle_pause(self) -> None:
+        if self._capture_state == "running":
+            self.set_capture("pause")
+        elif self._capture_state == "paused":
+            self.set_capture("resume")
+
+    def _consent(self) -> bool:
+        """Capture starts only after the user agreed, once; the answer is kept in settings."""
+        settings = self.host.settings
+        if settings.app.capture_on_start:
+            return True
+        rules = settings.capture.exclusions
+        own = [*rules.apps, *rules.title_patterns, *rules.domains]
+        answer = QMessageBox.question(
+            self.window,
+            "Start capturing your screen?",
+            f"Mnemo will read the text on your screen every {settings.capture.interval_s:g} s "
+            "and keep small pictures, here on this computer only. Secrets are redacted before "
+            "anything is stored. Never recorded: password managers, private and incognito "
+            "windows, Mnemo itself"
+            + (f", and your rules: {', '.join(own)}" if own else "")
+            + ".\n\nCapture will also start with the app from now on; pause it any time from "
+            "the tray.",
+        )
+        if answer != QMessageBox.StandardButton.Yes:
+            return False
+        settings.app.capture_on_start = True
+        settings.save(self.host.data_dir)
+        return True
+
+    def set_capture(self, action: str) -> tasks.Task:
+        """start, pause, resume or stop capture on a worker; the state comes back by signal."""
+        host, bridge = self.host, self.bridge
+
+        def work(_ctx: tasks.Context) -> str:
+            getattr(host, f"capture_{action}")()
+            return host.capture_state()
+
+        def failed(error: BaseException) -> None:
+            bridge.capture_state.emit("unavailable")
+            bridge.alert.emit("Capture stopped", str(error))
+
+        return tasks.run(work, on_done=bridge.capture_state.emit, on_error=failed)
+
+    def _capture_changed(self, state: str) -> None:
+        self._capture_state = state
+        self.window.set_capture_state(state)
+        self._refresh_status()
+
+    # -- status ----------------------------------------------------------------------------
+
+    def _refresh_status(self) -> None:
+        """The status bar and the tray, from the host's in-memory state (no I/O, no locks)."""
+        host = self.host
+        if host is None:
+            return
+        engine = host.engine
+        service = getattr(engine.loaded_chat, "service", None) if engine else None
+        busy = self.window.chat.busy
+        if service is None:
+            model = "Model: loads with the first question"
+        elif busy:
+            model = "Model: answering" if service.loaded else "Model: loading…"
+        else:
+            model = "Model: ready" if service.loaded else "Model: loads with the first question"
+        if service is not None and service.pending:
+            model += f" · {service.pending} waiting"
+        self.window.set_model_state(model)
+        error = host.last_error
+        if error and error != self._last_error:
+            self._last_error = error
+            self._alert("Mnemo needs your attention", error)
+        if self.tray is not None:
+            state = {"running": "capturing", "paused": "paused"}.get(self._capture_state, "idle")
+            if self._capture_state == "unavailable" or error:
+                state = "error"
+            elif state == "idle" and (busy or (service is not None and service.pending)):
+                state = "working"
+            self.tray.set_state(state, capture=self._capture_state, detail=error or "")
+
+    def _alert(self, title: str, message: str) -> None:
+        if self.tray is not None and self.tray.isVisible():
+            self.tray.notify(title, message)
+        else:
+            self.window.statusBar().showMessage(f"{title}: {message}", 15_000)
+
+
+def main(argv: Sequence[str] | None = None, *, folder: str | None = None) -> int:
+    """Run the desktop app; returns its exit code."""
+    from core.paths import data_dir
+
+    os.umask(0o077)
+    app = QApplication.instance() or QApplication(list(argv or sys.argv))
+    app.setApplicationName("Mnemo")
+    app.setDesktopFileName("mnemo")
+    app.setQuitOnLastWindowClosed(False)
+    where = data_dir(folder)
+    name = instance_name(where)
+    if raise_running(name):
+        print("Mnemo is already running: its window was raised.", file=sys.stderr)
+        return 0
+    apply_style(app)
+    app.styleHints().colorSchemeChanged.connect(lambda _scheme: apply_style(app))
+    mnemo = MnemoApp(where)
+    server = QLocalServer(app)
+    QLocalServer.removeServer(name)  # a crashed instance's socket file
+    server.listen(name)
+    server.newConnection.connect(lambda: _answer(server, mnemo))
+    if mnemo.tray is None:
+        print(
+            "Mnemo: this desktop has no system tray; closing the window quits Mnemo.",
+            file=sys.stderr,
+        )
+    mnemo.start()
+    return app.exec()
+
+
+def _answer(server: QLocalServer, mnemo: MnemoApp) -> None:
+    socket = server.nextPendingConnection()
+    if socket is not None:
+        socket.readyRead.connect(lambda: (socket.readAll(), mnemo.show_window()))
+        socket.disconnected.connect(socket.deleteLater)

@@ -1,0 +1,205 @@
+"""What the desktop app feels like: start-up, GUI stalls under load, first token, Stop, memory.
+
+    python -m bench.gui [--memories 10000] [--captures 5000] [--sessions 2]
+
+Starts its own Xvfb, openbox and tray host (trayer), a window with text for capture to read,
+and the real app in a process of its own (bench.gui_run) on a copy of a seeded store with the
+bundled models. The seeded store (memories and captures embedded by the bundled MiniLM) is
+built once and kept in the user cache folder. The app then, as a user would: waits for its
+store, loads the chat model, starts capture and the ingestion of a LoCoMo conversation, asks a
+question while both run, presses Stop on a second answer, waits for the ingestion, rests, and
+quits. A 10 ms GUI-thread heartbeat measures the longest stall throughout. Prints a table,
+then one JSON line.
+"""
+
+import argparse
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from bench.display import app_window, tray_host, virtual_display
+from bench.report import report
+
+ROOT = Path(__file__).resolve().parent.parent
+LOCOMO = ROOT.parent / "shared" / "data" / "locomo" / "locomo_dev.json"
+TARGETS = {
+    "startup_to_window_ms": 1500,
+    "max_gui_stall_ms": 50,
+    "chat_first_token_ms": 1500,
+    "stop_to_idle_ms": 200,
+    "rss_mb_steady": 800,
+}
+
+PEOPLE = ["Ana", "Priya", "Tom", "Lena", "Kofi", "Marta", "Jun", "Sam", "Noor", "Diego"]
+PLACES = ["Lisbon", "the office", "Berlin", "the gym", "Kyoto", "the library", "home", "Porto"]
+TOPICS = [
+    "the Q3 budget",
+    "the search rewrite",
+    "hiring plans",
+    "the kitchen renovation",
+    "marathon training",
+    "the tax return",
+    "the Kubernetes migration",
+    "a birthday party",
+    "the quarterly report",
+    "the vendor contract",
+]
+APPS = [
+    ("firefox", "Docs — Mozilla Firefox"),
+    ("code", "search.py — Visual Studio Code"),
+    ("thunderbird", "Inbox — Thunderbird"),
+    ("libreoffice", "report.odt — LibreOffice Writer"),
+    ("slack", "#team — Slack"),
+]
+
+
+def seed(folder: Path, memories: int, captures: int) -> None:
+    """A store with `memories` memories of every type and `captures` screen captures, all
+    embedded by the bundled model (as the app would have made them)."""
+    from core.engine import Engine
+    from core.memory import EpisodicMemory, ProceduralMemory, ResourceMemory, SemanticMemory
+    from core.memory.models import Source, SourceKind
+
+    rng = random.Random(7)
+    start = datetime(2025, 1, 1, tzinfo=UTC)
+    with Engine(folder) as engine:
+        store = engine.store
+        batch: list = []
+        for n in range(memories):
+            who, where, topic = rng.choice(PEOPLE), rng.choice(PLACES), rng.choice(TOPICS)
+            when = start + timedelta(minutes=37 * n)
+            kind = n % 10
+            if kind < 5:
+                memory = EpisodicMemory(
+                    event_type=rng.choice(["meeting", "call", "trip", "note"]),
+                    summary=f"Talked with {who} about {topic} at {where}",
+                    details=f"{who} asked for a follow-up on {topic} by next week (#{n})",
+                    actor="user",
+                    occurred_at=when,
+                )
+            elif kind < 8:
+                memory = SemanticMemory(
+                    name=f"{topic.title()} {n}",
+                    summary=f"{who} owns {topic}; the plan was agreed at {where}",
+                )
+            elif kind == 8:
+                memory = ProceduralMemory(
+                    entry_type="workflow",
+                    summary=f"How to update {topic} ({n})",
+                    steps=[f"open the {topic} sheet", f"ask {who}", "send the summary"],
+                )
+            else:
+                memory = ResourceMemory(
+                    title=f"{topic} notes {n}.md",
+                    summary=f"Notes on {topic} from {where}",
+                    resource_type="markdown",
+                    content=f"# {topic}\n- owner: {who}\n- place: {where}",
+                )
+            batch.append(memory)
+            if len(batch) == 500:
+                store.add_many(batch, cause="seeded", actor="bench")
+                batch = []
+                print(f"seeded {n + 1} memories", file=sys.stderr)
+        if batch:
+            store.add_many(batch, cause="seeded", actor="bench")
+        sources = []
+        for n in range(captures):
+            app, title = rng.choice(APPS)
+            topic = rng.choice(TOPICS)
+            sources.append(
+                Source(
+                    kind=SourceKind.CAPTURE,
+                    occurred_at=start + timedelta(minutes=71 * n),
+                    app=app,
+                    title=title,
+                    text=f"{topic}: notes by {rng.choice(PEOPLE)} — item {n}, due in {n % 9} days",
+                )
+            )
+            if len(sources) == 500:
+                store.add_sources(sources)
+                sources = []
+                print(f"seeded {n + 1} captures", file=sys.stderr)
+        if sources:
+            store.add_sources(sources)
+
+
+def seeded_store(memories: int, captures: int) -> Path:
+    from platformdirs import user_cache_dir
+
+    folder = Path(user_cache_dir("mnemo-bench")) / f"gui-seed-{memories}-{captures}-v1"
+    if not (folder / "seeded").exists():
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        seed(folder, memories, captures)
+        (folder / "seeded").touch()
+    return folder
+
+
+def conversation(sessions: int, folder: Path) -> Path:
+    """The first LoCoMo conversation, cut to its first `sessions` sessions."""
+    data = json.loads(LOCOMO.read_text())[:1]
+    talk = data[0]["conversation"]
+    for key in list(talk):
+        number = key.split("_")[1] if key.startswith("session_") else None
+        if number is not None and int(number) > sessions:
+            del talk[key]
+    data[0]["qa"] = []
+    path = folder / "locomo-part.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--memories", type=int, default=10_000)
+    parser.add_argument("--captures", type=int, default=5_000)
+    parser.add_argument("--sessions", type=int, default=2, help="LoCoMo sessions to ingest")
+    args = parser.parse_args()
+
+    seed_folder = seeded_store(args.memories, args.captures)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "data"
+        shutil.copytree(seed_folder, folder)
+        from core.settings import Settings
+
+        settings = Settings.load(folder)
+        settings.app.first_run_done = True
+        settings.save(folder)
+        talk = conversation(args.sessions, Path(tmp))
+        notes = "Planning notes\nFlights to Lisbon on 14 March\nCall Priya about the budget"
+        with virtual_display(), tray_host(), app_window("--title", "Notes", "--text", notes):
+            env = {**os.environ, "QT_QPA_PLATFORM": "xcb", "MNEMO_BENCH_T0": repr(time.time())}
+            done = subprocess.run(
+                [sys.executable, "-m", "bench.gui_run", str(folder), str(talk)],
+                capture_output=True,
+                text=True,
+                env=env,
+                cwd=ROOT,
+                timeout=3600,
+            )
+    lines = [ln for ln in done.stdout.splitlines() if ln.startswith("{")]
+    if done.returncode != 0 or not lines:
+        sys.exit(f"the app run failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    figures = json.loads(lines[-1])
+    figures.update(memories=args.memories, captures=args.captures, sessions=args.sessions)
+    rows = []
+    for name, value in figures.items():
+        target = TARGETS.get(name)
+        note = f"target ≤ {target}" if target else ""
+        if target and isinstance(value, int | float):
+            note += " (met)" if value <= target else " (MISSED)"
+        if name == "tray_visible":
+            note = "target true"
+        rows.append((name, str(value), note))
+    report(rows, figures)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,166 @@
+"""The app as bench.gui runs it: the real MnemoApp, instrumented, driven by a script.
+
+    python -m bench.gui_run DATA_DIR LOCOMO_JSON      (MNEMO_BENCH_T0: the parent's clock)
+
+Prints one JSON line of figures when done. Not meant to be run by hand.
+"""
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QEvent, QObject, QTimer
+from PySide6.QtWidgets import QApplication
+
+T0 = float(os.environ.get("MNEMO_BENCH_T0", time.time()))
+HEARTBEAT_MS = 10
+REST_S = 15
+
+
+class FirstPaint(QObject):
+    def __init__(self) -> None:
+        super().__init__()
+        self.at: float | None = None
+
+    def eventFilter(self, _watched: QObject, event: QEvent) -> bool:
+        if self.at is None and event.type() == QEvent.Type.Paint:
+            self.at = time.time()
+        return False
+
+
+class Heartbeat:
+    """A 10 ms timer on the GUI thread; the longest gap between two ticks is the longest
+    time the GUI thread could not run (a freeze a user would feel)."""
+
+    def __init__(self) -> None:
+        self.timer = QTimer()
+        self.timer.setInterval(HEARTBEAT_MS)
+        self.timer.timeout.connect(self._tick)
+        self.last = 0.0
+        self.worst = 0.0
+        self.ticks = 0
+
+    def start(self) -> None:
+        self.last = time.perf_counter()
+        self.timer.start()
+
+    def stop(self) -> None:
+        self.timer.stop()
+
+    def _tick(self) -> None:
+        now = time.perf_counter()
+        self.worst = max(self.worst, now - self.last)
+        self.last = now
+        self.ticks += 1
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def main() -> None:
+    folder, talk = Path(sys.argv[1]), Path(sys.argv[2])
+    app = QApplication(sys.argv[:1])
+    app.setQuitOnLastWindowClosed(False)
+
+    from app.gui import tasks
+    from app.gui.main import MnemoApp
+    from app.gui.style import apply_style
+    from core.llm.service import Priority
+
+    apply_style(app)
+    painted = FirstPaint()
+    mnemo = MnemoApp(folder)
+    mnemo.window.installEventFilter(painted)
+    chat = mnemo.window.chat
+    heartbeat = Heartbeat()
+    figures: dict[str, Any] = {}
+    state: dict[str, Any] = {"ingested": False, "question": 0}
+
+    def finish() -> None:
+        heartbeat.stop()
+        figures["max_gui_stall_ms"] = round(heartbeat.worst * 1000, 1)
+        figures["heartbeats"] = heartbeat.ticks
+        QTimer.singleShot(REST_S * 1000, rest)
+
+    def rest() -> None:
+        figures["rss_mb_steady"] = round(rss_mb())
+        figures["tray_visible"] = bool(
+            mnemo.tray is not None and mnemo.tray.isVisible() and mnemo.tray.isSystemTrayAvailable()
+        )
+        figures["capture"] = mnemo.host.capture_status().get("state")
+        figures["captures_stored"] = mnemo.host.capture_status().get("stored")
+        print(json.dumps(figures), flush=True)
+        mnemo.quit()
+
+    def ingested(report: Any) -> None:
+        state["ingested"] = True
+        figures["ingested_turns"] = report.turns
+        figures["ingest_s"] = round(time.perf_counter() - state["ingest_started"], 1)
+        if state["question"] == 2 and not chat.busy:
+            finish()
+
+    def ask(text: str) -> None:
+        state["question"] += 1
+        state["sent"] = time.perf_counter()
+        state["first"] = None
+        chat.input.setPlainText(text)
+        chat.send()
+
+    def streamed(_chars: int) -> None:
+        if state["first"] is not None:
+            return
+        state["first"] = time.perf_counter()
+        if state["question"] == 1:
+            figures["chat_first_token_ms"] = round((state["first"] - state["sent"]) * 1000)
+        else:  # press Stop on the second answer, and time how soon the model is free
+            service = mnemo.host.chat_model.service
+            pressed = time.perf_counter()
+            probe = service.submit(lambda _m, _j: time.perf_counter(), Priority.CHAT)
+            chat.stop()
+            state["probe"] = (pressed, probe)
+
+    def answered(_answer: Any) -> None:
+        if state["question"] == 1:
+            ask("What did Caroline and Melanie talk about? Tell me everything in detail.")
+            return
+        pressed, probe = state["probe"]
+        figures["stop_to_idle_ms"] = round((probe.result(60) - pressed) * 1000, 1)
+        if state["ingested"]:
+            finish()
+
+    def model_loaded(_result: Any) -> None:
+        mnemo.set_capture("start")
+        heartbeat.start()
+        state["ingest_started"] = time.perf_counter()
+        tasks.run(lambda _ctx: mnemo.host.ingest_chat(talk), on_done=ingested)
+        ask("When did I talk with Priya about the Q3 budget?")
+
+    def started(host: Any) -> None:
+        figures["startup_to_window_ms"] = round(((painted.at or time.time()) - T0) * 1000)
+        figures["startup_to_ready_ms"] = round((time.time() - T0) * 1000)
+        mnemo.window.showMinimized()  # the notes window gets the focus, so capture reads it
+        chat_model = host.chat_model
+        loading = time.perf_counter()
+
+        def load(_ctx: Any) -> None:
+            chat_model.complete([{"role": "user", "content": "Hi"}], max_tokens=1)
+            figures["model_load_ms"] = round((time.perf_counter() - loading) * 1000)
+
+        tasks.run(load, on_done=model_loaded)
+
+    chat.streamed.connect(streamed)
+    chat.answered.connect(answered)
+    mnemo.host_started.connect(started)
+    mnemo.start()
+    sys.exit(app.exec())
+
+
+if __name__ == "__main__":
+    main()

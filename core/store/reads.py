@@ -1,0 +1,139 @@
+"""Typed reads for the window's views: pages of memories, sources by time, provenance both
+ways, graph neighbourhoods and the store's figures. Each returns records, never rows."""
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Generic, TypeVar
+
+from core.memory.models import Entity, Link, Memory, MemoryType, Source
+from core.store.memories import MemoryStore, sql_filters
+from core.timeutil import to_iso
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of a longer list: `total` is the length of the whole list."""
+
+    items: list[T]
+    offset: int
+    total: int
+
+
+@dataclass(frozen=True)
+class Stats:
+    memories: dict[str, int]
+    sources: int
+    entities: int
+    links: int
+    vectors: int
+    embedder: str
+    schema_version: int
+    database_bytes: int
+    vector_bytes: int
+
+    @property
+    def total_memories(self) -> int:
+        return sum(self.memories.values())
+
+
+@dataclass(frozen=True)
+class Neighbourhood:
+    """The memories and entities within some links of one node, and the links between them."""
+
+    center: str
+    memories: dict[str, Memory] = field(default_factory=dict)
+    entities: dict[str, Entity] = field(default_factory=dict)
+    links: list[Link] = field(default_factory=list)
+
+
+def page_of_memories(
+    store: MemoryStore,
+    *,
+    types: Iterable[MemoryType] | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    offset: int = 0,
+    limit: int = 100,
+) -> Page[Memory]:
+    """Memories newest first, one page of them, with the count of all that match."""
+    types = list(types) if types is not None else None
+    where, params = sql_filters(types=types, since=since, until=until)
+    total = int(store.db.scalar(f"SELECT count(*) FROM memories WHERE {where}", params))
+    items = store.memories(types=types, since=since, until=until, limit=limit, offset=offset)
+    return Page(items, offset, total)
+
+
+def sources_between(
+    store: MemoryStore,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    *,
+    kinds: Iterable[str] | None = None,
+    limit: int = 500,
+) -> list[Source]:
+    """Kept inputs in a time range, oldest first (a timeline's rows)."""
+    clauses, params = ["1"], []
+    if since is not None:
+        clauses.append("occurred_at >= ?")
+        params.append(to_iso(since))
+    if until is not None:
+        clauses.append("occurred_at <= ?")
+        params.append(to_iso(until))
+    if kinds is not None:
+        kinds = [str(k) for k in kinds]
+        clauses.append(f"kind IN ({','.join('?' * len(kinds))})")
+        params += kinds
+    rows = store.db.query(
+        f"SELECT id FROM sources WHERE {' AND '.join(clauses)} "
+        f"ORDER BY occurred_at LIMIT {int(limit)}",
+        params,
+    )
+    ids = [row["id"] for row in rows]
+    found = store.get_sources(ids)
+    return [found[i] for i in ids if i in found]
+
+
+def memories_of_source(store: MemoryStore, source_id: str) -> list[Memory]:
+    """The memories written from one input, newest first."""
+    rows = store.db.query("SELECT memory_id FROM memory_sources WHERE source_id = ?", [source_id])
+    found = store.get_many([row["memory_id"] for row in rows])
+    return sorted(found.values(), key=lambda m: m.updated_at or m.created_at, reverse=True)  # type: ignore[arg-type, return-value]
+
+
+def neighbourhood(store: MemoryStore, ref: str, depth: int = 1) -> Neighbourhood:
+    """Everything within `depth` links of a memory or entity."""
+    center = store._node(ref)
+    seen = {center}
+    frontier = {center}
+    links: dict[tuple[str, str, str], Link] = {}
+    for _ in range(max(depth, 0)):
+        reached: set[str] = set()
+        for node in frontier:
+            for link in store.links(node):
+                links[(link.src, link.dst, link.relation)] = link
+                reached |= {link.src, link.dst}
+        frontier = reached - seen
+        seen |= reached
+        if not frontier:
+            break
+    entities = {e.id: e for e in store.entities() if e.id in seen}
+    memories = store.get_many([node for node in seen if node not in entities])
+    return Neighbourhood(center, memories, entities, list(links.values()))
+
+
+def stats(store: MemoryStore) -> Stats:
+    folder = store.folder
+    return Stats(
+        memories=store.counts(),
+        sources=int(store.db.scalar("SELECT count(*) FROM sources")),
+        entities=int(store.db.scalar("SELECT count(*) FROM entities")),
+        links=int(store.db.scalar("SELECT count(*) FROM links")),
+        vectors=store.vectors.count(),
+        embedder=store.embedder.name,
+        schema_version=int(store.db.scalar("PRAGMA user_version")),
+        database_bytes=sum(p.stat().st_size for p in folder.glob("mnemo.db*") if p.is_file()),
+        vector_bytes=sum(p.stat().st_size for p in (folder / "vectors").rglob("*") if p.is_file()),
+    )

@@ -1,0 +1,206 @@
+"""The running app on a virtual screen: the window and its chat pane on the real bundled
+model, citations that open what they cite, Stop, remember, forget with its dialog, the tray
+(pause capture from its menu, close to tray) and the single instance."""
+
+import threading
+
+import pytest
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtNetwork import QLocalServer
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from app.gui.main import MnemoApp, instance_name, raise_running
+from core.errors import NotFound
+from core.llm.service import Priority
+from core.memory import SemanticMemory
+from tests.gui.conftest import screenshot
+
+pytestmark = pytest.mark.slow
+ANSWER_MS = 240_000  # the real model on a busy 2-core machine: generous, never a measurement
+
+
+def ask(qtbot, app: MnemoApp, text: str, timeout: int = ANSWER_MS):  # type: ignore[no-untyped-def]
+    chat = app.window.chat
+    with qtbot.waitSignal(chat.answered, timeout=timeout) as answered:
+        qtbot.keyClicks(chat.input, text)
+        qtbot.keyClick(chat.input, Qt.Key.Key_Return)
+    return answered.args[0]
+
+
+def test_the_window_opens_and_the_chat_pane_is_ready(mnemo: MnemoApp, qtbot) -> None:
+    window = mnemo.window
+    assert window.isVisible() and window.chat.input.isEnabled()
+    assert [window.nav.item(i).text() for i in range(window.nav.count())] == ["Chat"]
+    assert window.capture_button.text() == "Capture off"
+    screenshot(window, "main-window")
+
+
+def test_a_question_gets_a_streamed_cited_answer_and_a_chip_opens_its_memory(
+    mnemo: MnemoApp, qtbot
+) -> None:
+    host = mnemo.host
+    cat = host.store.add(
+        SemanticMemory(name="Miso", summary="My cat Miso is a grey tabby from the Elm shelter")
+    )
+    answer = ask(qtbot, mnemo, "What is my cat called?")
+    assert answer is not None and answer.intent == "ask"
+    card = mnemo.window.chat.cards()[-1]
+    assert answer.text.strip() and card.text == answer.text
+    chips = card.chips.chips
+    assert chips, "an answer always shows what it was drawn from"
+    assert cat.id in {chip.item.id for chip in chips}
+    screenshot(mnemo.window, "chat-answer")
+
+    chip = next(chip for chip in chips if chip.item.id == cat.id)
+    chip.click()
+    qtbot.waitUntil(lambda: mnemo.window.chat.last_dialog is not None, timeout=10_000)
+    dialog = mnemo.window.chat.last_dialog
+    if not dialog.task.done:
+        with qtbot.waitSignal(dialog.task.finished, timeout=30_000):
+            pass
+    shown = dialog.text.toPlainText()
+    assert "Miso" in shown and "grey tabby" in shown and "semantic memory" in shown
+    qtbot.waitExposed(dialog)
+    screenshot(dialog, "citation-memory")
+    dialog.close()
+
+    # The exchange itself becomes memory: both turns are kept as chat sources.
+    kept = [s for s in host.sources_between() if s.kind == "chat"]
+    assert {s.actor for s in kept} == {"user", "mnemo"}
+    assert any("cat called" in s.text for s in kept)
+
+
+def test_stop_ends_the_answer_and_frees_the_model(mnemo: MnemoApp, qtbot) -> None:
+    chat_model = mnemo.host.chat_model
+    # Hold the model so the question is still queued when Stop is pressed: the outcome does
+    # not depend on how fast this machine generates.
+    holding, release = threading.Event(), threading.Event()
+
+    def hold(_model, _job):  # type: ignore[no-untyped-def]
+        holding.set()
+        release.wait(120)
+
+    blocker = chat_model.service.submit(hold, Priority.CHAT)
+    assert holding.wait(120)
+    chat = mnemo.window.chat
+    with qtbot.waitSignal(chat.answered, timeout=ANSWER_MS):
+        qtbot.keyClicks(chat.input, "Tell me a long story about the sea")
+        qtbot.keyClick(chat.input, Qt.Key.Key_Return)
+        assert chat.stop_button.isVisible()
+        qtbot.keyClick(mnemo.window, Qt.Key.Key_Escape)
+        release.set()
+    blocker.result(60)
+    card = chat.cards()[-1]
+    assert chat.task.cancelled and card.note.text() == "Stopped."
+    assert chat.send_button.isVisible() and not chat.stop_button.isVisible()
+    # The model takes the next job: nothing of the stopped answer is left running.
+    assert chat_model.complete([{"role": "user", "content": "Hi"}], max_tokens=2) is not None
+    assert chat_model.service.pending == 0
+
+
+def test_remember_shows_what_was_stored(mnemo: MnemoApp, qtbot) -> None:
+    answer = ask(qtbot, mnemo, "remember that my dentist is Dr. Ortiz on Main Street")
+    assert answer.intent == "remember"
+    card = mnemo.window.chat.cards()[-1]
+    assert card.text.startswith(("Remembered:", "Kept your words"))
+    for memory in (c.item for c in card.chips.chips):
+        assert memory.kind == "memory"
+    kept = [s for s in mnemo.host.sources_between() if "Dr. Ortiz" in s.text]
+    assert kept and kept[0].actor == "user"
+    screenshot(mnemo.window, "chat-remember")
+
+
+def _answer_dialog(qtbot, button: QMessageBox.StandardButton, seen: list[str]) -> QTimer:  # type: ignore[no-untyped-def]
+    """Answer the confirmation dialog as a user would, once it is open."""
+    timer = QTimer()
+
+    def look() -> None:
+        box = QApplication.activeModalWidget()
+        if isinstance(box, QMessageBox):
+            timer.stop()
+            seen.append(box.text())
+            screenshot(box, "forget-confirm")
+            box.button(button).click()
+
+    timer.timeout.connect(look)
+    timer.start(50)
+    return timer
+
+
+def test_forget_deletes_only_after_the_dialog_is_confirmed(mnemo: MnemoApp, qtbot) -> None:
+    host = mnemo.host
+    secret = host.store.add(
+        SemanticMemory(name="Zephyrine", summary="Zephyrine is the codename of the merger")
+    )
+    seen: list[str] = []
+    timer = _answer_dialog(qtbot, QMessageBox.StandardButton.No, seen)
+    answer = ask(qtbot, mnemo, "forget Zephyrine")
+    timer.stop()
+    assert answer.intent == "forget" and seen and "Delete these" in seen[0]
+    assert any(item.id == secret.id for item in answer.items)
+    assert host.memory(secret.id).id == secret.id  # declined: still there
+    assert mnemo.window.chat.cards()[-1].note.text() == "Nothing was deleted."
+
+    seen.clear()
+    timer = _answer_dialog(qtbot, QMessageBox.StandardButton.Yes, seen)
+    with qtbot.waitSignal(mnemo.window.chat.forgotten, timeout=60_000) as forgotten:
+        ask(qtbot, mnemo, "forget Zephyrine")
+    timer.stop()
+    assert forgotten.args[0] >= 1
+    with pytest.raises(NotFound):
+        host.memory(secret.id)
+    assert "Deleted" in mnemo.window.chat.cards()[-1].note.text()
+
+
+def test_the_tray_pauses_and_resumes_capture(mnemo: MnemoApp, qtbot) -> None:
+    tray = mnemo.tray
+    assert tray is not None and tray.isVisible() and tray.isSystemTrayAvailable()
+    assert not tray.pause_action.isEnabled()  # nothing to pause yet
+    with qtbot.waitSignal(mnemo.bridge.capture_state, timeout=60_000) as started:
+        mnemo.set_capture("start")
+    assert started.args == ["running"]
+    assert tray.state == "capturing" and tray.pause_action.text() == "Pause capture"
+    assert mnemo.window.capture_button.text() == "Capturing"
+
+    with qtbot.waitSignal(mnemo.bridge.capture_state, timeout=60_000) as paused:
+        tray.pause_action.trigger()
+    assert paused.args == ["paused"] and mnemo.host.capture_state() == "paused"
+    assert tray.state == "paused" and tray.pause_action.text() == "Resume capture"
+    assert "paused" in tray.toolTip()
+    screenshot(mnemo.window, "capture-paused")
+
+    with qtbot.waitSignal(mnemo.bridge.capture_state, timeout=60_000) as resumed:
+        tray.pause_action.trigger()
+    assert resumed.args == ["running"] and mnemo.host.capture_state() == "running"
+
+
+def test_closing_the_window_hides_it_to_the_tray(mnemo: MnemoApp, qtbot) -> None:
+    mnemo.window.close()
+    assert not mnemo.window.isVisible()
+    assert mnemo.host.ready.is_set()  # still running, in the tray
+    mnemo.tray.open_action.trigger()
+    qtbot.waitExposed(mnemo.window)
+    assert mnemo.window.isVisible()
+
+
+def test_a_second_start_raises_the_running_window(mnemo: MnemoApp, qtbot) -> None:
+    from app.gui.main import _answer
+
+    name = instance_name(mnemo.folder) + "-test"
+    server = QLocalServer()
+    QLocalServer.removeServer(name)
+    assert server.listen(name)
+    server.newConnection.connect(lambda: _answer(server, mnemo))
+    mnemo.window.hide()
+    raised = threading.Event()
+
+    def second_instance() -> None:
+        if raise_running(name):
+            raised.set()
+
+    thread = threading.Thread(target=second_instance)
+    thread.start()
+    qtbot.waitUntil(lambda: mnemo.window.isVisible(), timeout=30_000)
+    thread.join(30)
+    assert raised.is_set()
+    server.close()
