@@ -17,9 +17,10 @@ data folder: the first to `start(background=True)` owns it (core.ownership); a s
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from agents.chat import Answer, AnswerStream, ChatAgent, Item
 from agents.team import Batch, BatchReport, MemoryTeam
@@ -28,7 +29,7 @@ from core.memory.models import CoreBlock, Memory, MemoryType, Source, SourceKind
 from core.ownership import BackgroundOwner
 from core.paths import data_dir
 from core.settings import Settings
-from core.store.changes import ChangeHub, ExternalWatch
+from core.store.changes import ChangeHub, ExternalWatch, Hub
 from core.timeutil import now as utc_now
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,16 @@ WATCH_S = 1.0  # how often another process's writes are looked for
 
 class NotStarted(MnemoError):
     """The host's engine is not open yet (start() has not finished)."""
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something a front end should show: an alert that needs the user (disk full, capture
+    paused, a model that failed), or capture's new state (running, paused, stopped)."""
+
+    kind: Literal["alert", "capture"]
+    text: str
+    detail: str = ""
 
 
 class Host:
@@ -61,25 +72,29 @@ class Host:
         self._capture_options = capture_options or {}
         self._watch_s = watch_s
         self.changes = ChangeHub()
+        self.notices: Hub[Notice] = Hub()
         self.ready = threading.Event()
         self.owner = BackgroundOwner(self.data_dir)
         self.engine: Any = None  # core.engine.Engine, imported in start(): it pulls in LanceDB
         self._capture: Any = None
         self._scheduler: Any = None
         self._unsubscribe: Callable[[], None] | None = None
-        self._lock = threading.RLock()  # capture state and the parts' lifecycle
+        # Two locks, never held across each other's slow work: capture's state (starting or
+        # stopping capture can take a while), and the agents built on the chat model.
+        self._capture_lock = threading.RLock()
+        self._parts_lock = threading.Lock()
         self._watch: ExternalWatch | None = None
         self._team: MemoryTeam | None = None
         self._agent: ChatAgent | None = None
         self._writer: Any = None  # the background memory writer (one thread)
-        self.last_error: str | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
     def start(self, progress: Progress | None = None, *, background: bool = True) -> None:
-        """Open the store and, with `background`, take this folder's background work: the
-        scheduler (consolidation, picture retention, another process's changes) and the
-        vector repair. Returns when the store answers; repair goes on in the background."""
+        """Open the store and, with `background`, the scheduler: it looks for another
+        process's writes, and, when this process owns the folder's background work
+        (core.ownership), runs consolidation, picture retention and the vector repair.
+        Returns when the store answers; repair goes on in the background."""
         from concurrent.futures import ThreadPoolExecutor
 
         from core.engine import Engine
@@ -93,17 +108,21 @@ class Host:
         )
         if self._chat_override is not None:
             engine.set_chat(self._chat_override)
-        with self._lock:
-            self.engine = engine
-            self._unsubscribe = engine.store.changes.subscribe(self.changes.emit_change)
-            self._writer = ThreadPoolExecutor(1, thread_name_prefix="mnemo-writer")
+        # Whoever can take the background lock makes deletions final on disk; a process
+        # beside the owner leaves its pending purge to the owner.
+        engine.store.may_purge = self.owner.acquire
+        self.engine = engine
+        self._unsubscribe = engine.store.changes.subscribe(self.changes.publish)
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="mnemo-writer")
         self.ready.set()
         report("opening the memory store", 1, 1)
-        if background and self.owner.acquire():
-            self._start_scheduler()
-            self._writer.submit(self._repair, report)
-        elif background:
-            log.info("background work is owned by process %s", self.owner.owner_pid())
+        if background:
+            owner = self.owner.acquire()
+            self._start_scheduler(owner)
+            if owner:
+                self._writer.submit(self._repair, report)
+            else:
+                log.info("background work is owned by process %s", self.owner.owner_pid())
 
     def _repair(self, report: Progress) -> None:
         try:
@@ -111,54 +130,64 @@ class Host:
             self.store.repair(lambda done, total: report("indexing memories", done, total))
         except Exception as exc:  # logged and shown; search falls back to keywords meanwhile
             log.exception("vector repair failed")
-            self.last_error = f"indexing failed: {exc}"
+            self.alert("Indexing failed", str(exc))
         report("indexing memories", 1, 1)
 
-    def _start_scheduler(self) -> None:
+    def _start_scheduler(self, owner: bool) -> None:
         from apscheduler.executors.pool import ThreadPoolExecutor as Executor
         from apscheduler.schedulers.background import BackgroundScheduler
 
         from agents.consolidate import schedule
 
-        store = self.store
-        self._watch = ExternalWatch(store.db.data_version, lambda: store.db.commits)
+        self._watch = ExternalWatch(self.store.db)
         scheduler = BackgroundScheduler(
             executors={"default": Executor(2)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
-        schedule(scheduler, self._consolidate_quietly, self.settings.agents.consolidate_every_hours)
         if self._watch_s:
             scheduler.add_job(
                 self.poll_external, "interval", seconds=self._watch_s, id="mnemo-watch"
             )
-        scheduler.add_job(self._recycle_pictures, "interval", hours=1, id="mnemo-retention")
+        if owner:
+            hours = self.settings.agents.consolidate_every_hours
+            schedule(scheduler, self._consolidate_quietly, hours)
+            scheduler.add_job(self._recycle_pictures, "interval", hours=1, id="mnemo-retention")
         scheduler.start()
         self._scheduler = scheduler
 
     def close(self) -> None:
-        """Stop capture and the scheduler, finish the memory writer's current batch, close the
-        models (so none is freed at interpreter exit) and the store."""
-        with self._lock:
-            self.capture_stop()
-            if self._scheduler is not None:
-                self._scheduler.shutdown(wait=False)
-                self._scheduler = None
-            if self._writer is not None:
-                self._writer.shutdown(wait=True, cancel_futures=True)
-                self._writer = None
-            if self._unsubscribe is not None:
-                self._unsubscribe()
-            if self.engine is not None:
-                self.engine.close()
-                self.engine = None
-            self.ready.clear()
-            self.owner.release()
+        """Stop capture and the scheduler (waiting for a running job), finish the batch the
+        memory writer is on (queued ones are dropped: their inputs are kept as sources), close
+        the models (so none is freed at interpreter exit) and the store."""
+        self.capture_stop()
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=True)
+            self._scheduler = None
+        if self._writer is not None:
+            self._writer.shutdown(wait=True, cancel_futures=True)
+            self._writer = None
+        if self._watch is not None:
+            self._watch.close()
+            self._watch = None
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        if self.engine is not None:
+            self.engine.close()
+            self.engine = None
+        self.ready.clear()
+        self.owner.release()
 
     def __enter__(self) -> "Host":
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def alert(self, text: str, detail: str = "") -> None:
+        """Tell the front end something needs the user."""
+        log.warning("%s: %s", text, detail)
+        self.notices.publish(Notice("alert", text, detail))
 
     # -- parts -----------------------------------------------------------------------------
 
@@ -179,16 +208,18 @@ class Host:
 
     @property
     def team(self) -> MemoryTeam:
-        with self._lock:
-            if self._team is None or self._team.chat is not self.chat_model:
-                self._team = MemoryTeam(self.store, self.chat_model)
+        chat = self.chat_model
+        with self._parts_lock:
+            if self._team is None or self._team.chat is not chat:
+                self._team = MemoryTeam(self.store, chat)
             return self._team
 
     @property
     def agent(self) -> ChatAgent:
-        with self._lock:
-            if self._agent is None or self._agent.chat is not self.chat_model:
-                self._agent = ChatAgent(self.store, self.chat_model, self.team)
+        team = self.team
+        with self._parts_lock:
+            if self._agent is None or self._agent.chat is not team.chat:
+                self._agent = ChatAgent(self.store, team.chat, team)
             return self._agent
 
     def use_chat_model(self, ref: str) -> str:
@@ -203,37 +234,41 @@ class Host:
         """Save `new` as settings.toml and make it take effect now, without a restart: the
         chat model is switched, a running capture restarts with its new rules, redaction and
         start-at-login follow. Returns notes on what waits for the next start (the embedding
-        model re-embeds everything then). Invalid settings (a bad exclusion pattern) are
-        refused with nothing saved."""
+        model re-embeds everything then). Invalid settings (a bad exclusion pattern, a chat
+        model that does not exist) are refused with nothing saved."""
         from core import autostart
         from core.capture.exclusions import Exclusions
         from core.capture.redact import configure
+        from core.llm.manager import ModelManager
 
         rules = new.capture.exclusions
         Exclusions.make(apps=rules.apps, title_patterns=rules.title_patterns, domains=rules.domains)
-        with self._lock:
-            current = self.settings
-            old = current.model_copy(deep=True)
-            new.save(self.data_dir)
-            # In place: the engine, the model manager and the store hold this same object.
-            for name in Settings.model_fields:
-                setattr(current, name, getattr(new, name).model_copy(deep=True))
-            notes = []
-            configure(emails=new.privacy.redact_emails, phones=new.privacy.redact_phones)
-            chat_fields = ("chat", "context_length", "gpu_layers", "threads", "openai")
-            if any(getattr(old.models, f) != getattr(new.models, f) for f in chat_fields):
-                self.engine.set_chat(self.engine.models.chat_model())
-            if old.models.embedding != new.models.embedding:
-                notes.append("the new embedding model re-indexes your memories at next start")
+        current = self.settings
+        old = current.model_copy(deep=True)
+        chat_fields = ("chat", "context_length", "gpu_layers", "threads", "openai")
+        chat = None
+        if any(getattr(old.models, f) != getattr(new.models, f) for f in chat_fields):
+            chat = ModelManager(self.data_dir, new).chat_model()  # made before anything is saved
+        new.save(self.data_dir)
+        # In place: the engine, the model manager and the store hold this same object.
+        for name in Settings.model_fields:
+            setattr(current, name, getattr(new, name).model_copy(deep=True))
+        notes = []
+        configure(emails=new.privacy.redact_emails, phones=new.privacy.redact_phones)
+        if chat is not None:
+            self.engine.set_chat(chat)
+        if old.models.embedding != new.models.embedding:
+            notes.append("the new embedding model re-indexes your memories at next start")
+        with self._capture_lock:
             if old.capture != new.capture and self._capture is not None:
                 state = self._capture.state
                 self.capture_stop()
                 self.capture_start()
                 if state == "paused":
                     self.capture_pause()
-            if old.app.start_at_login != new.app.start_at_login:
-                autostart.set_enabled(new.app.start_at_login, self.data_dir)
-            return notes
+        if old.app.start_at_login != new.app.start_at_login:
+            autostart.set_enabled(new.app.start_at_login, self.data_dir)
+        return notes
 
     def models(self) -> list[tuple[Any, str]]:
         """The models there are (core.llm.manager.ModelEntry), each with what it can do:
@@ -323,9 +358,9 @@ class Host:
     def _process_quietly(self, batch: Batch) -> BatchReport | None:
         try:
             return self.team.process(batch)
-        except Exception as exc:
+        except Exception as exc:  # the inputs stay kept as sources; only the memories wait
             log.exception("memory writing failed")
-            self.last_error = f"memory writing failed: {exc}"
+            self.alert("Writing memories failed", str(exc))
             return None
 
     def remember(self, text: str, *, now: datetime | None = None) -> Answer:
@@ -351,8 +386,12 @@ class Host:
         return ingest_file(self.team, Path(path))
 
     def consolidate(self, progress: Callable[[int, int], None] | None = None) -> Any:
+        """Merge duplicates, flag conflicts, rank stale memories lower. Refused (BackgroundBusy)
+        while another process owns this folder's background work: it consolidates on its own
+        schedule, and two runs at once would merge the same memories twice."""
         from agents.consolidate import Consolidator
 
+        self.owner.require("consolidate")
         return Consolidator(self.store, self.chat_model).run(progress=progress)
 
     def _consolidate_quietly(self) -> None:
@@ -360,15 +399,18 @@ class Host:
             self.consolidate()
         except Exception as exc:
             log.exception("scheduled consolidation failed")
-            self.last_error = f"consolidation failed: {exc}"
+            self.alert("Consolidation failed", str(exc))
 
     def poll_external(self) -> bool:
-        """Announce another process's writes (the scheduler calls this every WATCH_S)."""
+        """Announce another process's writes (the scheduler calls this every WATCH_S). The
+        owner of the background work also finishes deletions another process left pending."""
         watch = self._watch
         if watch is None or self.engine is None:
             return False
         if watch.changed():
             self.changes.emit("external", "changed")
+            if self.owner.held:
+                self.store.purge_if_pending()
             return True
         return False
 
@@ -387,57 +429,68 @@ class Host:
                 settings = settings.model_copy(update={"interval_s": interval_s})
             run_batch = None
             if agents:
-                team = self.team
 
                 def run_batch(sources: list[Source]) -> object:
-                    return team.process(Batch(sources, "capture"))
+                    # The team of the moment: the chat model may have changed since capture
+                    # started, and the old one is closed.
+                    return self.team.process(Batch(sources, "capture"))
 
             self._capture = CaptureService(
-                self.store, self.data_dir, settings, run_batch=run_batch, **options
+                self.store,
+                self.data_dir,
+                settings,
+                run_batch=run_batch,
+                on_pause=self._capture_paused,
+                **options,
             )
         return self._capture
+
+    def _capture_paused(self, reason: str) -> None:
+        """Capture paused itself (the disk is full): the front end shows why."""
+        self.notices.publish(Notice("capture", "paused", reason))
+        self.alert("Capture paused", reason)
 
     def capture_start(self, *, interval_s: float | None = None, agents: bool = True) -> Any:
         """Start capturing (returns the running service); raises BackgroundBusy when another
         process captures this folder. `agents=False` stores captures without writing memories."""
-        with self._lock:
+        with self._capture_lock:
             self.owner.require("start capture")
             service = self._capture_service(interval_s=interval_s, agents=agents)
             service.start()
             return service
 
     def capture_pause(self) -> None:
-        with self._lock:
+        with self._capture_lock:
             if self._capture is not None:
                 self._capture.pause()
 
     def capture_resume(self) -> None:
-        with self._lock:
+        with self._capture_lock:
             if self._capture is not None:
                 self._capture.resume()
 
     def capture_stop(self) -> None:
-        with self._lock:
+        with self._capture_lock:
             if self._capture is not None:
                 self._capture.stop()
                 self._capture = None
 
     def capture_state(self) -> str:
-        """stopped, running or paused (in this process)."""
-        with self._lock:
-            return self._capture.state if self._capture is not None else "stopped"
+        """stopped, running or paused (in this process). Takes no lock: a status bar asks."""
+        service = self._capture
+        return service.state if service is not None else "stopped"
 
     def capture_status(self) -> dict[str, Any]:
-        with self._lock:
-            if self._capture is not None:
-                return self._capture.status()
+        service = self._capture
+        if service is not None:
+            return service.status()
         from core.capture.service import read_status
 
         return read_status(self.data_dir) or {"state": "stopped"}
 
     def capture_once(self, *, agents: bool = True) -> Any:
         """One frame through the whole pipeline now: (what was stored, the status after)."""
-        with self._lock:
+        with self._capture_lock:
             service = self._capture_service(agents=agents)
             try:
                 return service.once(), service.status()
@@ -445,7 +498,7 @@ class Host:
                 self._capture = None
 
     def _recycle_pictures(self) -> None:
-        with self._lock:
+        with self._capture_lock:
             if self._capture is not None:
                 self._capture.recycle()
 

@@ -107,6 +107,53 @@ def _wait_for_selection(name: str, timeout: float) -> None:
     raise RuntimeError(f"nobody took the {name} selection (is the tray host running?)")
 
 
+def find_window(title: str, *, pid: int | None = None, timeout: float = 10) -> int:
+    """The id of the mapped top-level window titled `title` (of process `pid`), once the
+    window manager lists it."""
+    from Xlib import X, display
+
+    screen = display.Display()
+    try:
+        root = screen.screen().root
+        clients = screen.intern_atom("_NET_CLIENT_LIST")
+        pid_atom = screen.intern_atom("_NET_WM_PID")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            prop = root.get_full_property(clients, X.AnyPropertyType)
+            for wid in prop.value if prop else []:
+                window = screen.create_resource_object("window", wid)
+                if window.get_wm_name() != title:
+                    continue
+                owner = window.get_full_property(pid_atom, X.AnyPropertyType)
+                if pid is None or (owner is not None and owner.value[0] == pid):
+                    return int(wid)
+            time.sleep(0.05)
+    finally:
+        screen.close()
+    raise RuntimeError(f"no window titled {title!r} within {timeout:g} s")
+
+
+def activate_window(title: str, timeout: float = 10) -> None:
+    """Give the focus to the top-level window titled `title`, as a user's click would (the
+    window manager is asked through _NET_ACTIVE_WINDOW)."""
+    from Xlib import X, display
+    from Xlib.protocol import event
+
+    wid = find_window(title, timeout=timeout)
+    screen = display.Display()
+    try:
+        root = screen.screen().root
+        window = screen.create_resource_object("window", wid)
+        active = screen.intern_atom("_NET_ACTIVE_WINDOW")
+        message = event.ClientMessage(
+            window=window, client_type=active, data=(32, [2, X.CurrentTime, 0, 0, 0])
+        )
+        root.send_event(message, event_mask=X.SubstructureRedirectMask | X.SubstructureNotifyMask)
+        screen.flush()
+    finally:
+        screen.close()
+
+
 @contextlib.contextmanager
 def app_window(*args: str, timeout: float = 30) -> Iterator[subprocess.Popen[str]]:
     """Run bench.screen_app with `args` until the block ends; returns once its windows show."""

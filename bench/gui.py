@@ -8,7 +8,8 @@ bundled models. The seeded store (memories and captures embedded by the bundled 
 built once and kept in the user cache folder. The app then, as a user would: waits for its
 store, loads the chat model, starts capture and the ingestion of a LoCoMo conversation, asks a
 question while both run, presses Stop on a second answer, waits for the ingestion, rests, and
-quits. A 10 ms GUI-thread heartbeat measures the longest stall throughout. Prints a table,
+quits. A 10 ms GUI-thread heartbeat measures the longest stall throughout. RSS is read after
+75 s at rest with capture on (a still screen frees the OCR models after 60 s). Prints a table,
 then one JSON line.
 """
 

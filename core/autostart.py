@@ -5,7 +5,6 @@ second data folder set up for testing does not hijack the login.
 """
 
 import os
-import shlex
 import shutil
 import sys
 from importlib import resources
@@ -22,10 +21,18 @@ def autostart_dir() -> Path:
 
 
 def command(data_dir: Path) -> str:
-    """The command line the entry runs."""
+    """The command line the entry runs, quoted as the Desktop Entry spec wants for Exec
+    (double quotes; backslash before " ` $ and \\; % doubled)."""
     mnemo = shutil.which("mnemo")
     parts = [mnemo] if mnemo else [sys.executable, "-m", "app.cli"]
-    return shlex.join([*parts, "--data-dir", str(data_dir)])
+    return " ".join(_quote(part) for part in [*parts, "--data-dir", str(data_dir)])
+
+
+def _quote(arg: str) -> str:
+    arg = arg.replace("%", "%%")
+    if arg and not any(c in arg for c in " \t\n\"'\\><~|&;$*?#()`"):
+        return arg
+    return '"' + "".join("\\" + c if c in '"`$\\' else c for c in arg) + '"'
 
 
 def is_enabled() -> bool:

@@ -15,12 +15,20 @@ class Bridge(QObject):
     start_failed = Signal(str)
     progress = Signal(str, int, int)  # background work: (what, done, total)
     capture_state = Signal(str)  # stopped / running / paused
-    model_state = Signal(str)  # idle / loading / answering
     alert = Signal(str, str)  # (title, message) that needs the user: disk full, capture stopped
 
     def attach(self, host: Any) -> None:
-        """Forward the host's change events (called once the host exists)."""
-        self._unsubscribe = host.changes.subscribe(self.changed.emit)
+        """Forward the host's change events and notices (called once the host exists)."""
+        self._unsubscribe = (
+            host.changes.subscribe(self.changed.emit),
+            host.notices.subscribe(self._notice),
+        )
+
+    def _notice(self, notice: Any) -> None:
+        if notice.kind == "capture":
+            self.capture_state.emit(notice.text)
+        else:
+            self.alert.emit(notice.text, notice.detail)
 
     def report(self, what: str, done: int, total: int) -> None:
         """A progress callback for host work on any thread."""

@@ -5,7 +5,15 @@ shown and editable. Finishing saves the choices through the host."""
 from typing import Any
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QCheckBox, QLabel, QVBoxLayout, QWidget, QWizard, QWizardPage
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QLabel,
+    QMessageBox,
+    QVBoxLayout,
+    QWidget,
+    QWizard,
+    QWizardPage,
+)
 
 from app.gui import tasks
 from app.gui.icons import icon
@@ -115,8 +123,17 @@ class FirstRun(QWizard):
         if self.downloaded:
             new.models.chat = self.downloaded
         host = self.host
+        parent = self.parentWidget()
+
+        def failed(error: BaseException) -> None:
+            QMessageBox.warning(
+                parent, "Mnemo", f"Your choices could not be saved: {error}\nSee Settings."
+            )
+            self.saved.emit(False)
+
         self.task = tasks.run(
             lambda _ctx: host.apply_settings(new),
             on_done=lambda _notes: self.saved.emit(agreed),
+            on_error=failed,
         )
         return self.task

@@ -79,6 +79,7 @@ class MnemoApp(QObject):
             self.tray.open_requested.connect(self.show_window)
             self.tray.pause_toggled.connect(self.toggle_pause)
             self.tray.quit_requested.connect(self.quit)
+            self.tray.messageClicked.connect(self.show_window)
             self.tray.show()
         self.window.close_requested.connect(self._window_closed)
         self.window.capture_clicked.connect(self.capture_clicked)
@@ -90,11 +91,11 @@ class MnemoApp(QObject):
         self.bridge.progress.connect(self.window.set_work)
         self.bridge.capture_state.connect(self._capture_changed)
         self.bridge.alert.connect(self._alert)
+        self._needs_user: str | None = None  # an alert not seen yet: the tray shows "error"
         self.window.chat.busy_changed.connect(lambda _busy: self._refresh_status())
         self._status = QTimer(self)
         self._status.setInterval(STATUS_MS)
         self._status.timeout.connect(self._refresh_status)
-        self._last_error: str | None = None
         self._capture_state = "stopped"
 
     # -- start and stop --------------------------------------------------------------------
@@ -117,6 +118,9 @@ class MnemoApp(QObject):
         return tasks.run(work, on_done=self._host_ready, on_error=self._host_failed)
 
     def _host_ready(self, host: Any) -> None:
+        if self._quitting:  # quit while the store was opening: close what was opened
+            tasks.run(lambda _ctx: host.close(), on_done=lambda _r: self._closed_down())
+            return
         self.host = host
         self.bridge.attach(host)
         self.window.chat.set_host(host)
@@ -160,6 +164,10 @@ class MnemoApp(QObject):
         self.window.chat.status.setText(f"Mnemo could not open its memory: {error}")
         self._alert("Mnemo could not start", str(error))
 
+    @property
+    def quitting(self) -> bool:
+        return self._quitting
+
     def quit(self) -> None:
         """Save the window's place, close the host (capture, models, store), and exit."""
         if self._quitting:
@@ -173,19 +181,27 @@ class MnemoApp(QObject):
             self.tray.hide()
         self.window.hide()
         host = self.host
+        if host is None:  # still opening: _host_ready closes it when it arrives
+            return
 
         def close(_ctx: tasks.Context) -> None:
-            if host is not None:
-                host.close()
+            host.close()
 
-        def done(_result: Any = None) -> None:
-            self.closed.emit()
-            if self._exit_on_quit:
-                QApplication.quit()
+        tasks.run(
+            close,
+            on_done=lambda _r: self._closed_down(),
+            on_error=lambda error: (log.error("closing failed: %s", error), self._closed_down()),
+        )
 
-        tasks.run(close, on_done=done, on_error=lambda _e: done())
+    def _closed_down(self) -> None:
+        self.closed.emit()
+        if self._exit_on_quit:
+            tasks.pool().waitForDone(10_000)  # no worker outlives the app's objects
+            QApplication.quit()
 
     def show_window(self) -> None:
+        self._needs_user = None  # the user is looking: the alert was seen
+        self._refresh_status()
         self.window.showNormal()
         self.window.raise_()
         self.window.activateWindow()
@@ -202,14 +218,6 @@ class MnemoApp(QObject):
 
     # -- capture ---------------------------------------------------------------------------
 
-    def capture_clicked(self) -> None:
-        if self._capture_state == "running":
-            self.set_capture("pause")
-        elif self._capture_state == "paused":
-            self.set_capture("resume")
-        elif self.host is not None and self._consent():
-            self.set_capture("start")
-
     def toggle_pause(self) -> None:
         if self._capture_state == "running":
             self.set_capture("pause")
@@ -217,7 +225,8 @@ class MnemoApp(QObject):
             self.set_capture("resume")
 
     def _consent(self) -> bool:
-        """Capture starts only after the user agreed, once; the answer is kept in settings."""
+        """Capture starts only after the user agreed, once; the answer is kept in settings
+        (saved by the capture task, off this thread)."""
         settings = self.host.settings
         if settings.app.capture_on_start:
             return True
@@ -234,17 +243,26 @@ class MnemoApp(QObject):
             + ".\n\nCapture will also start with the app from now on; pause it any time from "
             "the tray.",
         )
-        if answer != QMessageBox.StandardButton.Yes:
-            return False
-        settings.app.capture_on_start = True
-        settings.save(self.host.data_dir)
-        return True
+        return answer == QMessageBox.StandardButton.Yes
 
-    def set_capture(self, action: str) -> tasks.Task:
-        """start, pause, resume or stop capture on a worker; the state comes back by signal."""
+    def capture_clicked(self) -> None:
+        if self._capture_state == "running":
+            self.set_capture("pause")
+        elif self._capture_state == "paused":
+            self.set_capture("resume")
+        elif self.host is not None and self._consent():
+            self.set_capture("start", remember=True)
+
+    def set_capture(self, action: str, *, remember: bool = False) -> tasks.Task:
+        """start, pause, resume or stop capture on a worker; the state comes back by signal.
+        `remember`: the user just agreed to capture, which settings keep for next time."""
         host, bridge = self.host, self.bridge
 
         def work(_ctx: tasks.Context) -> str:
+            if remember:
+                agreed = host.settings.model_copy(deep=True)
+                agreed.app.capture_on_start = True
+                host.apply_settings(agreed)
             getattr(host, f"capture_{action}")()
             return host.capture_state()
 
@@ -278,10 +296,7 @@ class MnemoApp(QObject):
         if service is not None and service.pending:
             model += f" · {service.pending} waiting"
         self.window.set_model_state(model)
-        error = host.last_error
-        if error and error != self._last_error:
-            self._last_error = error
-            self._alert("Mnemo needs your attention", error)
+        error = self._needs_user
         if self.tray is not None:
             state = {"running": "capturing", "paused": "paused"}.get(self._capture_state, "idle")
             if self._capture_state == "unavailable" or error:
@@ -291,6 +306,8 @@ class MnemoApp(QObject):
             self.tray.set_state(state, capture=self._capture_state, detail=error or "")
 
     def _alert(self, title: str, message: str) -> None:
+        self._needs_user = f"{title}: {message}"
+        self._refresh_status()
         if self.tray is not None and self.tray.isVisible():
             self.tray.notify(title, message)
         else:
@@ -315,8 +332,12 @@ def main(argv: Sequence[str] | None = None, *, folder: str | None = None) -> int
     app.styleHints().colorSchemeChanged.connect(lambda _scheme: apply_style(app))
     mnemo = MnemoApp(where)
     server = QLocalServer(app)
-    QLocalServer.removeServer(name)  # a crashed instance's socket file
-    server.listen(name)
+    if not server.listen(name):
+        # Another instance that started just now, or the socket file of one that crashed.
+        if raise_running(name):
+            return 0
+        QLocalServer.removeServer(name)
+        server.listen(name)
     server.newConnection.connect(lambda: _answer(server, mnemo))
     if mnemo.tray is None:
         print(

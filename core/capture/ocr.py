@@ -14,6 +14,7 @@ import ctypes
 import logging
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +46,22 @@ class Ocr:
         self.min_score = min_score
         self._engine: Any = None
         self._lock = threading.Lock()
+        self._used_at = 0.0
+
+    @property
+    def loaded(self) -> bool:
+        return self._engine is not None
+
+    def unload_if_idle(self, idle_s: float) -> bool:
+        """Free the models when nothing was read for `idle_s` seconds (a still screen): they
+        hold ~200 MB, and loading them again takes about a second. True if unloaded."""
+        with self._lock:
+            if self._engine is None or time.monotonic() - self._used_at < idle_s:
+                return False
+            self._engine = None
+        _give_back_memory()
+        log.info("OCR models unloaded after %.0f s without reading", idle_s)
+        return True
 
     def _load(self) -> Any:
         with self._lock:
@@ -73,6 +90,7 @@ class Ocr:
         """The text lines in `regions` of `image` (all of it when None), in screen pixels,
         in reading order."""
         engine = self._load()
+        self._used_at = time.monotonic()
         lines: list[TextLine] = []
         for region in regions or [Box(0, 0, image.width, image.height)]:
             if min(region.right - region.left, region.bottom - region.top) < MIN_SIDE:

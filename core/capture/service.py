@@ -32,6 +32,7 @@ from core.settings import CaptureSettings
 from core.timeutil import now
 
 log = logging.getLogger(__name__)
+OCR_IDLE_S = 60  # a still screen this long frees the OCR models (see Ocr.unload_if_idle)
 
 RECYCLE_EVERY_S = 600
 STATUS_EVERY_S = 2  # a few hundred bytes; `capture status` and the tray read it
@@ -52,7 +53,10 @@ class CaptureService:
         desktop_factory: Callable[[], Desktop] = open_desktop,
         ocr: Ocr | None = None,
         run_batch: Callable[[list[Source]], object] | None = None,
+        on_pause: Callable[[str], None] | None = None,
     ) -> None:
+        """`on_pause(reason)` is told when capture pauses itself (the disk is full)."""
+        self.on_pause = on_pause
         self.settings = settings
         self.data_dir = data_dir
         self.folder = capture_dir(data_dir)
@@ -88,6 +92,7 @@ class CaptureService:
         )
         if ocr is None and settings.ocr:
             ocr = Ocr(threads=settings.ocr_threads)
+        self.ocr = ocr
         self.reader = Reader(
             store,
             self.pictures,
@@ -222,6 +227,8 @@ class CaptureService:
                 if self._stop.is_set():
                     self._settle()
                     return
+                if self.ocr is not None:
+                    self.ocr.unload_if_idle(OCR_IDLE_S)
                 continue
             for frame in frames:
                 self._read(frame)
@@ -241,6 +248,8 @@ class CaptureService:
             log.error("%s; pausing capture", exc)
             self.stats.last_error = str(exc)
             self.pause()
+            if self.on_pause is not None:
+                self.on_pause(str(exc))
         except Exception as exc:  # a bad frame is skipped with its reason, capture goes on
             self.stats.failed += 1
             self.stats.last_error = f"a frame could not be read: {exc}"

@@ -80,9 +80,13 @@ class LlamaEmbedder:
             return np.zeros((0, self._dim), dtype=np.float32)
         with self._lock:
             model = self._model()
-            vectors: list = []
-            for pack in _packs(model, texts):
-                vectors += model.embed(pack, normalize=False, truncate=True)
+            packs = list(_packs(model, texts))
+        vectors: list = []
+        for pack in packs:
+            # The lock is taken a pack at a time: a search's one-line query waits for one pack
+            # of a long re-embedding, not for all of it.
+            with self._lock:
+                vectors += self._model().embed(pack, normalize=False, truncate=True)
         return normalise(np.asarray(vectors, dtype=np.float32).reshape(len(texts), self._dim))
 
 

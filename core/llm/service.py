@@ -88,6 +88,7 @@ class ModelService:
         self._load = load
         self.name = name
         self._model: Any = None
+        self.current: Job[Any] | None = None  # the job the model is running now
         self._queue: queue.PriorityQueue = queue.PriorityQueue()
         self._order = itertools.count()
         self._closed = False
@@ -174,6 +175,7 @@ class ModelService:
             if job.cancelled:
                 job._finish(error=Cancelled("cancelled before it started"))
                 continue
+            self.current = job
             try:
                 if self._model is None:
                     self._model = self._load()
@@ -182,6 +184,8 @@ class ModelService:
                 if not isinstance(exc, MnemoError):
                     log.exception("%s job failed", self.name)
                 job._finish(error=exc if isinstance(exc, MnemoError) else ModelError(str(exc)))
+            finally:
+                self.current = None
 
 
 class TextStream:

@@ -9,7 +9,10 @@ import logging
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Generic, Literal, TypeVar
+
+if TYPE_CHECKING:
+    from core.store.db import Database
 
 log = logging.getLogger(__name__)
 
@@ -24,18 +27,18 @@ class Change:
     ids: tuple[str, ...] = ()
 
 
-Listener = Callable[[Change], None]
+T = TypeVar("T")
 
 
-class ChangeHub:
-    """Listeners called with each Change, on the thread that made it (a Qt view re-posts it to
+class Hub(Generic[T]):
+    """Listeners called with each event, on the thread that made it (a Qt view re-posts it to
     the GUI thread). A listener that raises is logged and kept; it cannot break a write."""
 
     def __init__(self) -> None:
-        self._listeners: list[Listener] = []
+        self._listeners: list[Callable[[T], None]] = []
         self._lock = threading.Lock()
 
-    def subscribe(self, listener: Listener) -> Callable[[], None]:
+    def subscribe(self, listener: Callable[[T], None]) -> Callable[[], None]:
         """Start calling `listener`; returns the function that stops it."""
         with self._lock:
             self._listeners.append(listener)
@@ -47,35 +50,50 @@ class ChangeHub:
 
         return unsubscribe
 
-    def emit(self, kind: Kind, action: Action, ids: Iterable[str] = ()) -> None:
-        self.emit_change(Change(kind, action, tuple(ids)))
-
-    def emit_change(self, change: Change) -> None:
+    def publish(self, event: T) -> None:
         with self._lock:
             listeners = list(self._listeners)
         for listener in listeners:
             try:
-                listener(change)
+                listener(event)
             except Exception:
-                log.exception("a change listener failed on %s", change)
+                log.exception("a listener failed on %s", event)
+
+
+class ChangeHub(Hub[Change]):
+    """What changed in the store, for the views."""
+
+    def emit(self, kind: Kind, action: Action, ids: Iterable[str] = ()) -> None:
+        self.publish(Change(kind, action, tuple(ids)))
 
 
 class ExternalWatch:
     """Tells whether another process wrote to the database since the last look.
 
-    `data_version` changes when any other connection commits, this process's other threads'
-    connections included; the database's own commit counter tells those apart. When this
-    process and another both wrote between two looks, the other's write goes unannounced —
-    harmless, since this process's own change already made the views refresh.
+    `data_version` belongs to one connection: it changes when any other connection commits,
+    this process's own included, so the watch keeps a connection of its own and the database's
+    commit counter tells this process's writes apart. When this process and another both wrote
+    between two looks, the other's write goes unannounced — harmless, since this process's own
+    change already made the views refresh. Safe to call from any thread.
     """
 
-    def __init__(self, data_version: Callable[[], int], own_commits: Callable[[], int]) -> None:
-        self._data_version = data_version
-        self._own_commits = own_commits
-        self._seen = (data_version(), own_commits())
+    def __init__(self, db: "Database") -> None:
+        self._db = db
+        self._conn = db.private_connection()
+        self._lock = threading.Lock()
+        self._seen = (self._version(), db.commits)
+
+    def _version(self) -> int:
+        return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
 
     def changed(self) -> bool:
-        version, commits = self._data_version(), self._own_commits()
-        before_version, before_commits = self._seen
-        self._seen = (version, commits)
-        return version != before_version and commits == before_commits
+        with self._lock:
+            commits = self._db.commits
+            version = self._version()
+            before_version, before_commits = self._seen
+            self._seen = (version, commits)
+            return version != before_version and commits == before_commits
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()

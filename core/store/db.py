@@ -122,9 +122,13 @@ class Database:
         """Fold the WAL into the main file and truncate it, so deleted pages leave no copy."""
         self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
-    def data_version(self) -> int:
-        """Changes when another connection commits (see changes.ExternalWatch)."""
-        return int(self.scalar("PRAGMA data_version"))
+    def private_connection(self) -> sqlite3.Connection:
+        """A connection of the caller's own, outside the per-thread ones; the caller closes it."""
+        if self._closed:
+            raise MnemoError("the memory store is closed")
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA busy_timeout = 30000")
+        return conn
 
     def close(self) -> None:
         with self.lock:

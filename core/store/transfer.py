@@ -17,15 +17,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from core.errors import ImportFailed, InvalidInput
 from core.memory.models import Entity, Link, MemoryType, Source, Version, parse_memory
-from core.store.memories import (
-    MemoryStore,
-    Progress,
-    _insert_sql,
-    _source_row,
-    _to_source,
-    insert_version,
-    link_source,
-)
+from core.store.memories import MemoryStore, Progress
+from core.store.rows import insert_sql, insert_version, link_source, source_row, to_source
 from core.timeutil import now, to_iso
 
 FORMAT = "mnemo-export"
@@ -88,7 +81,7 @@ def export_json(store: MemoryStore, *, include_secrets: bool = False) -> dict[st
 
 
 def _to_json_source(row: dict[str, Any]) -> dict[str, Any]:
-    return _to_source(row).model_dump(mode="json")
+    return to_source(row).model_dump(mode="json")
 
 
 def export_markdown(store: MemoryStore, *, include_secrets: bool = False) -> str:
@@ -183,7 +176,7 @@ def _import(store: MemoryStore, export: ExportFile) -> dict[str, int]:
             secret = data.get("secret_value")
             token = store.secret_box().encrypt(secret) if secret else None
             row = store.row_for(memory, token)
-            db.execute(_insert_sql("memories", row), list(row.values()))
+            db.execute(insert_sql("memories", row), list(row.values()))
             imported.add(memory.id)
             counts["memories"] += 1
         for version in export.versions:
@@ -191,8 +184,8 @@ def _import(store: MemoryStore, export: ExportFile) -> dict[str, int]:
                 _insert_version(store, db, version)
         for source in export.sources:
             if not db.execute("SELECT 1 FROM sources WHERE id = ?", [source.id]).fetchone():
-                row = _source_row(source)
-                db.execute(_insert_sql("sources", row), list(row.values()))
+                row = source_row(source)
+                db.execute(insert_sql("sources", row), list(row.values()))
                 counts["sources"] += 1
         for memory_id, source_id in export.provenance:
             link_source(db, memory_id, source_id)

@@ -447,11 +447,12 @@ class VectorIndex:
             except (OSError, RuntimeError, ValueError) as exc:
                 log.warning("vector index maintenance failed, will retry later: %s", exc)
 
-    def close(self) -> None:
+    def close(self, *, purge: bool = True) -> None:
+        """Wait for background work; with `purge`, make this process's deletions final."""
         for thread in (self._maintainer, self._builder):
             if thread is not None:
                 thread.join()
-        if self._pending_purge:
+        if purge and self._pending_purge:
             self.maintain(purge=True)
 
 

@@ -119,8 +119,9 @@ def start_app(qtbot, data_folder: Path):  # type: ignore[no-untyped-def]
 
     yield start
     for app in started:
-        with qtbot.waitSignal(app.closed, timeout=120_000):
-            app.quit()
+        if not app.quitting:
+            with qtbot.waitSignal(app.closed, timeout=120_000):
+                app.quit()
 
 
 @pytest.fixture

@@ -2,6 +2,9 @@
 model, citations that open what they cite, Stop, remember, forget with its dialog, the tray
 (pause capture from its menu, close to tray) and the single instance."""
 
+import os
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -87,7 +90,9 @@ def test_stop_ends_the_answer_and_frees_the_model(mnemo: MnemoApp, qtbot) -> Non
         qtbot.keyClicks(chat.input, "Tell me a long story about the sea")
         qtbot.keyClick(chat.input, Qt.Key.Key_Return)
         assert chat.stop_button.isVisible()
-        qtbot.keyClick(mnemo.window, Qt.Key.Key_Escape)
+        mnemo.window.activateWindow()
+        qtbot.waitActive(mnemo.window)
+        qtbot.keyClick(mnemo.window, Qt.Key.Key_Escape)  # the shortcut for Stop
         release.set()
     blocker.result(60)
     card = chat.cards()[-1]
@@ -204,3 +209,80 @@ def test_a_second_start_raises_the_running_window(mnemo: MnemoApp, qtbot) -> Non
     thread.join(30)
     assert raised.is_set()
     server.close()
+
+
+def test_a_new_chat_while_answering_drops_the_old_answer_cleanly(mnemo: MnemoApp, qtbot) -> None:
+    chat_model = mnemo.host.chat_model
+    holding, release = threading.Event(), threading.Event()
+
+    def hold(_model, _job):  # type: ignore[no-untyped-def]
+        holding.set()
+        release.wait(120)
+
+    blocker = chat_model.service.submit(hold, Priority.CHAT)
+    assert holding.wait(120)
+    chat = mnemo.window.chat
+    with qtbot.waitSignal(chat.answered, timeout=ANSWER_MS):
+        qtbot.keyClicks(chat.input, "What did I do on Monday?")
+        qtbot.keyClick(chat.input, Qt.Key.Key_Return)
+        mnemo.window.new_chat()  # Ctrl+N: the transcript is cleared under the answer
+        release.set()
+    blocker.result(60)
+    assert [card.objectName() for card in chat.cards()] == ["welcomeCard"]
+    assert chat.send_button.isVisible()
+
+
+def test_input_history_and_shortcuts(mnemo: MnemoApp, qtbot) -> None:
+    chat = mnemo.window.chat
+    chat.input.remember("first question")
+    chat.input.remember("second question")
+    chat.input.clear()
+    qtbot.keyClick(chat.input, Qt.Key.Key_Up)
+    assert chat.input.toPlainText() == "second question"
+    qtbot.keyClick(chat.input, Qt.Key.Key_Up)
+    assert chat.input.toPlainText() == "first question"
+    qtbot.keyClick(chat.input, Qt.Key.Key_Down)
+    qtbot.keyClick(chat.input, Qt.Key.Key_Down)
+    assert chat.input.toPlainText() == ""
+    mnemo.window.settings_button.setFocus()
+    mnemo.window.activateWindow()
+    qtbot.waitActive(mnemo.window)
+    qtbot.keyClick(mnemo.window, Qt.Key.Key_K, Qt.KeyboardModifier.ControlModifier)
+    assert chat.input.hasFocus()
+
+
+def test_an_alert_shows_in_the_tray_until_the_window_is_opened(mnemo: MnemoApp, qtbot) -> None:
+    with qtbot.waitSignal(mnemo.bridge.alert, timeout=10_000):
+        mnemo.host.alert("Writing memories failed", "the model could not be loaded")
+    assert mnemo.tray.state == "error" and "could not be loaded" in mnemo.tray.toolTip()
+    mnemo.tray.open_action.trigger()
+    assert mnemo.tray.state == "idle"
+
+
+def test_the_window_remembers_its_size(start_app, qtbot) -> None:
+    first = start_app()
+    first.window.resize(900, 640)
+    with qtbot.waitSignal(first.closed, timeout=120_000):
+        first.quit()
+    second = start_app()
+    assert (second.window.width(), second.window.height()) == (900, 640)
+
+
+def test_mnemo_opens_the_window_and_a_second_start_raises_it(display, data_folder) -> None:
+    """The real entry point, in processes of their own, as a user starts it twice."""
+    from bench.display import find_window
+    from tests.gui.conftest import seen_welcome
+
+    seen_welcome(data_folder)
+    command = [sys.executable, "-m", "app.cli", "--data-dir", str(data_folder)]
+    env = {**os.environ, "QT_QPA_PLATFORM": "xcb"}
+    first = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        find_window("Mnemo", pid=first.pid, timeout=120)
+        second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+        assert second.returncode == 0, second.stderr
+        assert "already running" in second.stderr
+        assert first.poll() is None  # the first one goes on
+    finally:
+        first.terminate()
+        first.wait(60)

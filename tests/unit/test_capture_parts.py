@@ -254,3 +254,19 @@ def test_capture_without_a_display_says_why(mnemo, monkeypatch: pytest.MonkeyPat
     monkeypatch.delenv("XDG_SESSION_TYPE", raising=False)
     code, _, err = mnemo("capture", "start")
     assert code == 1 and "DISPLAY is not set" in err
+
+
+def test_ocr_models_are_freed_after_a_still_spell_and_come_back_on_the_next_read() -> None:
+    from PIL import Image, ImageDraw
+
+    from core.capture.ocr import Ocr
+
+    ocr = Ocr()
+    image = Image.new("RGB", (360, 60), "white")
+    ImageDraw.Draw(image).text((10, 20), "Budget review", fill="black")
+    ocr.read(image)
+    assert ocr.loaded
+    assert not ocr.unload_if_idle(3600)  # read just now: kept
+    assert ocr.unload_if_idle(0) and not ocr.loaded
+    ocr.read(image)  # loads again when the screen changes
+    assert ocr.loaded

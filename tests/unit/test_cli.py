@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from app.cli import EXIT_NOT_FOUND, EXIT_REFUSED, EXIT_USAGE, main
+from app.cli import main
+from app.commands import EXIT_NOT_FOUND, EXIT_REFUSED, EXIT_USAGE
 
 
 def test_add_show_edit_history_delete(mnemo) -> None:

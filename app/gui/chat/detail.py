@@ -4,11 +4,14 @@ or the cited input (a chat turn's text; a capture's picture and text)."""
 from pathlib import Path
 from typing import Any
 
+from PySide6.QtCore import Qt, QUrl
+from PySide6.QtGui import QImage, QTextDocument
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout, QWidget
 
 from app.gui import tasks
 
 MASK = "••••••"
+PICTURE = "mnemo://picture"
 HIDDEN_FIELDS = {"id", "type", "rev", "secret_value", "secret_stored", "created_at", "updated_at"}
 
 
@@ -69,18 +72,29 @@ class ItemDialog(QDialog):
         layout.addWidget(buttons)
         data_dir = Path(host.data_dir)
 
-        def load(_ctx: tasks.Context) -> str:
+        def load(_ctx: tasks.Context) -> tuple[str, QImage | None]:
             if item.kind == "memory":
                 memory = host.memory(item.id)
-                return memory_html(memory, host.sources_of(memory.id))
+                return memory_html(memory, host.sources_of(memory.id)), None
             source = host.source(item.id)
             html = source_html(source)
-            picture = data_dir / source.thumbnail if source.thumbnail else None
-            if picture is not None and picture.is_file():
-                html = f"<p><img src='{picture.as_uri()}' width='540'></p>" + html
-            return html
+            if not source.thumbnail:
+                return html, None
+            image = QImage(str(data_dir / source.thumbnail))  # decoded here, off the GUI thread
+            if image.isNull():
+                return html + "<p style='color:gray'>(the picture is gone)</p>", None
+            image = image.scaledToWidth(540, Qt.TransformationMode.SmoothTransformation)
+            return f"<p><img src='{PICTURE}'></p>" + html, image
 
-        self.task = tasks.run(load, on_done=self.text.setHtml, on_error=self._failed, parent=self)
+        self.task = tasks.run(load, on_done=self._show, on_error=self._failed, parent=self)
+
+    def _show(self, loaded: tuple[str, QImage | None]) -> None:
+        html, image = loaded
+        if image is not None:
+            self.text.document().addResource(
+                QTextDocument.ResourceType.ImageResource, QUrl(PICTURE), image
+            )
+        self.text.setHtml(html)
 
     def _failed(self, error: BaseException) -> None:
         self.text.setHtml(f"<p>This item cannot be shown: {_esc(error)}</p>")

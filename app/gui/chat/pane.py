@@ -3,6 +3,7 @@
 
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
@@ -72,6 +73,7 @@ class ChatPane(QWidget):
     forgotten = Signal(int)  # items deleted after a confirmed "forget"
     busy_changed = Signal(bool)
     streamed = Signal(int)  # characters of the answer shown so far, as they arrive
+    retrieved = Signal(int)  # notes found for the question, before the answer starts
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -175,7 +177,8 @@ class ChatPane(QWidget):
         self._add("user", text)
         card = self._add("mnemo")
         host = self.host
-        loaded = getattr(getattr(host.chat_model, "service", None), "loaded", True)
+        chat_model = host.engine.loaded_chat if host.engine is not None else None
+        loaded = getattr(getattr(chat_model, "service", None), "loaded", False)
         self.status.setText("Searching your memory…" if loaded else "Loading the model…")
 
         def work(ctx: tasks.Context) -> Any:
@@ -190,10 +193,13 @@ class ChatPane(QWidget):
             return answer
 
         def progress(values: list[Any]) -> None:
+            if not shiboken6.isValid(card):  # a new chat cleared the transcript meanwhile
+                return
             for value in values:
                 if isinstance(value, tuple):
                     if value[1]:
                         self.status.setText(f"Answering from {len(value[1])} notes…")
+                    self.retrieved.emit(len(value[1]))
                     continue
                 card.append(value)
             self.streamed.emit(len(card.text))
@@ -216,6 +222,9 @@ class ChatPane(QWidget):
     def _answered(self, card: MessageCard, answer: Any) -> None:
         self._set_busy(False)
         self.status.setText("")
+        if not shiboken6.isValid(card):
+            self.answered.emit(answer)
+            return
         stopped = self.task is not None and self.task.cancelled
         card.set_text(answer.text or ("(stopped)" if stopped else "(no answer)"))
         if answer.intent == "forget":
@@ -233,6 +242,9 @@ class ChatPane(QWidget):
     def _failed(self, card: MessageCard, error: BaseException) -> None:
         self._set_busy(False)
         self.status.setText("")
+        if not shiboken6.isValid(card):
+            self.answered.emit(None)
+            return
         card.set_text("Mnemo could not answer.")
         card.set_note(str(error))
         self.answered.emit(None)

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QPlainTextEdit,
     QProgressBar,
@@ -33,6 +34,13 @@ from core.settings import ExclusionSettings
 
 def _lines(edit: QPlainTextEdit) -> list[str]:
     return [line.strip() for line in edit.toPlainText().splitlines() if line.strip()]
+
+
+def _size(n: int) -> str:
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} bytes"
 
 
 def _note(text: str) -> QLabel:
@@ -66,6 +74,7 @@ class ModelsPage(Page):
         self.list = QTreeWidget()
         self.list.setHeaderLabels(["Model", "Where from", "Used for"])
         self.list.setRootIsDecorated(False)
+        self.list.header().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.chat = QComboBox()
         self.embedding = QComboBox()
         self.gpu_layers = QSpinBox()
@@ -188,7 +197,7 @@ class DownloadBox(QGroupBox):
             if total:
                 self.bar.setRange(0, 1000)
                 self.bar.setValue(int(1000 * done / total))
-                self.status.setText(f"{done / 1e6:.0f} of {total / 1e6:.0f} MB")
+                self.status.setText(f"{_size(done)} of {_size(total)}")
 
         def finished(entries: list[Any]) -> None:
             self._downloading(False)
@@ -294,6 +303,7 @@ class ExclusionsPage(Page):
         self.windows = QTreeWidget()
         self.windows.setHeaderLabels(["Window", "Program", "Recorded?"])
         self.windows.setRootIsDecorated(False)
+        self.windows.setColumnWidth(0, 300)
         self.check_status = _note("")
         layout = QVBoxLayout(self)
         layout.addWidget(self.use_defaults)
@@ -346,7 +356,7 @@ class ExclusionsPage(Page):
 
 
 class PrivacyPage(Page):
-    title = "Privacy & storage"
+    title = "Privacy"
     icon_name = "picture"
 
     def __init__(self, host: Any) -> None:

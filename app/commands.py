@@ -1,0 +1,374 @@
+"""`mnemo COMMAND`: the command line front end, on the same host as the window.
+
+Exit codes: 0 done, 1 refused (invalid input, failed import, …), 2 usage error, 3 not found.
+"""
+
+import argparse
+import dataclasses
+import json
+import logging
+import os
+import sys
+import typing
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from agents.host import Host
+from app import cli_agents, cli_capture, cli_models
+from app import cli_output as out
+from core.errors import Ambiguous, MnemoError, NotFound
+from core.memory.models import MEMORY_MODELS, EntityKind, MemoryType, parse_memory
+from core.paths import ENV_VAR, data_dir
+from core.store.memories import check_fields
+from core.store.search import SearchFilters
+from core.store.transfer import export_json, export_markdown, import_json, write_private
+from core.timeutil import parse_when
+
+EXIT_REFUSED, EXIT_USAGE, EXIT_NOT_FOUND = 1, 2, 3
+
+
+def parse_assignments(kind: MemoryType, pairs: Sequence[str]) -> dict[str, Any]:
+    """`key=value` pairs into a dict. A key given twice, or a list field, becomes a list; a
+    value starting with [ or { is read as JSON."""
+    model = MEMORY_MODELS[kind]
+    values: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise MnemoError(f"expected key=value, got {pair!r}")
+        value: Any = raw
+        if raw[:1] in "[{":
+            try:
+                value = json.loads(raw)
+            except json.JSONDecodeError as exc:
+                raise MnemoError(f"{key}: value is not valid JSON: {exc}") from None
+        field = model.model_fields.get(key)
+        is_list = field is not None and typing.get_origin(field.annotation) is list
+        if key in values:
+            previous = values[key]
+            values[key] = [*previous, value] if isinstance(previous, list) else [previous, value]
+        else:
+            values[key] = [value] if is_list and not isinstance(value, list) else value
+    return values
+
+
+def _filters(args: argparse.Namespace) -> SearchFilters:
+    return SearchFilters.make(
+        types=args.type,
+        since=parse_when(args.since) if args.since else None,
+        until=parse_when(args.until) if args.until else None,
+        source_apps=args.app,
+        sensitivities=getattr(args, "sensitivity", None),
+        max_sensitivity=getattr(args, "max_sensitivity", None),
+    )
+
+
+# -- commands -----------------------------------------------------------------------------
+
+
+def cmd_add(host: Host, args: argparse.Namespace) -> int:
+    kind = MemoryType.parse(args.kind)
+    data = json.loads(args.from_json) if args.from_json else parse_assignments(kind, args.fields)
+    check_fields(kind, data)
+    memory = parse_memory({**data, "type": kind.value})
+    stored = host.store.add(memory, sources=args.source or ())
+    if args.json_out:
+        out.emit_json(out.memory_json(stored))
+    else:
+        print(stored.id)
+    return 0
+
+
+def cmd_show(host: Host, args: argparse.Namespace) -> int:
+    memory = host.store.get(args.id, reveal=args.reveal)
+    sources = host.store.sources_of(memory.id)
+    links = host.store.links(memory.id)
+    if args.json_out:
+        data = out.memory_json(memory, reveal=args.reveal)
+        data["sources"] = [s.model_dump(mode="json") for s in sources]
+        data["links"] = [link.model_dump(mode="json") for link in links]
+        out.emit_json(data)
+    else:
+        out.print_memory(memory, reveal=args.reveal, sources=sources, links=links)
+    return 0
+
+
+def cmd_edit(host: Host, args: argparse.Namespace) -> int:
+    memory = host.store.get(args.id)
+    changes = parse_assignments(MemoryType(memory.type), args.fields)
+    if not changes:
+        raise MnemoError("nothing to change: give one or more field=value")
+    updated = host.store.update(memory.id, changes, cause=args.cause)
+    print(f"{updated.id} rev {updated.rev}")
+    return 0
+
+
+def cmd_delete(host: Host, args: argparse.Namespace) -> int:
+    memory = host.store.get(args.id)
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise MnemoError("delete needs --yes when not run from a terminal")
+        answer = input(
+            f"Delete {memory.type} {memory.id[:10]} “{out.one_line(memory.headline, 60)}”? [y/N] "
+        )
+        if answer.strip().lower() not in ("y", "yes"):
+            print("kept")
+            return 0
+    host.store.delete(memory.id)
+    print(f"deleted {memory.id}")
+    return 0
+
+
+def cmd_list(host: Host, args: argparse.Namespace) -> int:
+    filters = _filters(args)
+    memories = host.store.memories(
+        types=filters.types,
+        since=filters.since,
+        until=filters.until,
+        source_app=args.app[0] if args.app else None,
+        limit=args.limit,
+    )
+    if args.json_out:
+        out.emit_json([out.memory_json(m) for m in memories])
+    else:
+        for memory in memories:
+            print(out.memory_row(memory))
+    return 0
+
+
+def cmd_search(host: Host, args: argparse.Namespace) -> int:
+    hits = host.search(" ".join(args.query), filters=_filters(args), limit=args.limit)
+    if args.json_out:
+        out.emit_json([out.hit_json(hit) for hit in hits])
+    else:
+        out.print_hits(hits, explain=args.explain)
+    return 0
+
+
+def cmd_history(host: Host, args: argparse.Namespace) -> int:
+    versions = host.store.history(args.id)
+    if args.json_out:
+        out.emit_json([v.model_dump(mode="json") for v in versions])
+    else:
+        out.print_history(versions)
+    return 0
+
+
+def _node(host: Host, ref: str) -> str:
+    kind, sep, name = ref.partition(":")
+    if sep and kind in {k.value for k in EntityKind}:
+        return host.store.entity(kind, name).id
+    return host.store.resolve(ref)
+
+
+def cmd_link(host: Host, args: argparse.Namespace) -> int:
+    src, dst = _node(host, args.src), _node(host, args.dst)
+    if args.remove:
+        removed = host.store.unlink(src, dst, args.relation)
+        print(f"removed {removed} link(s)")
+    else:
+        link = host.store.link(src, dst, args.relation or "related")
+        print(f"{link.src} -[{link.relation}]-> {link.dst}")
+    return 0
+
+
+def cmd_stats(host: Host, args: argparse.Namespace) -> int:
+    figures = host.stats()
+    stats = {"data_dir": str(host.data_dir), **dataclasses.asdict(figures)}
+    if args.json_out:
+        out.emit_json(stats)
+    else:
+        for key, value in stats.items():
+            if isinstance(value, dict):
+                value = ", ".join(f"{k} {v}" for k, v in value.items())
+            print(f"{key:>15}: {value}")
+    return 0
+
+
+def cmd_reindex(host: Host, args: argparse.Namespace) -> int:
+    report = host.store.reindex(progress=out.progress("embedding", "memory"))
+    print(f"reindexed {report.embedded} memories with {host.store.embedder.name}")
+    return 0
+
+
+def cmd_export(host: Host, args: argparse.Namespace) -> int:
+    if args.format == "json":
+        text = json.dumps(
+            export_json(host.store, include_secrets=args.include_secrets),
+            indent=2,
+            ensure_ascii=False,
+        )
+    else:
+        text = export_markdown(host.store, include_secrets=args.include_secrets)
+    if args.output in (None, "-"):
+        sys.stdout.write(text + "\n")
+    else:
+        write_private(Path(args.output), text + "\n")
+        print(f"exported to {args.output}", file=sys.stderr)
+    if args.include_secrets:
+        print("warning: the export holds vault secrets in plain text", file=sys.stderr)
+    return 0
+
+
+def cmd_import(host: Host, args: argparse.Namespace) -> int:
+    counts = import_json(host.store, Path(args.file), progress=out.progress("embedding", "memory"))
+    print(", ".join(f"{v} {k}" for k, v in counts.items()))
+    return 0
+
+
+# -- parser -------------------------------------------------------------------------------
+
+
+def _add_filters(parser: argparse.ArgumentParser, *, sensitivity: bool) -> None:
+    parser.add_argument("--type", "-t", action="append", help="memory type (repeatable)")
+    parser.add_argument("--since", help="from this time: 2024-05-01, 2024-05-01T14:30, 7d, 12h")
+    parser.add_argument("--until", help="up to this time (same forms as --since)")
+    parser.add_argument("--app", action="append", help="source application (repeatable)")
+    if sensitivity:
+        parser.add_argument(
+            "--sensitivity",
+            action="append",
+            choices=["low", "medium", "high"],
+            help="only these sensitivities (repeatable; non-vault memories count as low)",
+        )
+        parser.add_argument(
+            "--max-sensitivity", choices=["low", "medium", "high"], help="at most this sensitive"
+        )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    types = ", ".join(t.value for t in MemoryType)
+    parser = argparse.ArgumentParser(
+        prog="mnemo",
+        description="Mnemo, a local-first personal memory. Everything stays in your data folder. "
+        "With no command, opens the window.",
+        epilog=f"The data folder is --data-dir, else ${ENV_VAR}, else the platform's user data "
+        "folder. Exit codes: 0 done, 1 refused, 2 usage error, 3 not found.",
+    )
+    parser.add_argument("--data-dir", help=f"data folder (default: ${ENV_VAR} or the platform's)")
+    parser.add_argument(
+        "--json", dest="json_out", action="store_true", help="print machine-readable JSON"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def command(name: str, func: Callable, help: str, **kw: Any) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help, **kw)
+        p.set_defaults(func=func)
+        return p
+
+    p = command(
+        "add",
+        cmd_add,
+        "add a memory",
+        epilog="Examples:\n"
+        '  mnemo add semantic name="Docker" summary="Container runtime"\n'
+        '  mnemo add episodic summary="Met Alice" occurred_at=2024-05-01T10:00\n'
+        '  mnemo add procedural summary="Deploy" steps="build" steps="push"\n'
+        '  mnemo add vault caption="GitHub token" secret_value=ghp_... sensitivity=high',
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("kind", metavar="TYPE", help=f"one of: {types} (or vault)")
+    p.add_argument("fields", nargs="*", metavar="FIELD=VALUE")
+    p.add_argument("--from-json", metavar="OBJECT", help="all fields as one JSON object")
+    p.add_argument("--source", action="append", help="id of a source it came from (repeatable)")
+
+    p = command("show", cmd_show, "show one memory with its sources and links")
+    p.add_argument("id", help="id, unique id prefix, or core:human / core:persona")
+    p.add_argument("--reveal", action="store_true", help="show the vault secret in plain text")
+
+    p = command("edit", cmd_edit, "change fields of a memory (its history keeps the old values)")
+    p.add_argument("id")
+    p.add_argument("fields", nargs="+", metavar="FIELD=VALUE")
+    p.add_argument("--cause", default="edited", help="why, recorded in the history")
+
+    p = command("delete", cmd_delete, "delete a memory everywhere, history included")
+    p.add_argument("id")
+    p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+
+    p = command("list", cmd_list, "list memories, newest first")
+    _add_filters(p, sensitivity=False)
+    p.add_argument("--limit", "-n", type=int, default=50)
+
+    p = command("search", cmd_search, "hybrid keyword + vector + recency search")
+    p.add_argument("query", nargs="+")
+    _add_filters(p, sensitivity=True)
+    p.add_argument("--limit", "-n", type=int, default=10)
+    p.add_argument("--explain", action="store_true", help="show each ranking's contribution")
+
+    p = command("history", cmd_history, "show every change to a memory")
+    p.add_argument("id")
+
+    p = command(
+        "link",
+        cmd_link,
+        "link two memories or entities in the memory graph",
+        epilog="An entity is written KIND:NAME, with KIND one of "
+        + ", ".join(k.value for k in EntityKind)
+        + "; it is created if new. Example: mnemo link 01a2b3c4 person:Alice --relation about",
+    )
+    p.add_argument("src")
+    p.add_argument("dst")
+    p.add_argument("--relation", "-r", help="kind of link (default: related)")
+    p.add_argument(
+        "--remove", action="store_true", help="remove the link (all relations unless -r)"
+    )
+
+    command("stats", cmd_stats, "counts and sizes of the store")
+    command("reindex", cmd_reindex, "rebuild the vector index from SQLite")
+
+    p = command("export", cmd_export, "export everything as JSON or Markdown")
+    p.add_argument("--format", "-f", choices=["json", "markdown"], default="json")
+    p.add_argument("--output", "-o", help="file to write (default: standard output)")
+    p.add_argument(
+        "--include-secrets", action="store_true", help="include vault secrets in plain text"
+    )
+
+    p = command("import", cmd_import, "import a Mnemo JSON export (all of it or nothing)")
+    p.add_argument("file")
+
+    cli_models.add_commands(sub)
+    cli_agents.add_commands(sub)
+    cli_capture.add_commands(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    os.umask(0o077)  # everything Mnemo writes is for its user's eyes only
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:  # app.cli opens the window for a bare `mnemo`
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        if not getattr(args, "needs_store", True):
+            return args.func(None, args)
+        with Host(args.data_dir) as host:
+            host.start(background=False)
+            return args.func(host, args)
+    except (NotFound, Ambiguous) as exc:
+        print(f"mnemo: {exc}", file=sys.stderr)
+        return EXIT_NOT_FOUND
+    except MnemoError as exc:
+        print(f"mnemo: {exc}", file=sys.stderr)
+        return EXIT_REFUSED
+    except json.JSONDecodeError as exc:
+        print(f"mnemo: --from-json is not valid JSON: {exc}", file=sys.stderr)
+        return EXIT_REFUSED
+    except ValueError as exc:  # bad --since/--until and similar
+        print(f"mnemo: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # a bug or a broken environment: one line here, details in the log
+        logging.getLogger("mnemo.cli").exception("mnemo %s failed", args.command)
+        try:
+            where = str(data_dir(args.data_dir) / "mnemo.log")
+        except OSError:
+            where = "mnemo.log in the data folder"
+        print(f"mnemo: unexpected error: {exc!r}; the traceback is in {where}", file=sys.stderr)
+        return EXIT_REFUSED
+
+
+if __name__ == "__main__":
+    sys.exit(main())
