@@ -27,7 +27,7 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -113,6 +113,11 @@ class AnswerStream:
         finally:
             self.close()  # a consumer that stopped early must not leave the model generating
             _finish(self.answer, "".join(parts).strip())
+
+    @property
+    def job(self) -> Any:
+        """The model's job writing this answer (None for remember/forget, which write none)."""
+        return getattr(self._pieces, "job", None)
 
     def close(self) -> None:
         """Stop generating (the model's job is cancelled); safe from any thread."""

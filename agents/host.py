@@ -44,11 +44,14 @@ class NotStarted(MnemoError):
 @dataclass(frozen=True)
 class Notice:
     """Something a front end should show: an alert that needs the user (disk full, capture
-    paused, a model that failed), or capture's new state (running, paused, stopped)."""
+    paused, a model that failed), capture's new state (running, paused, stopped), or the
+    progress of background work (`done` of `total`; done == total when it ends)."""
 
-    kind: Literal["alert", "capture"]
+    kind: Literal["alert", "capture", "progress"]
     text: str
     detail: str = ""
+    done: int = 0
+    total: int = 0
 
 
 class Host:
@@ -87,6 +90,8 @@ class Host:
         self._team: MemoryTeam | None = None
         self._agent: ChatAgent | None = None
         self._writer: Any = None  # the background memory writer (one thread)
+        self._batches = [0, 0]  # the writer's batches: done, handed over
+        self._batches_lock = threading.Lock()
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -120,18 +125,21 @@ class Host:
             owner = self.owner.acquire()
             self._start_scheduler(owner)
             if owner:
-                self._writer.submit(self._repair, report)
+                self._writer.submit(self._repair)
             else:
                 log.info("background work is owned by process %s", self.owner.owner_pid())
 
-    def _repair(self, report: Progress) -> None:
+    def _repair(self) -> None:
+        def indexing(done: int, total: int) -> None:
+            self.progress("Indexing memories", done, total)
+
         try:
             self.store.purge_if_pending()
-            self.store.repair(lambda done, total: report("indexing memories", done, total))
+            self.store.repair(indexing)
         except Exception as exc:  # logged and shown; search falls back to keywords meanwhile
             log.exception("vector repair failed")
             self.alert("Indexing failed", str(exc))
-        report("indexing memories", 1, 1)
+        indexing(1, 1)
 
     def _start_scheduler(self, owner: bool) -> None:
         from apscheduler.executors.pool import ThreadPoolExecutor as Executor
@@ -183,6 +191,10 @@ class Host:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def progress(self, what: str, done: int, total: int) -> None:
+        """Report background work's progress to the front end (and to `start`'s caller)."""
+        self.notices.publish(Notice("progress", what, done=done, total=total))
 
     def alert(self, text: str, detail: str = "") -> None:
         """Tell the front end something needs the user."""
@@ -353,6 +365,10 @@ class Host:
 
     def write_in_background(self, batch: Batch) -> Any:
         """Hand a batch to the memory team on the writer thread (behind chat on the model)."""
+        with self._batches_lock:
+            self._batches[1] += 1
+            done, total = self._batches
+        self.progress("Writing memories", done, total)
         return self._writer.submit(self._process_quietly, batch)
 
     def _process_quietly(self, batch: Batch) -> BatchReport | None:
@@ -362,6 +378,13 @@ class Host:
             log.exception("memory writing failed")
             self.alert("Writing memories failed", str(exc))
             return None
+        finally:
+            with self._batches_lock:
+                self._batches[0] += 1
+                done, total = self._batches
+                if done == total:
+                    self._batches = [0, 0]
+            self.progress("Writing memories", done, total)
 
     def remember(self, text: str, *, now: datetime | None = None) -> Answer:
         return self.agent.remember(text, now=now)
@@ -378,7 +401,12 @@ class Host:
         from agents.ingest import ingest_sessions
         from core.ingest.chats import read_chats
 
-        return ingest_sessions(self.team, read_chats(Path(path)), progress=progress)
+        def report(done: int, total: int) -> None:
+            self.progress(f"Reading {Path(path).name}", done, total)
+            if progress is not None:
+                progress(done, total)
+
+        return ingest_sessions(self.team, read_chats(Path(path)), progress=report)
 
     def ingest_file(self, path: Path) -> BatchReport:
         from agents.ingest import ingest_file
@@ -392,7 +420,16 @@ class Host:
         from agents.consolidate import Consolidator
 
         self.owner.require("consolidate")
-        return Consolidator(self.store, self.chat_model).run(progress=progress)
+
+        def report(done: int, total: int) -> None:
+            self.progress("Consolidating memories", done, total)
+            if progress is not None:
+                progress(done, total)
+
+        try:
+            return Consolidator(self.store, self.chat_model).run(progress=report)
+        finally:
+            self.progress("Consolidating memories", 1, 1)
 
     def _consolidate_quietly(self) -> None:
         try:

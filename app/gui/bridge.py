@@ -27,6 +27,8 @@ class Bridge(QObject):
     def _notice(self, notice: Any) -> None:
         if notice.kind == "capture":
             self.capture_state.emit(notice.text)
+        elif notice.kind == "progress":
+            self.progress.emit(notice.text, notice.done, notice.total)
         else:
             self.alert.emit(notice.text, notice.detail)
 

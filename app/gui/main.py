@@ -24,7 +24,8 @@ from app.gui.style import apply_style
 from app.gui.window import MainWindow
 
 log = logging.getLogger(__name__)
-STATUS_MS = 1000  # how often the status bar reads the host's in-memory state
+STATUS_MS = 1000
+GIL_SWITCH_S = 0.001  # how often the status bar reads the host's in-memory state
 
 
 def instance_name(folder: Path) -> str:
@@ -112,6 +113,7 @@ class MnemoApp(QObject):
 
         def work(_ctx: tasks.Context) -> Any:
             host = self._make_host()
+            bridge.attach(host)  # before start: its first progress reaches the status bar
             host.start(bridge.report)
             return host
 
@@ -122,7 +124,6 @@ class MnemoApp(QObject):
             tasks.run(lambda _ctx: host.close(), on_done=lambda _r: self._closed_down())
             return
         self.host = host
-        self.bridge.attach(host)
         self.window.chat.set_host(host)
         self._status.start()
         self._refresh_status()
@@ -319,6 +320,10 @@ def main(argv: Sequence[str] | None = None, *, folder: str | None = None) -> int
     from core.paths import data_dir
 
     os.umask(0o077)
+    # Workers (search, embedding, the memory team) hold the GIL between their C calls; a
+    # shorter switch interval lets the GUI thread in sooner (a 5 ms default per waiting thread
+    # added up to stalls a user feels).
+    sys.setswitchinterval(GIL_SWITCH_S)
     app = QApplication.instance() or QApplication(list(argv or sys.argv))
     app.setApplicationName("Mnemo")
     app.setDesktopFileName("mnemo")
@@ -340,6 +345,9 @@ def main(argv: Sequence[str] | None = None, *, folder: str | None = None) -> int
         server.listen(name)
     server.newConnection.connect(lambda: _answer(server, mnemo))
     if mnemo.tray is None:
+        mnemo.window.statusBar().showMessage(
+            "This desktop has no system tray: closing the window quits Mnemo.", 30_000
+        )
         print(
             "Mnemo: this desktop has no system tray; closing the window quits Mnemo.",
             file=sys.stderr,

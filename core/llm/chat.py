@@ -20,7 +20,15 @@ from pydantic import BaseModel, ValidationError
 import core.llm  # first: sets OpenMP's wait policy before llama_cpp loads
 from core.llm.bundled import chat_model, chat_model_path
 from core.llm.gguf_file import read_header
-from core.llm.service import Job, ModelError, ModelService, Priority, TextStream
+from core.llm.service import (
+    Cancelled,
+    Job,
+    ModelError,
+    ModelService,
+    Preempted,
+    Priority,
+    TextStream,
+)
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
@@ -123,17 +131,28 @@ class ChatModel:
         timeout: float | None = None,
         usage: Usage | None = None,
     ) -> str:
-        return "".join(
-            self.stream(
-                messages,
-                max_tokens=max_tokens,
-                temperature=temperature,
-                schema=schema,
-                priority=priority,
-                timeout=timeout,
-                usage=usage,
-            )
-        )
+        """The whole answer. Below chat priority, the job gives way to a question that
+        arrives meanwhile and starts over after it (core.llm.service.Preempted)."""
+
+        def work(model: Any, job: Job[str]) -> str:
+            before = dataclasses.replace(self.usage)
+            self.usage.calls += 1
+            pieces = self._generate(model, list(messages), max_tokens, temperature, schema)
+            parts = []
+            try:
+                for piece in pieces:
+                    if job.cancelled:
+                        raise Cancelled("the answer was cancelled")
+                    if priority > Priority.CHAT and self.service.outranked(job):
+                        raise Preempted
+                    parts.append(piece)
+            finally:
+                pieces.close()  # ends the generation here, on the model's thread
+                if usage is not None:
+                    usage.add(self.usage, before)
+            return "".join(parts)
+
+        return self.service.run(work, priority, timeout)
 
     def stream(
         self,

@@ -34,6 +34,11 @@ class Cancelled(ModelError):
     """The job was cancelled, timed out, or the service shut down before it finished."""
 
 
+class Preempted(Exception):
+    """Raised by a job's work to give the model to a job of higher priority: the service
+    puts it back in the queue, where it starts again from the beginning."""
+
+
 class Job(Generic[T]):
     """A unit of work for the model's thread. `result()` waits for it; `cancel()` stops it
     before it starts, or at its next check (generation checks between tokens)."""
@@ -45,12 +50,17 @@ class Job(Generic[T]):
         self._cancelled = threading.Event()
         self._result: T | None = None
         self._error: BaseException | None = None
+        self.order = 0  # FIFO within a priority, kept when the job is put back
         self._callbacks: list[Callable[[], None]] = []
         self._callbacks_lock = threading.Lock()
 
     @property
     def cancelled(self) -> bool:
         return self._cancelled.is_set()
+
+    @property
+    def done(self) -> bool:
+        return self._done.is_set()
 
     def cancel(self) -> None:
         self._cancelled.set()
@@ -103,8 +113,17 @@ class ModelService:
             if self._closed:
                 job._finish(error=Cancelled(f"the {self.name} service is shut down"))
                 return job
-            self._queue.put((int(priority), next(self._order), job))
+            job.order = next(self._order)
+            self._queue.put((int(priority), job.order, job))
         return job
+
+    def outranked(self, job: Job[Any]) -> bool:
+        """Whether a job of higher priority is waiting: work that can start over (writing a
+        memory) raises Preempted between tokens, so that the user's question never waits
+        for a whole memory to be written."""
+        with self._queue.mutex:
+            heap = self._queue.queue
+            return bool(heap) and heap[0][0] < int(job.priority)
 
     @property
     def loaded(self) -> bool:
@@ -180,6 +199,12 @@ class ModelService:
                 if self._model is None:
                     self._model = self._load()
                 job._finish(job.work(self._model, job))
+            except Preempted:
+                with self._lock:
+                    if self._closed:
+                        job._finish(error=Cancelled(f"the {self.name} service shut down"))
+                    else:
+                        self._queue.put((int(job.priority), job.order, job))
             except BaseException as exc:  # delivered to the caller, never lost in the thread
                 if not isinstance(exc, MnemoError):
                     log.exception("%s job failed", self.name)

@@ -4,6 +4,7 @@ from memories to them. A mixin of MemoryStore, kept apart for size: it shares it
 import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
+from pathlib import Path
 
 import numpy as np
 
@@ -27,6 +28,7 @@ class SourcesMixin:
     db: Database
     changes: ChangeHub
     embedder: Embedder
+    folder: Path
     source_vectors: VectorIndex
     resolve: Callable[[str], str]
     _embed: Callable[[Sequence[str]], np.ndarray]
@@ -92,12 +94,18 @@ class SourcesMixin:
         return to_source(rows[0])
 
     def delete_source(self, source_id: str, *, actor: str = "user") -> Source:
-        """Remove a kept input everywhere: its row, keyword index entry, provenance links and
-        vector. The memories made from it stay; they are the user's to delete."""
+        """Remove a kept input everywhere: its row, keyword index entry, provenance links,
+        vector and screen picture (unless another capture shows the same picture). The
+        memories made from it stay; they are the user's to delete."""
         source = self.get_source(source_id)
         with self.db.write() as db:
             db.execute("DELETE FROM sources WHERE id = ?", [source.id])
             db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('purge_pending', '1')")
+            shared = source.thumbnail and self.db.scalar(
+                "SELECT 1 FROM sources WHERE thumbnail = ?", [source.thumbnail]
+            )
+        if source.thumbnail and not shared:
+            (self.folder / source.thumbnail).unlink(missing_ok=True)
         log.info("deleted source %s (%s) by %s", source.id, source.kind, actor)
         self.source_vectors.delete([source.id])
         self._schedule_purge()

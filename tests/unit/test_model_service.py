@@ -142,3 +142,50 @@ def test_a_stream_whose_model_fails_to_load_ends_at_once() -> None:
         # A timeout long enough that only a missing end marker could reach it.
         list(service.stream(lambda m, j, emit: emit("x"), Priority.CHAT, timeout=600))
     service.close()
+
+
+def test_a_question_preempts_memory_writing_which_then_starts_over_whole() -> None:
+    """A memory being written gives the model to the user's question between two tokens, and
+    is written again from the start afterwards: its caller gets one whole answer."""
+    from collections.abc import Iterator
+
+    from core.llm.chat import ChatModel
+
+    first_piece, question_queued = threading.Event(), threading.Event()
+    runs: list[str] = []
+
+    class Slow(ChatModel):
+        def _generate(self, model, messages, max_tokens, temperature, schema) -> Iterator[str]:  # type: ignore[override]
+            runs.append(messages[-1]["content"])
+            if messages[-1]["content"] == "question":
+                yield "answer"
+                return
+            yield "mem"
+            if len(runs) == 1:  # the first attempt: hold here until the question is queued
+                first_piece.set()
+                assert question_queued.wait(10)
+            yield "ory"
+
+    chat = Slow(ModelService(lambda: "model", name="slow"))
+    try:
+        written: list[str] = []
+        writer = threading.Thread(
+            target=lambda: written.append(
+                chat.complete([{"role": "user", "content": "memory"}], priority=Priority.MEMORY)
+            )
+        )
+        writer.start()
+        assert first_piece.wait(10)
+        answer = chat.service.submit(
+            lambda model, job: "".join(
+                chat._generate(model, [{"content": "question"}], 1, 0, None)
+            ),
+            Priority.CHAT,
+        )
+        question_queued.set()
+        writer.join(10)
+        assert answer.result(10) == "answer"
+        assert written == ["memory"]  # whole, not "memmemory"
+        assert runs == ["memory", "question", "memory"]  # given way, then started over
+    finally:
+        chat.close()

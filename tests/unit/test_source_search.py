@@ -1,6 +1,7 @@
 """Search over kept inputs: keyword and vector rankings, time and kind filters, deletion."""
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 from core.ingest.chats import Session, Turn
 from core.ingest.keep import keep_session
@@ -45,3 +46,26 @@ def test_a_deleted_source_is_gone_from_both_rankings(store: MemoryStore) -> None
     store.delete_source(source.id)
     assert search_sources(store, "kayak trip") == []
     assert source.id not in store.source_vectors.revisions()
+
+
+def test_a_deleted_capture_takes_its_picture_unless_another_shows_it(store: MemoryStore) -> None:
+    folder = store.folder / "capture" / "pictures" / "2023-05-01"
+    folder.mkdir(parents=True)
+    own, shared = folder / "a.webp", folder / "b.webp"
+    own.write_bytes(b"picture a")
+    shared.write_bytes(b"picture b")
+
+    def capture(picture: Path, text: str) -> Source:
+        relative = str(picture.relative_to(store.folder))
+        return store.add_source(
+            Source(kind=SourceKind.CAPTURE, occurred_at=MAY, text=text, thumbnail=relative)
+        )
+
+    alone = capture(own, "budget sheet")
+    first, second = capture(shared, "left monitor"), capture(shared, "right monitor")
+    store.delete_source(alone.id)
+    store.delete_source(first.id)
+    assert not own.exists()
+    assert shared.exists()  # the other capture still shows it
+    store.delete_source(second.id)
+    assert not shared.exists()

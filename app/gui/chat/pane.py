@@ -81,6 +81,7 @@ class ChatPane(QWidget):
         self.task: tasks.Task | None = None
         self.confirm_forget = self._ask_confirmation  # replaced in tests
         self.last_dialog: ItemDialog | None = None
+        self.answer_stream: Any = None
 
         self.transcript = QWidget()
         self.transcript.setObjectName("transcript")
@@ -183,6 +184,7 @@ class ChatPane(QWidget):
 
         def work(ctx: tasks.Context) -> Any:
             stream = host.ask(text)
+            self.answer_stream = stream  # what Stop stops (a benchmark times its job)
             ctx.on_cancel(stream.cancel)
             ctx.progress(("items", stream.answer.items))
             for piece in stream:
