@@ -107,6 +107,9 @@ def main() -> None:
     def ingested(report: Any) -> None:
         state["ingested"] = True
         figures["ingested_turns"] = report.turns
+        figures["ingest_batches"] = len(report.batches)
+        figures["ingest_llm_calls"] = sum(b.calls for b in report.batches)
+        figures["preemptions"] = mnemo.host.chat_model.service.preemptions
         figures["ingest_s"] = round(time.perf_counter() - state["ingest_started"], 1)
         if state["question"] == 2 and not chat.busy:
             finish()

@@ -105,6 +105,9 @@ class ChatModel:
     def __init__(self, service: ModelService) -> None:
         self.service = service
         self.usage = Usage()
+        # Set while a job that may give way runs: tells _generate when to stop (on the
+        # model's thread only).
+        self._give_way: Callable[[], bool] | None = None
 
     def close(self) -> None:
         self.service.close()
@@ -137,17 +140,20 @@ class ChatModel:
         def work(model: Any, job: Job[str]) -> str:
             before = dataclasses.replace(self.usage)
             self.usage.calls += 1
+            give_way = priority > Priority.CHAT and (lambda: self.service.outranked(job))
+            self._give_way = give_way or None  # read by _generate, on this same thread
             pieces = self._generate(model, list(messages), max_tokens, temperature, schema)
             parts = []
             try:
                 for piece in pieces:
                     if job.cancelled:
                         raise Cancelled("the answer was cancelled")
-                    if priority > Priority.CHAT and self.service.outranked(job):
+                    if give_way and give_way():
                         raise Preempted
                     parts.append(piece)
             finally:
                 pieces.close()  # ends the generation here, on the model's thread
+                self._give_way = None
                 if usage is not None:
                     usage.add(self.usage, before)
             return "".join(parts)
@@ -338,6 +344,13 @@ class LlamaChat(ChatModel):
         import llama_cpp
 
         before = llama_cpp.llama_perf_context(model._ctx.ctx)
+        if self._give_way is not None:
+            try:
+                _prefill(model, messages, self._give_way)
+            finally:  # the tokens read so far count, whether or not it gave way
+                after = llama_cpp.llama_perf_context(model._ctx.ctx)
+                self.usage.prompt_tokens += after.n_p_eval - before.n_p_eval
+                before = after
         chunks = model.create_chat_completion(
             messages=messages,
             max_tokens=max_tokens,
@@ -353,6 +366,61 @@ class LlamaChat(ChatModel):
             after = llama_cpp.llama_perf_context(model._ctx.ctx)
             self.usage.prompt_tokens += after.n_p_eval - before.n_p_eval
             self.usage.output_tokens += after.n_eval - before.n_eval
+
+
+PREFILL_CHUNK = 64  # prompt tokens read between two looks for a question waiting
+
+
+def _prefill(model: Any, messages: list[Message], give_way: Callable[[], bool]) -> None:
+    """Read a prompt into llama.cpp's KV cache a chunk at a time, raising Preempted between
+    chunks when a question waits. A memory-writing prompt is long (the agents' instructions
+    and a batch: thousands of tokens, seconds of reading), and llama.cpp cannot be stopped
+    inside one read; the completion that follows finds the prompt already read and reads only
+    its last token. If the prompt cannot be formatted here exactly as the completion will, the
+    completion reads whatever differs itself: nothing depends on this but speed."""
+    tokens = _prompt_tokens(model, messages)
+    if not tokens:
+        return
+    have = model._input_ids
+    prefix = 0
+    for a, b in zip(have, tokens, strict=False):
+        if a != b:
+            break
+        prefix += 1
+    prefix = min(prefix, len(tokens) - 1)  # the completion reads the last token itself
+    if prefix < model.n_tokens:
+        if prefix > 0 and model._ctx.kv_cache_seq_rm(-1, prefix, -1):
+            model.n_tokens = prefix
+        else:
+            model.reset()
+    todo = tokens[model.n_tokens : len(tokens) - 1]
+    for start in range(0, len(todo), PREFILL_CHUNK):
+        if give_way():
+            raise Preempted
+        model.eval(todo[start : start + PREFILL_CHUNK])
+
+
+def _prompt_tokens(model: Any, messages: list[Message]) -> list[int]:
+    """The prompt's tokens as llama-cpp-python's chat template handler makes them ([] when the
+    model has no template in its metadata)."""
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    template = model.metadata.get("tokenizer.chat_template")
+    if not template:
+        return []
+    eos, bos = model.token_eos(), model.token_bos()
+    formatter = Jinja2ChatFormatter(
+        template=template,
+        eos_token=model._model.token_get_text(eos) if eos != -1 else "",
+        bos_token=model._model.token_get_text(bos) if bos != -1 else "",
+        stop_token_ids=[eos],
+    )
+    result = formatter(messages=messages)  # type: ignore[arg-type]
+    return list(
+        model.tokenize(
+            result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True
+        )
+    )
 
 
 def _reason(exc: ValidationError) -> str:

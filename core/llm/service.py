@@ -99,6 +99,7 @@ class ModelService:
         self.name = name
         self._model: Any = None
         self.current: Job[Any] | None = None  # the job the model is running now
+        self.preemptions = 0  # jobs that gave way to a higher priority (a benchmark's figure)
         self._queue: queue.PriorityQueue = queue.PriorityQueue()
         self._order = itertools.count()
         self._closed = False
@@ -200,6 +201,7 @@ class ModelService:
                     self._model = self._load()
                 job._finish(job.work(self._model, job))
             except Preempted:
+                self.preemptions += 1
                 with self._lock:
                     if self._closed:
                         job._finish(error=Cancelled(f"the {self.name} service shut down"))

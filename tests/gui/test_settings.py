@@ -2,6 +2,7 @@
 without a restart; bad input is refused with nothing saved; a model downloads with a progress
 bar and stops on Cancel (from a stand-in Hub on this machine)."""
 
+import os
 import tomllib
 from pathlib import Path
 
@@ -196,3 +197,29 @@ def test_a_model_downloads_with_progress_and_cancel_keeps_the_part(
     assert (hub.ranges[-1] is not None) == (kept > 0)  # what was kept is not fetched again
     assert (mnemo.folder / "models" / model.file).read_bytes() == content
     assert dialog.page(ModelsPage).chat.currentText() == Path(model.file).stem
+
+
+def test_choosing_another_chat_model_answers_the_next_question_with_it(
+    mnemo, qtbot, tmp_path: Path
+) -> None:
+    from PySide6.QtCore import Qt
+
+    from core.llm import bundled
+
+    own = tmp_path / "my-own-model.gguf"  # a GGUF file of the user's (the bundled one, renamed)
+    os.link(bundled.chat_model(mnemo.folder / "models").resolve(), own)
+    mnemo.host.engine.models.add(own)
+    dialog = open_settings(mnemo, qtbot)
+    models = dialog.page(ModelsPage)
+    assert models.chat.findText("my-own-model") >= 0
+    models.chat.setCurrentText("my-own-model")
+    apply(dialog, qtbot)
+    dialog.close()
+    assert saved(mnemo)["models"]["chat"] == "my-own-model"
+    assert mnemo.host.chat_model.service.name == "my-own-model"
+    chat = mnemo.window.chat
+    with qtbot.waitSignal(chat.answered, timeout=240_000) as answered:
+        qtbot.keyClicks(chat.input, "Say hello")
+        qtbot.keyClick(chat.input, Qt.Key.Key_Return)
+    assert answered.args[0].text.strip()
+    assert mnemo.host.chat_model.service.loaded  # the new model loaded and answered

@@ -197,14 +197,15 @@ class ChatPane(QWidget):
         def progress(values: list[Any]) -> None:
             if not shiboken6.isValid(card):  # a new chat cleared the transcript meanwhile
                 return
+            text = [value for value in values if isinstance(value, str)]
             for value in values:
                 if isinstance(value, tuple):
                     if value[1]:
                         self.status.setText(f"Answering from {len(value[1])} notes…")
                     self.retrieved.emit(len(value[1]))
-                    continue
-                card.append(value)
-            self.streamed.emit(len(card.text))
+            if text:
+                card.append("".join(text))
+                self.streamed.emit(len(card.text))
 
         self.task = tasks.run(
             work,
