@@ -8,7 +8,7 @@ from typing import Generic, TypeVar
 
 from core.memory.models import Entity, Link, Memory, MemoryType, Source
 from core.store.memories import MemoryStore, sql_filters
-from core.timeutil import to_iso
+from core.store.rows import between
 
 T = TypeVar("T")
 
@@ -75,13 +75,8 @@ def sources_between(
     limit: int = 500,
 ) -> list[Source]:
     """Kept inputs in a time range, oldest first (a timeline's rows)."""
-    clauses, params = ["1"], []
-    if since is not None:
-        clauses.append("occurred_at >= ?")
-        params.append(to_iso(since))
-    if until is not None:
-        clauses.append("occurred_at <= ?")
-        params.append(to_iso(until))
+    clauses, params = between("occurred_at", since, until)
+    clauses.append("1")
     if kinds is not None:
         kinds = [str(k) for k in kinds]
         clauses.append(f"kind IN ({','.join('?' * len(kinds))})")

@@ -35,13 +35,22 @@ def sql_filters(
             values = [str(v) for v in values]
             clauses.append(f"{column}{name} IN ({','.join('?' * len(values))})")
             params += values
+    spans, times = between(f"{column}event_time", since, until)
+    return " AND ".join(clauses + spans), params + times
+
+
+def between(
+    column: str, since: datetime | None, until: datetime | None
+) -> tuple[list[str], list[Any]]:
+    """SQL conditions (and their parameters) for a time column within [since, until]."""
+    clauses, params = [], []
     if since is not None:
-        clauses.append(f"{column}event_time >= ?")
+        clauses.append(f"{column} >= ?")
         params.append(to_iso(since))
     if until is not None:
-        clauses.append(f"{column}event_time <= ?")
+        clauses.append(f"{column} <= ?")
         params.append(to_iso(until))
-    return " AND ".join(clauses), params
+    return clauses, params
 
 
 def has_secret(memory: Memory) -> bool:

@@ -16,14 +16,15 @@ no word with the question. These were tuned on the development split.
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from core.memory.models import Source, SourceKind
 from core.store.fusion import best as fused_best
 from core.store.fusion import fuse, tied_ranks
 from core.store.memories import MemoryStore
+from core.store.rows import between
 from core.store.search import _phrase, query_terms, snippet
 from core.store.vectors import VectorFilter
-from core.timeutil import to_iso
 
 
 @dataclass
@@ -52,13 +53,9 @@ def search_sources(
         return []
     k = max(settings.candidates, limit)
     kind_values = None if kinds is None else frozenset(SourceKind(x).value for x in kinds)
-    where, params = ["sources_fts MATCH ?"], [" OR ".join(map(_phrase, terms))]
-    if since is not None:
-        where.append("s.occurred_at >= ?")
-        params.append(to_iso(since))
-    if until is not None:
-        where.append("s.occurred_at <= ?")
-        params.append(to_iso(until))
+    spans, times = between("s.occurred_at", since, until)
+    where = ["sources_fts MATCH ?", *spans]
+    params: list[Any] = [" OR ".join(map(_phrase, terms)), *times]
     if kind_values is not None:
         where.append(f"s.kind IN ({','.join('?' * len(kind_values))})")
         params.extend(sorted(kind_values))

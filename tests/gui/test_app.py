@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import threading
+from contextlib import contextmanager
 
 import pytest
 from PySide6.QtCore import Qt, QTimer
@@ -73,20 +74,28 @@ def test_a_question_gets_a_streamed_cited_answer_and_a_chip_opens_its_memory(
     assert any("cat called" in s.text for s in kept)
 
 
+@contextmanager
+def model_held(service):  # type: ignore[no-untyped-def]
+    """Keep the model busy until the block's `release` is set (or it ends), so that a
+    question is still queued when the test acts: the outcome does not depend on how fast
+    this machine generates."""
+    holding, release = threading.Event(), threading.Event()
+    blocker = service.submit(lambda *_: (holding.set(), release.wait(120)), Priority.CHAT)
+    assert holding.wait(120)
+    try:
+        yield release
+    finally:
+        release.set()
+        blocker.result(60)
+
+
 def test_stop_ends_the_answer_and_frees_the_model(mnemo: MnemoApp, qtbot) -> None:
     chat_model = mnemo.host.chat_model
-    # Hold the model so the question is still queued when Stop is pressed: the outcome does
-    # not depend on how fast this machine generates.
-    holding, release = threading.Event(), threading.Event()
-
-    def hold(_model, _job):  # type: ignore[no-untyped-def]
-        holding.set()
-        release.wait(120)
-
-    blocker = chat_model.service.submit(hold, Priority.CHAT)
-    assert holding.wait(120)
     chat = mnemo.window.chat
-    with qtbot.waitSignal(chat.answered, timeout=ANSWER_MS):
+    with (
+        model_held(chat_model.service) as release,
+        qtbot.waitSignal(chat.answered, timeout=ANSWER_MS),
+    ):
         qtbot.keyClicks(chat.input, "Tell me a long story about the sea")
         qtbot.keyClick(chat.input, Qt.Key.Key_Return)
         assert chat.stop_button.isVisible()
@@ -94,7 +103,6 @@ def test_stop_ends_the_answer_and_frees_the_model(mnemo: MnemoApp, qtbot) -> Non
         qtbot.waitActive(mnemo.window)
         qtbot.keyClick(mnemo.window, Qt.Key.Key_Escape)  # the shortcut for Stop
         release.set()
-    blocker.result(60)
     card = chat.cards()[-1]
     assert chat.task.cancelled and card.note.text() == "Stopped."
     assert chat.send_button.isVisible() and not chat.stop_button.isVisible()
@@ -212,22 +220,15 @@ def test_a_second_start_raises_the_running_window(mnemo: MnemoApp, qtbot) -> Non
 
 
 def test_a_new_chat_while_answering_drops_the_old_answer_cleanly(mnemo: MnemoApp, qtbot) -> None:
-    chat_model = mnemo.host.chat_model
-    holding, release = threading.Event(), threading.Event()
-
-    def hold(_model, _job):  # type: ignore[no-untyped-def]
-        holding.set()
-        release.wait(120)
-
-    blocker = chat_model.service.submit(hold, Priority.CHAT)
-    assert holding.wait(120)
     chat = mnemo.window.chat
-    with qtbot.waitSignal(chat.answered, timeout=ANSWER_MS):
+    with (
+        model_held(mnemo.host.chat_model.service) as release,
+        qtbot.waitSignal(chat.answered, timeout=ANSWER_MS),
+    ):
         qtbot.keyClicks(chat.input, "What did I do on Monday?")
         qtbot.keyClick(chat.input, Qt.Key.Key_Return)
         mnemo.window.new_chat()  # Ctrl+N: the transcript is cleared under the answer
         release.set()
-    blocker.result(60)
     assert [card.objectName() for card in chat.cards()] == ["welcomeCard"]
     assert chat.send_button.isVisible()
 
