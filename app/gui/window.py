@@ -114,6 +114,8 @@ class MainWindow(QMainWindow):
             "paused": "Resume capture",
         }
         self.capture_button.setToolTip(detail or tips.get(state, ""))
+        # The status bar keeps a widget's first width: grow it to the new text.
+        self.capture_button.setMinimumWidth(self.capture_button.sizeHint().width())
         self.capture_state = state
 
     def set_model_state(self, text: str) -> None:
