@@ -37,6 +37,7 @@ class FirstRun(QWizard):
         self.setWindowTitle("Welcome to Mnemo")
         self.setWindowIcon(icon("app"))
         self.setWizardStyle(QWizard.WizardStyle.ModernStyle)
+        self.setPixmap(QWizard.WizardPixmap.LogoPixmap, icon("app").pixmap(48, 48))
         self.resize(760, 620)
         self.downloaded: str | None = None
         self.task: tasks.Task | None = None
