@@ -336,10 +336,16 @@ class ChatAgent:
         ]
         for number, item in enumerate(answer.citations, 1):
             item.number = number
+        refused = sum(report.refused.values())
         answer.text = (
             "Remembered:\n" + "\n".join(lines)
             if lines
-            else "Kept your words; the memory managers found nothing to add to your memories."
+            else "Kept your words. "
+            + (
+                f"What the memory managers wrote ({refused}) did not pass the quality gate."
+                if refused
+                else "The memory managers found nothing to add to your memories."
+            )
         )
         return answer
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from agents import schemas
+from agents import gate, schemas
 from agents.dates import resolve_date
 from core.capture.redact import redact
 from core.errors import MnemoError
@@ -40,6 +40,7 @@ from core.memory.models import (
 )
 from core.store.memories import MemoryStore
 from core.store.search import SearchFilters, search
+from core.store.vectors import VectorFilter
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +109,7 @@ class BatchReport:
     answers: int = 0  # structured answers asked for
     dropped_answers: int = 0  # of those, answers that never validated (after retries)
     memory_ids: list[str] = field(default_factory=list)
+    refused: dict[str, int] = field(default_factory=dict)  # by the quality gate, per rule
 
 
 class MemoryTeam:
@@ -213,12 +215,24 @@ class MemoryTeam:
         actor, cause = f"agent:{manager}", f"written by the {manager} manager"
         try:
             if manager == "core":
+                verdict = gate.check_texts([item.text], sources)
+                if verdict is not None:
+                    self._refuse(verdict, report, manager)
+                    return
                 self._append_core(item, sources, report)
             elif item.op == "skip":
                 report.skipped += 1
             elif item.op == "update":
                 target = shown[item.target - 1]
                 changes = _changes(manager, item, batch)
+                texts = [
+                    v for k, v in changes.items() if isinstance(v, str) and k != "secret_value"
+                ]
+                before = self.store.get(target).search_text()
+                verdict = gate.check_texts(texts, sources, also=before)
+                if verdict is not None:
+                    self._refuse(verdict, report, manager)
+                    return
                 if changes:
                     self.store.update(target, changes, cause=cause, actor=actor)
                 self.store.link_sources(target, [s.id for s in sources])
@@ -226,6 +240,10 @@ class MemoryTeam:
                 report.memory_ids.append(target)
             else:
                 memory = self._memory(manager, item, batch, sources)
+                verdict = gate.check(memory, sources) or self._duplicate(memory)
+                if verdict is not None:
+                    self._refuse(verdict, report, manager)
+                    return
                 stored = self.store.add(
                     memory, sources=[s.id for s in sources], cause=cause, actor=actor
                 )
@@ -237,6 +255,20 @@ class MemoryTeam:
                 reason = "; ".join(f"{e['loc'][0]}: {e['msg']}" for e in exc.errors())
             log.info("%s item dropped: %s", manager, reason)
             report.invalid.append(f"{manager}: {reason}")
+
+    def _refuse(self, verdict: tuple[str, str], report: BatchReport, manager: str) -> None:
+        rule, reason = verdict
+        log.info("%s memory refused by the gate (%s): %s", manager, rule, reason)
+        report.refused[rule] = report.refused.get(rule, 0) + 1
+
+    def _duplicate(self, memory: Memory) -> tuple[str, str] | None:
+        """A memory of the same type that says nearly the same: the model should have
+        updated it."""
+        vector = self.store.embedder.embed([memory.search_text()])[0]
+        hits = self.store.vectors.search(vector, 1, VectorFilter(types=frozenset([memory.type])))
+        if hits and hits[0][1] >= gate.DUPLICATE_SIMILARITY:
+            return "near-duplicate", f"it repeats memory {hits[0][0]} (cosine {hits[0][1]:.2f})"
+        return None
 
     def _cited(self, numbers: Sequence[int], batch: Batch) -> list[Source]:
         """The input lines an item cites; all of the batch when it cites none that exist."""

@@ -16,12 +16,15 @@ from core.errors import MnemoError
 
 def _summary(reports: list[BatchReport]) -> dict[str, Any]:
     inserted: Counter[str] = Counter()
+    refused: Counter[str] = Counter()
     for report in reports:
         inserted.update(report.inserted)
+        refused.update(report.refused)
     return {
         "batches": len(reports),
         "inserted": dict(inserted),
         "updated": sum(r.updated for r in reports),
+        "refused_by_gate": dict(refused),
         "dropped_answers": sum(len(r.invalid) for r in reports),
         "llm_calls": sum(r.calls for r in reports),
         "prompt_tokens": sum(r.prompt_tokens for r in reports),
@@ -34,9 +37,11 @@ def _print(args: argparse.Namespace, head: dict[str, Any], reports: list[BatchRe
         print(json.dumps(figures, indent=2))
         return
     inserted = ", ".join(f"{n} {kind}" for kind, n in figures["inserted"].items()) or "none"
+    refused = ", ".join(f"{n} {rule}" for rule, n in figures["refused_by_gate"].items())
     print(
         f"{figures['batches']} batches read: memories inserted: {inserted}; "
-        f"{figures['updated']} updated; {figures['dropped_answers']} answers dropped "
+        f"{figures['updated']} updated; refused by the quality gate: {refused or 'none'}; "
+        f"{figures['dropped_answers']} answers dropped "
         f"({figures['llm_calls']} model calls, {figures['prompt_tokens']} prompt tokens)"
     )
 

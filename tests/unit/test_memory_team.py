@@ -104,7 +104,7 @@ def test_an_update_names_a_shown_memory_by_number(store: MemoryStore) -> None:
             ],
         }
     )
-    report = MemoryTeam(store, chat).process(turns(store, "The support group was great."))
+    report = MemoryTeam(store, chat).process(turns(store, "The LGBTQ support group was great."))
     assert report.updated == 1 and not report.invalid and report.calls == 3
     assert store.get(old.id).summary == "Caroline joined an LGBTQ support group"
     history = store.history(old.id)
