@@ -325,7 +325,8 @@ class ChatAgent:
         )
         # The user is waiting for this one: it goes ahead of background memory writing.
         report = self.team.process(
-            Batch([source.model_copy(update={"text": text})], "chat"), priority=Priority.CHAT
+            Batch([source.model_copy(update={"text": text})], "chat", requested=True),
+            priority=Priority.CHAT,
         )
         written = self.store.get_many(report.memory_ids)
         lines = [f"- {written[i].headline}" for i in report.memory_ids if i in written]

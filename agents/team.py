@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from agents import gate, schemas
+from agents import extract, gate, schemas
 from agents.dates import resolve_date
 from core.capture.redact import redact
 from core.errors import MnemoError
@@ -74,10 +74,12 @@ def instructions() -> str:
 
 @dataclass
 class Batch:
-    """Inputs the team reads together, already kept as sources (so they have ids)."""
+    """Inputs the team reads together, already kept as sources (so they have ids).
+    `requested`: the user asked to remember these words (every line is kept)."""
 
     sources: list[Source]
     kind: str = "chat"
+    requested: bool = False
 
     @property
     def at(self) -> datetime:
@@ -113,10 +115,23 @@ class BatchReport:
 
 
 class MemoryTeam:
-    def __init__(self, store: MemoryStore, chat: ChatModel, *, neighbours: int = 5) -> None:
+    def __init__(
+        self,
+        store: MemoryStore,
+        chat: ChatModel,
+        *,
+        neighbours: int = 5,
+        writer: str | None = None,
+    ) -> None:
         self.store = store
         self.chat = chat
         self.neighbours = neighbours
+        self.writer = writer or store.settings.agents.writer
+
+    @property
+    def extractive(self) -> bool:
+        """Whether chat memories are written from the lines themselves (see agents.extract)."""
+        return self.writer == "extractive" or (self.writer == "auto" and self.chat.small)
 
     def process(self, batch: Batch, *, priority: Priority = Priority.MEMORY) -> BatchReport:
         """Read one batch: route it, run the chosen managers, apply their answers.
@@ -124,6 +139,9 @@ class MemoryTeam:
         `priority`: background writing by default; Priority.CHAT when the user is waiting
         ("remember …" typed in the chat pane)."""
         report = BatchReport()
+        if batch.kind == "chat" and self.extractive:
+            self._extract(batch, report)
+            return report
         usage = Usage()
         system = {
             "role": "system",
@@ -154,6 +172,25 @@ class MemoryTeam:
             self._file_as_resource(batch, report)
         report.calls, report.prompt_tokens = usage.calls, usage.prompt_tokens
         return report
+
+    def _extract(self, batch: Batch, report: BatchReport) -> None:
+        """Chat lines worth keeping become episodic memories in their own words, through the
+        same gate as every memory; no model call."""
+        kind = "note" if batch.requested else "conversation"
+        for source in extract.select(batch.sources, keep_all=batch.requested):
+            # The words a user asked to remember reach the team unredacted (a secret belongs
+            # in the vault); a memory in their own words must not carry it.
+            clean = source.model_copy(update={"text": redact(source.text).text})
+            memory = extract.memory_from(clean, event_type=kind)
+            verdict = gate.check(memory, [source]) or self._duplicate(memory)
+            if verdict is not None:
+                self._refuse(verdict, report, "episodic")
+                continue
+            stored = self.store.add(
+                memory, sources=[source.id], cause="kept in its own words", actor="agent:extract"
+            )
+            report.inserted["episodic"] = report.inserted.get("episodic", 0) + 1
+            report.memory_ids.append(stored.id)
 
     def _file_as_resource(self, batch: Batch, report: BatchReport) -> None:
         """File a document the resource manager skipped or garbled: an ingested file must

@@ -7,6 +7,7 @@ never a silent reset (the user may have put hours into their exclusion rules).
 import os
 import tomllib
 from pathlib import Path
+from typing import Literal
 
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -85,6 +86,12 @@ class ModelSettings(_Section):
 
 
 class AgentSettings(_Section):
+    writer: Literal["auto", "extractive", "abstractive"] = Field(
+        "auto",
+        description="How chat memories are written: extractive (code keeps the person's own "
+        "lines, for small models), abstractive (the model writes them, behind the quality "
+        "gate), or auto (extractive for models under a billion parameters)",
+    )
     plan_queries: bool = Field(
         False,
         description="Let the chat model propose search queries besides the question. Off by "

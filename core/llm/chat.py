@@ -105,6 +105,9 @@ class ChatModel:
     def __init__(self, service: ModelService) -> None:
         self.service = service
         self.usage = Usage()
+        # A model too small to write memories itself (under a billion parameters): the memory
+        # team then writes extractively (agents/extract.py).
+        self.small = False
         # Set while a job that may give way runs: tells _generate when to stop (on the
         # model's thread only).
         self._give_way: Callable[[], bool] | None = None
@@ -310,8 +313,11 @@ class LlamaChat(ChatModel):
         """SmolLM2-135M: as the package ships it, or requantized into `models_dir` as the app
         runs it (see bundled.chat_model)."""
         if models_dir is None:
-            return cls.from_file(chat_model_path)
-        return cls.from_file(lambda: chat_model(models_dir), name="smollm2-135m")
+            chat = cls.from_file(chat_model_path)
+        else:
+            chat = cls.from_file(lambda: chat_model(models_dir), name="smollm2-135m")
+        chat.small = True
+        return chat
 
     @classmethod
     def from_file(

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 Role = Literal["chat", "embedding"]
 ROLES: tuple[Role, ...] = ("chat", "embedding")
 BUNDLED_CHAT = "smollm2-135m"
+SMALL_PARAMETERS = 1_000_000_000  # below this a chat model does not write memories itself
 BUNDLED_EMBEDDING = "all-minilm-l6-v2"
 SERVER_PREFIX = "openai:"
 _DERIVED = {bundled.CHAT_Q8_FILE, minilm.FILENAME}  # files made from the bundled models
@@ -235,13 +236,18 @@ class ModelManager:
         options = self.settings.models
         # A lambda: the bundled model's requantized copy is made on the model's thread, on
         # first use, not here.
-        return LlamaChat.from_file(
+        chat = LlamaChat.from_file(
             lambda: self.path(entry),
             name=entry.name,
             n_ctx=options.context_length,
             gpu_layers=options.gpu_layers,
             threads=options.threads,
         )
+        if entry.name == BUNDLED_CHAT and entry.origin == "bundled":
+            chat.small = True
+        elif entry.path is not None:
+            chat.small = read_header(entry.path).parameters < SMALL_PARAMETERS
+        return chat
 
     def embedder(self) -> Embedder:
         """The embedding model in use. Its name records which model made the stored vectors,

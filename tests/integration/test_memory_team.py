@@ -46,13 +46,15 @@ def test_a_conversation_and_a_document_become_memories_with_provenance(
         file_report = ingest_file(team, notes)
         (batch,) = report.batches
 
-        assert report.turns == 3 and batch.calls >= 1 + len(batch.managers)
-        assert batch.prompt_tokens > 0
+        # The bundled 135M model is small: chat lines are kept in their own words (no model
+        # call); the document still goes through the model (and the gate).
+        assert team.extractive and report.turns == 3 and batch.calls == 0
+        assert file_report.calls >= 1 and file_report.prompt_tokens > 0
         turn_ids = {s.id for s in engine.store.find_sources("chat", _refs(engine)).values()}
         written = set(batch.memory_ids)
-        # The bundled 135M model mostly answers junk, which the quality gate refuses: what
-        # it writes must pass the gate, and it must have answered something either way.
-        assert written or batch.refused, "the team answered nothing"
+        assert written, "the team kept none of the lines"
+        summaries = [engine.store.get(i).headline for i in written]
+        assert any("Carol's birthday is on 3 March" in text for text in summaries)
         for memory_id in written:
             memory = engine.store.get(memory_id)
             if memory.type != "core":

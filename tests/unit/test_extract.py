@@ -1,0 +1,82 @@
+"""The extractive writer for small models: the lines worth keeping become memories in the
+person's own words, with the speaker and the time of the line, through the gate."""
+
+import json
+from datetime import UTC, datetime
+
+from agents.chat import ChatAgent
+from agents.extract import memory_from, select, worth_keeping
+from agents.team import Batch, MemoryTeam
+from core.memory.models import Source, SourceKind
+from core.store.memories import MemoryStore
+from tests.standins import ScriptedChat
+
+MAY = datetime(2023, 5, 8, 13, 56, tzinfo=UTC)
+
+
+def line(text: str, actor: str = "user") -> Source:
+    return Source(kind=SourceKind.CHAT, occurred_at=MAY, text=text, actor=actor)
+
+
+def small(script: dict | None = None) -> ScriptedChat:
+    chat = ScriptedChat(script or {})
+    chat.small = True
+    return chat
+
+
+def test_first_person_lines_of_substance_are_kept() -> None:
+    keep = line("I'm flying to Lisbon on 14 March for the PyCon talk; I booked a hotel there.")
+    short = line("I agree!")
+    other = line("The weather report says it will rain in the north tomorrow afternoon too.")
+    assert [worth_keeping(s) for s in (keep, short, other)] == [True, False, False]
+    assert select([keep, short, other]) == [keep]
+    assert select([short], keep_all=True) == [short]
+
+
+def test_a_line_becomes_an_episodic_memory_in_its_own_words() -> None:
+    text = (
+        "My sister Marta is allergic to peanuts, so no satay at the party. "
+        "Her birthday is on 3 June and she wants a climbing day. "
+        "We should book the gym early because weekends fill up fast in summer."
+    )
+    memory = memory_from(line(text, actor="Caroline"))
+    assert memory.summary.startswith("My sister Marta is allergic to peanuts")
+    assert len(memory.summary) <= 160 and text.startswith(memory.summary)
+    assert memory.details and (memory.summary + " " + memory.details) == text
+    assert memory.actor == "Caroline" and memory.occurred_at == MAY
+
+
+def test_a_small_model_writes_extractively_without_a_model_call(store: MemoryStore) -> None:
+    sources = store.add_sources(
+        [
+            line("Yesterday I met Alice about the Q3 budget and we agreed to cut travel by 10%."),
+            line("Sounds good."),
+        ]
+    )
+    chat = small()
+    report = MemoryTeam(store, chat).process(Batch(sources))
+    assert report.inserted == {"episodic": 1} and report.calls == 0 and chat.received == []
+    (memory,) = store.memories(types=["episodic"])
+    assert "Alice" in memory.summary and "10%" in memory.summary  # type: ignore[attr-defined]
+    assert [s.id for s in store.sources_of(memory.id)] == [sources[0].id]
+    again = MemoryTeam(store, chat).process(Batch(sources))
+    assert again.inserted == {} and again.refused == {"near-duplicate": 1}
+
+
+def test_a_capable_model_keeps_the_abstractive_path(store: MemoryStore) -> None:
+    sources = store.add_sources([line("I moved our CI from Jenkins to GitHub Actions last week.")])
+    routing = json.dumps({"topics": ["ci"], "managers": []})
+    chat = ScriptedChat({"Routing": [routing]})
+    MemoryTeam(store, chat).process(Batch(sources))
+    assert chat.received  # the model was asked
+    assert MemoryTeam(store, small(), writer="abstractive").extractive is False
+    assert MemoryTeam(store, ScriptedChat({}), writer="extractive").extractive is True
+
+
+def test_remember_keeps_the_words_asked_for_with_secrets_redacted(store: MemoryStore) -> None:
+    agent = ChatAgent(store, small())
+    answer = agent.remember("my dentist is Dr. Ortiz on Main Street", now=MAY)
+    assert answer.text == "Remembered:\n- my dentist is Dr. Ortiz on Main Street"
+    answer = agent.remember("the door code is password: hunter22 at the office", now=MAY)
+    (memory,) = [m for m in store.memories(types=["episodic"]) if "door" in m.headline]
+    assert "hunter22" not in memory.search_text()
