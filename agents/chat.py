@@ -31,6 +31,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from agents import answer as grounding
 from agents.dates import time_range
 from agents.team import Batch, BatchReport, MemoryTeam, prompt
 from core.capture.redact import redact
@@ -111,8 +112,9 @@ class AnswerStream:
                 parts.append(piece)
                 yield piece
         finally:
+            stopped = self.job is not None and self.job.cancelled
             self.close()  # a consumer that stopped early must not leave the model generating
-            _finish(self.answer, "".join(parts).strip())
+            _finish(self.answer, "".join(parts).strip(), stopped=stopped)
 
     @property
     def job(self) -> Any:
@@ -274,6 +276,8 @@ class ChatAgent:
         items, queries, span = self.retrieve(rest, now=now)
         answer = Answer(question=rest, queries=queries, time_filter=span)
         answer.items = self._fit(items)
+        if self.chat.small:  # a 135M model echoes its notes: the answer is extractive
+            return AnswerStream(answer, iter([grounding.extractive(rest, answer.items)]))
         pieces = self.chat.stream(
             self._messages(rest, answer.items, now), max_tokens=256, priority=Priority.CHAT
         )
@@ -394,7 +398,17 @@ class ChatAgent:
 _CITE = re.compile(r"\[(\d{1,3})\]")
 
 
-def _finish(answer: Answer, text: str) -> None:
+def _finish(answer: Answer, text: str, *, stopped: bool = False) -> None:
+    if (
+        answer.intent == "ask"
+        and text
+        and not stopped  # what the user stopped stays as it was
+        and not grounding.grounded(text, answer.items)
+    ):
+        # What the model wrote repeats its prompt or says what no note says: the user sees
+        # the notes' own best sentence instead (the pane shows the final text).
+        log.info("a generated answer was replaced by an extractive one: %r", text[:200])
+        text = grounding.extractive(answer.question, answer.items)
     answer.text = text
     if answer.intent != "ask":
         return
