@@ -222,4 +222,7 @@ def test_choosing_another_chat_model_answers_the_next_question_with_it(
         qtbot.keyClicks(chat.input, "Say hello")
         qtbot.keyClick(chat.input, Qt.Key.Key_Return)
     assert answered.args[0].text.strip()
-    assert mnemo.host.chat_model.service.loaded  # the new model loaded and answered
+    # A model this small answers extractively (agents/answer.py): ask it directly that the new
+    # file loads and generates.
+    assert mnemo.host.chat_model.complete([{"role": "user", "content": "Hi"}], max_tokens=4)
+    assert mnemo.host.chat_model.service.loaded
