@@ -13,6 +13,7 @@ from typing import Any
 from agents.gate import GROUNDED_SHARE, content_words
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
+_OPENING = re.compile(r"^\([^)]*\)\s*")
 _NOTE_HEADER = re.compile(r"\[\d{1,3}\]\s*\(\d{4}-\d{2}-\d{2}")  # how notes open in the prompt
 PROMPT_MARKERS = ("Question:", "Notes:", "About the user:", "Today is ")
 NOTHING = "I found nothing about that in your memory."
@@ -42,8 +43,11 @@ def extractive(question: str, items: Sequence[Any]) -> str:
     wanted = content_words(question)
     best: tuple[float, str, Any] | None = None
     for rank, item in enumerate(items):
-        speaker, _, said = item.label.partition(": ") if item.kind == "source" else ("", "", "")
-        body = said or item.label
+        if item.kind == "source":
+            speaker, _, body = item.label.partition(": ")
+            body = body or item.label
+        else:  # a memory's prompt text, without its "(date, type memory)" opening
+            speaker, body = "", _OPENING.sub("", item.text)
         for sentence in _SENTENCE.split(" ".join(body.split())):
             score = len(wanted & content_words(sentence)) - rank * 0.01
             if score > 0 and (best is None or score > best[0]):

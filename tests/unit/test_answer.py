@@ -40,6 +40,21 @@ def test_the_echo_is_caught_and_a_supported_answer_passes() -> None:
     assert not grounded("You are staying at the Ritz in Porto.", items())
 
 
+def test_a_memory_is_quoted_from_its_text_not_only_its_name() -> None:
+    cat = Item(
+        "memory",
+        "m1",
+        "Miso",
+        "(2026-11-20, semantic memory) Miso: My cat Miso is a grey tabby from the shelter",
+        NOV,
+        [],
+        number=1,
+    )
+    answer = extractive("What is my cat called?", [cat])
+    quoted = "“Miso: My cat Miso is a grey tabby from the shelter” [1]"
+    assert answer == f"From your memory on 20 Nov 2026: {quoted}"
+
+
 def test_the_extractive_answer_quotes_the_note_that_answers() -> None:
     answer = extractive("Which hotel am I staying at in Lisbon?", items())
     assert answer.startswith("You said on 20 Nov 2026: “I'm flying to Lisbon")
