@@ -3,29 +3,21 @@ writes the memory from them — the person's own words, cleaned, with the speake
 the line — instead of asking a 135M model to write them (it fills schemas with placeholders and
 invented names; see agents/gate.py).
 
-Which lines: measured on LoCoMo turns (label: the turn is evidence for a gold observation, base
-rate 0.40), a line in the first person and over 60 characters was right 58 % of the time at
-recall 0.76 on held-out conversations, where SmolLM2-135M asked to pick did worse than chance.
-A learned selector (MiniLM embedding + cheap features) measured better (0.70 / 0.66) and is
-the next step; this rule is its baseline.
+Which lines: agents.select, a small learned selector on the embedder Mnemo already runs
+(its docstring has the figures); SmolLM2-135M asked to pick did worse than chance.
 """
 
 import re
 from collections.abc import Sequence
 
+from agents import select as selector
+from core.embed import Embedder
 from core.memory.models import EpisodicMemory, Source
 
-MIN_CHARS = 60
+MIN_WORDS = 5
 SUMMARY_CHARS = 160
 DETAILS_CHARS = 600
-_FIRST_PERSON = re.compile(r"\b(i|i'm|i've|i'd|i'll|me|my|mine|we|we're|our|us)\b", re.I)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
-
-
-def worth_keeping(source: Source) -> bool:
-    """A line that tells something about the speaker's life: first person, long enough."""
-    text = " ".join(source.text.split())
-    return len(text) > MIN_CHARS and bool(_FIRST_PERSON.search(text))
 
 
 def memory_from(source: Source, *, event_type: str = "conversation") -> EpisodicMemory:
@@ -50,7 +42,15 @@ def memory_from(source: Source, *, event_type: str = "conversation") -> Episodic
     )
 
 
-def select(sources: Sequence[Source], *, keep_all: bool = False) -> list[Source]:
+def select(
+    sources: Sequence[Source], embedder: Embedder, *, keep_all: bool = False
+) -> list[Source]:
     """The lines to write memories from (`keep_all`: every line with text — what the user
     asked to remember)."""
-    return [s for s in sources if s.text.strip() and (keep_all or worth_keeping(s))]
+    texts = [" ".join(s.text.split()) for s in sources]
+    if keep_all:
+        return [s for s, t in zip(sources, texts, strict=True) if t]
+    pairs = zip(sources, texts, strict=True)
+    candidates = [(s, t) for s, t in pairs if len(t.split()) >= MIN_WORDS]
+    chance = selector.scores(embedder, [t for _, t in candidates])
+    return [s for (s, _), p in zip(candidates, chance, strict=True) if p >= selector.THRESHOLD]

@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from agents import extract, gate, schemas
+from agents import entities, extract, gate, schemas
 from agents.dates import resolve_date
 from core.capture.redact import redact
 from core.errors import MnemoError
@@ -112,6 +112,7 @@ class BatchReport:
     dropped_answers: int = 0  # of those, answers that never validated (after retries)
     memory_ids: list[str] = field(default_factory=list)
     refused: dict[str, int] = field(default_factory=dict)  # by the quality gate, per rule
+    entities: int = 0  # names recorded in the graph
 
 
 class MemoryTeam:
@@ -141,7 +142,15 @@ class MemoryTeam:
         report = BatchReport()
         if batch.kind == "chat" and self.extractive:
             self._extract(batch, report)
-            return report
+        else:
+            self._write(batch, report, priority)
+        memories = self.store.get_many(report.memory_ids).values()
+        written = [m for m in memories if m.type != MemoryType.CORE]
+        report.entities = entities.record(self.store, batch.sources, written)
+        return report
+
+    def _write(self, batch: Batch, report: BatchReport, priority: Priority) -> None:
+        """The abstractive path: the managers write, the gate checks."""
         usage = Usage()
         system = {
             "role": "system",
@@ -171,13 +180,12 @@ class MemoryTeam:
         if batch.kind == "file" and not report.inserted.get("resource"):
             self._file_as_resource(batch, report)
         report.calls, report.prompt_tokens = usage.calls, usage.prompt_tokens
-        return report
 
     def _extract(self, batch: Batch, report: BatchReport) -> None:
         """Chat lines worth keeping become episodic memories in their own words, through the
         same gate as every memory; no model call."""
         kind = "note" if batch.requested else "conversation"
-        for source in extract.select(batch.sources, keep_all=batch.requested):
+        for source in extract.select(batch.sources, self.store.embedder, keep_all=batch.requested):
             # The words a user asked to remember reach the team unredacted (a secret belongs
             # in the vault); a memory in their own words must not carry it.
             clean = source.model_copy(update={"text": redact(source.text).text})

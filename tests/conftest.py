@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from core.embed import HashingEmbedder
+from core.embed import Embedder, HashingEmbedder
 from core.memory import (
     CoreBlock,
     EpisodicMemory,
@@ -43,6 +43,14 @@ def mnemo(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
 
     run.folder = folder  # type: ignore[attr-defined]
     return run
+
+
+@pytest.fixture(scope="session")
+def minilm(tmp_path_factory: pytest.TempPathFactory) -> Embedder:
+    """The bundled MiniLM, for tests where the real embedding matters."""
+    from core.llm.embedder import LlamaEmbedder
+
+    return LlamaEmbedder.bundled(tmp_path_factory.mktemp("minilm"))
 
 
 @pytest.fixture

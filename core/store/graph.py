@@ -1,7 +1,8 @@
 """Entities (people, projects, places) and the links of the memory graph. A mixin of
 MemoryStore, kept apart for size: it shares its state."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from core.errors import InvalidInput
 from core.ids import new_id
@@ -19,14 +20,28 @@ class GraphMixin:
     resolve: Callable[[str], str]
 
     def entity(self, kind: EntityKind | str, name: str) -> Entity:
-        """The entity of this kind and name (case-insensitive), created if new."""
-        entity = Entity(kind=EntityKind(kind), name=name)
+        """The entity of this name (case-insensitive, whatever its kind: one node per name),
+        created if new. A person's first name alone finds the one person whose full name
+        starts with it, and a full name finds the person known so far by its first name, so
+        "Marta" and "Marta Silva" are one node."""
+        entity = Entity(kind=EntityKind(kind), name=" ".join(name.split()))
         with self.db.write() as db:
-            rows = db.query(
-                "SELECT * FROM entities WHERE kind = ? AND name = ? COLLATE NOCASE",
-                [entity.kind.value, entity.name],
-            )
-            found = next(iter(rows), None)
+            found = _one(db, "SELECT * FROM entities WHERE name = ? COLLATE NOCASE", [entity.name])
+            if found is None and entity.kind == EntityKind.PERSON:
+                first = entity.name.split()[0]
+                if first == entity.name:
+                    found = _one(
+                        db,
+                        "SELECT * FROM entities WHERE kind = 'person' AND name LIKE ?",
+                        [f"{first} %"],
+                        unique=True,
+                    )
+                else:
+                    found = _one(
+                        db,
+                        "SELECT * FROM entities WHERE kind = 'person' AND name = ? COLLATE NOCASE",
+                        [first],
+                    )
             if found is None:
                 found = {
                     "id": new_id(),
@@ -36,19 +51,28 @@ class GraphMixin:
                 }
                 db.execute(insert_sql("entities", found), list(found.values()))
                 self.changes.emit("entity", "added", [found["id"]])
-        return Entity(
-            id=found["id"],
-            kind=found["kind"],
-            name=found["name"],
-            created_at=from_iso(found["created_at"]),
+        return _entity(found)
+
+    def mention(self, entity_id: str, source_ids: Sequence[str]) -> None:
+        """Record that these kept inputs mention the entity."""
+        with self.db.write() as db:
+            db.conn.executemany(
+                "INSERT OR IGNORE INTO entity_sources (entity_id, source_id) VALUES (?, ?)",
+                [(entity_id, s) for s in source_ids],
+            )
+
+    def mentions(self, entity_id: str) -> list[str]:
+        """The ids of the kept inputs that mention an entity, oldest first."""
+        rows = self.db.query(
+            """SELECT s.id FROM entity_sources e JOIN sources s ON s.id = e.source_id
+            WHERE e.entity_id = ? ORDER BY s.occurred_at""",
+            [entity_id],
         )
+        return [r["id"] for r in rows]
 
     def entities(self) -> list[Entity]:
         rows = self.db.query("SELECT * FROM entities ORDER BY kind, name")
-        return [
-            Entity(id=r["id"], kind=r["kind"], name=r["name"], created_at=from_iso(r["created_at"]))
-            for r in rows
-        ]
+        return [_entity(r) for r in rows]
 
     def link(self, src: str, dst: str, relation: str = "related") -> Link:
         """A directed edge between two memories or entities (ids or memory-id prefixes)."""
@@ -92,3 +116,16 @@ class GraphMixin:
         if self.db.scalar("SELECT 1 FROM entities WHERE id = ?", [ref]):
             return ref
         return self.resolve(ref)
+
+
+def _one(db: Any, sql: str, params: list[Any], *, unique: bool = False) -> dict[str, Any] | None:
+    rows = list(db.query(sql, params))
+    if unique and len(rows) != 1:
+        return None
+    return rows[0] if rows else None
+
+
+def _entity(row: dict[str, Any]) -> Entity:
+    return Entity(
+        id=row["id"], kind=row["kind"], name=row["name"], created_at=from_iso(row["created_at"])
+    )

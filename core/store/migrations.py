@@ -176,4 +176,36 @@ def memory_weight(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE memories ADD COLUMN weight REAL NOT NULL DEFAULT 1.0")
 
 
-MIGRATIONS: list[Migration] = [initial_schema, source_search_text, memory_weight]
+def entity_mentions(db: sqlite_utils.Database) -> None:
+    """Which kept inputs mention each entity, so the graph can show where a person or place
+    came from. An entity left with no mention and no edge goes (delete removes everywhere,
+    names included; a node with no edge is invisible in the graph anyway)."""
+    db.execute(
+        """CREATE TABLE entity_sources (
+            entity_id TEXT NOT NULL REFERENCES entities (id) ON DELETE CASCADE,
+            source_id TEXT NOT NULL REFERENCES sources (id) ON DELETE CASCADE,
+            PRIMARY KEY (entity_id, source_id)
+        ) WITHOUT ROWID"""
+    )
+    db.execute("CREATE INDEX entity_sources_source ON entity_sources (source_id)")
+    orphan = """NOT EXISTS (SELECT 1 FROM entity_sources WHERE entity_id = {id})
+        AND NOT EXISTS (SELECT 1 FROM links WHERE src = {id} OR dst = {id})"""
+    db.execute(
+        f"""CREATE TRIGGER entity_sources_orphan AFTER DELETE ON entity_sources
+        WHEN {orphan.format(id="old.entity_id")}
+        BEGIN DELETE FROM entities WHERE id = old.entity_id; END"""
+    )
+    for end in ("src", "dst"):
+        db.execute(
+            f"""CREATE TRIGGER links_orphan_{end} AFTER DELETE ON links
+            WHEN {orphan.format(id=f"old.{end}")}
+            BEGIN DELETE FROM entities WHERE id = old.{end}; END"""
+        )
+
+
+MIGRATIONS: list[Migration] = [
+    initial_schema,
+    source_search_text,
+    memory_weight,
+    entity_mentions,
+]
