@@ -17,13 +17,17 @@ from core.memory.models import EpisodicMemory, Source
 MIN_WORDS = 5
 SUMMARY_CHARS = 160
 DETAILS_CHARS = 600
+_THE_USER = {"user", "you", "me", "i", "assistant", "system"}
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
 def memory_from(source: Source, *, event_type: str = "conversation") -> EpisodicMemory:
     """The line as an episodic memory: its first sentences as the summary, the rest as the
-    details, the speaker as the actor, the line's time as the event's."""
+    details, the speaker as the actor, the line's time as the event's. Another person's
+    words open with their name ("Caroline: I went to …"): "I" must say who."""
     text = " ".join(source.text.split())
+    if source.actor and source.actor.casefold() not in _THE_USER:
+        text = f"{source.actor}: {text}"
     summary = ""
     for sentence in _SENTENCE_END.split(text):
         if summary and len(summary) + 1 + len(sentence) > SUMMARY_CHARS:

@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from agents import entities, extract, gate, schemas
+from agents import about, entities, extract, gate, schemas, screen
 from agents.dates import resolve_date
 from core.capture.redact import redact
 from core.errors import MnemoError
@@ -37,6 +37,7 @@ from core.memory.models import (
     ResourceMemory,
     SemanticMemory,
     Source,
+    SourceKind,
 )
 from core.store.memories import MemoryStore
 from core.store.search import SearchFilters, search
@@ -140,8 +141,10 @@ class MemoryTeam:
         `priority`: background writing by default; Priority.CHAT when the user is waiting
         ("remember …" typed in the chat pane)."""
         report = BatchReport()
-        if batch.kind == "chat" and self.extractive:
-            self._extract(batch, report)
+        if batch.kind in ("chat", "capture") and self.extractive:
+            chats = [s for s in batch.sources if s.kind != SourceKind.CAPTURE]
+            self._extract(Batch(chats, "chat", batch.requested), report)
+            self._from_screen([s for s in batch.sources if s.kind == SourceKind.CAPTURE], report)
         else:
             self._write(batch, report, priority)
         memories = self.store.get_many(report.memory_ids).values()
@@ -190,15 +193,25 @@ class MemoryTeam:
             # in the vault); a memory in their own words must not carry it.
             clean = source.model_copy(update={"text": redact(source.text).text})
             memory = extract.memory_from(clean, event_type=kind)
-            verdict = gate.check(memory, [source]) or self._duplicate(memory)
-            if verdict is not None:
-                self._refuse(verdict, report, "episodic")
-                continue
-            stored = self.store.add(
-                memory, sources=[source.id], cause="kept in its own words", actor="agent:extract"
-            )
-            report.inserted["episodic"] = report.inserted.get("episodic", 0) + 1
-            report.memory_ids.append(stored.id)
+            self._write_checked(memory, [source], report, "kept in its own words", "agent:extract")
+        self._learn_user(batch.sources, report)
+
+    def _from_screen(self, captures: list[Source], report: BatchReport) -> None:
+        """What the person did on screen and the facts shown there (agents.screen)."""
+        for memory, cited in screen.memories(captures):
+            self._write_checked(memory, cited, report, "kept from the screen", "agent:screen")
+
+    def _write_checked(
+        self, memory: Memory, cited: list[Source], report: BatchReport, cause: str, actor: str
+    ) -> None:
+        kind = MemoryType(memory.type).value
+        verdict = gate.check(memory, cited) or self._duplicate(memory)
+        if verdict is not None:
+            self._refuse(verdict, report, kind)
+            return
+        stored = self.store.add(memory, sources=[s.id for s in cited], cause=cause, actor=actor)
+        report.inserted[kind] = report.inserted.get(kind, 0) + 1
+        report.memory_ids.append(stored.id)
 
     def _file_as_resource(self, batch: Batch, report: BatchReport) -> None:
         """File a document the resource manager skipped or garbled: an ingested file must
@@ -365,23 +378,42 @@ class MemoryTeam:
         if edit.op == "skip" or not edit.text.strip():
             report.skipped += 1
             return
-        block = self.store.core_block(edit.block)
-        value, limit = block.value, block.char_limit
-        if edit.text.strip() in value:
+        if not self._add_to_block(
+            edit.block, edit.text.strip(), sources, "appended by the core manager", "agent:core"
+        ):
             report.skipped += 1
             return
-        lines = [*value.splitlines(), edit.text.strip()]
-        while len("\n".join(lines)) > 0.9 * limit and len(lines) > 1:
-            lines.pop(0)  # the oldest line goes first; consolidation rewrites blocks properly
-        self.store.update(
-            block.id,
-            {"value": "\n".join(lines)},
-            cause="appended by the core manager",
-            actor="agent:core",
-        )
-        self.store.link_sources(block.id, [s.id for s in sources])
         report.updated += 1
-        report.memory_ids.append(block.id)
+        report.memory_ids.append(self.store.core_block(edit.block).id)
+
+    def _learn_user(self, sources: list[Source], report: BatchReport) -> None:
+        """Lasting facts the user states about themselves go into the `human` block."""
+        for sentence, source in about.stable_facts(sources):
+            clean = redact(sentence).text
+            if about.known(clean, self.store.core_block("human").value):
+                continue
+            line = about.block_line(clean, source)
+            verdict = gate.check_texts([clean], [source])
+            if verdict is not None:
+                self._refuse(verdict, report, "core")
+            elif self._add_to_block("human", line, [source], "learnt from the user", "agent:about"):
+                report.updated += 1
+                report.memory_ids.append(self.store.core_block("human").id)
+
+    def _add_to_block(
+        self, label: str, text: str, sources: list[Source], cause: str, actor: str
+    ) -> bool:
+        """Append a line to a core block, oldest lines first out past 90 % of its limit
+        (consolidation rewrites blocks properly); False when the block holds it already."""
+        block = self.store.core_block(label)
+        if text in block.value:
+            return False
+        lines = [*block.value.splitlines(), text]
+        while len("\n".join(lines)) > 0.9 * block.char_limit and len(lines) > 1:
+            lines.pop(0)
+        self.store.update(block.id, {"value": "\n".join(lines)}, cause=cause, actor=actor)
+        self.store.link_sources(block.id, [s.id for s in sources])
+        return True
 
 
 def _without_secrets(item: Any) -> Any:

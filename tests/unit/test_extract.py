@@ -62,11 +62,14 @@ def test_a_line_becomes_an_episodic_memory_in_its_own_words() -> None:
         "Her birthday is on 3 June and she wants a climbing day. "
         "We should book the gym early because weekends fill up fast in summer."
     )
-    memory = memory_from(line(text, actor="Caroline"))
+    memory = memory_from(line(text))
     assert memory.summary.startswith("My sister Marta is allergic to peanuts")
     assert len(memory.summary) <= 160 and text.startswith(memory.summary)
     assert memory.details and (memory.summary + " " + memory.details) == text
-    assert memory.actor == "Caroline" and memory.occurred_at == MAY
+    assert memory.actor == "user" and memory.occurred_at == MAY
+    # Someone else's words say whose they are.
+    theirs = memory_from(line(text, actor="Caroline"))
+    assert theirs.summary.startswith("Caroline: My sister Marta") and theirs.actor == "Caroline"
 
 
 @pytest.fixture
