@@ -64,6 +64,12 @@ def block_line(sentence: str, source: Source) -> str:
     return f"- “{sentence}” ({source.occurred_at:%-d %b %Y})"
 
 
+def unquote(line: str) -> str:
+    """A block line's sentence, without the quotes and the date `block_line` adds."""
+    match = re.fullmatch(r"- “(.*)” \([^)]*\)", line.strip())
+    return match.group(1) if match else line.strip().lstrip("- ")
+
+
 def known(sentence: str, block: str) -> bool:
     """Whether a line of the block already says this."""
     wanted = content_words(sentence)

@@ -7,7 +7,7 @@ kept only when it passes `grounded`; otherwise the extractive one replaces it.
 """
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from agents.gate import GROUNDED_SHARE, content_words
@@ -17,6 +17,9 @@ _OPENING = re.compile(r"^\([^)]*\)\s*")
 _NOTE_HEADER = re.compile(r"\[\d{1,3}\]\s*\(\d{4}-\d{2}-\d{2}")  # how notes open in the prompt
 PROMPT_MARKERS = ("Question:", "Notes:", "About the user:", "Today is ")
 NOTHING = "I found nothing about that in your memory."
+MEANING_WEIGHT = 1.0  # of the cosine, against one per shared word
+RANK_STEP = 0.05  # the retrieval's order is evidence too
+ASSISTANT_PENALTY = 0.5  # a question about one's life is answered by one's own words first
 
 
 def echoes_prompt(text: str) -> bool:
@@ -37,11 +40,19 @@ def grounded(text: str, items: Sequence[Any]) -> bool:
     return bool(text.strip()) and not echoes_prompt(text) and supported(text, items)
 
 
-def extractive(question: str, items: Sequence[Any]) -> str:
+def extractive(
+    question: str,
+    items: Sequence[Any],
+    similarity: Callable[[str, Sequence[str]], Sequence[float]] | None = None,
+) -> str:
     """The best-matching sentence of the notes, attributed and cited: "You said on 20 Nov
-    2026: “…” [2]"; or NOTHING when no note shares a word with the question."""
+    2026: “…” [2]"; or NOTHING when no note shares a word with the question.
+
+    Sentences are ranked by the question's words they hold and, given `similarity` (the
+    embedder's cosine), by meaning: "What is my sister allergic to?" shares one word each
+    with "My sister turns 30" and "Marta is allergic to peanuts"; the meaning tells them apart."""
     wanted = content_words(question)
-    best: tuple[float, str, Any] | None = None
+    candidates = []
     for rank, item in enumerate(items):
         if item.kind == "source":
             speaker, _, body = item.label.partition(": ")
@@ -49,12 +60,21 @@ def extractive(question: str, items: Sequence[Any]) -> str:
         else:  # a memory's prompt text, without its "(date, type memory)" opening
             speaker, body = "", _OPENING.sub("", item.text)
         for sentence in _SENTENCE.split(" ".join(body.split())):
-            score = len(wanted & content_words(sentence)) - rank * 0.01
-            if score > 0 and (best is None or score > best[0]):
-                best = (score, sentence, (item, speaker))
-    if best is None:
+            shared = len(wanted & content_words(sentence))
+            if shared:
+                score = shared - rank * RANK_STEP
+                if speaker.lower() in ("assistant", "system"):
+                    score -= ASSISTANT_PENALTY
+                candidates.append((score, sentence, item, speaker))
+    if not candidates:
         return NOTHING
-    _, sentence, (item, speaker) = best
+    if similarity is not None:
+        meaning = similarity(question, [c[1] for c in candidates])
+        candidates = [
+            (score + MEANING_WEIGHT * m, *rest)
+            for (score, *rest), m in zip(candidates, meaning, strict=True)
+        ]
+    _, sentence, item, speaker = max(candidates, key=lambda c: c[0])
     when = f" on {item.when:%-d %b %Y}" if item.when else ""
     if item.kind == "source":
         who = "You" if speaker.lower() in ("user", "you", "") else speaker

@@ -42,7 +42,7 @@ _NOT_NAMES = {
 _STRIP = re.compile(r"^(the|a|an|my|our|your)\s+|'s$|’s$", re.I)
 _KIN = re.compile(
     r"\b(?i:my|our|his|her|their)\s+(?:little\s+|big\s+|older\s+|younger\s+|best\s+)?"
-    r"(?:sister|brother|mom|mother|dad|father|wife|husband|partner|friend|son|daughter|cousin|"
+    r"(sister|brother|mom|mother|dad|father|wife|husband|partner|friend|son|daughter|cousin|"
     r"aunt|uncle|boss|colleague|coworker|neighbou?r|grandma|grandmother|grandpa|grandfather|"
     r"niece|nephew|girlfriend|boyfriend|fianc[eé]e?|teacher|doctor|dentist|therapist|manager)"
     r",?\s+([A-Z][a-z]+(?:\s+[A-Z][a-z]+)?)"
@@ -100,10 +100,19 @@ def record(store: MemoryStore, sources: Sequence[Source], memories: Sequence[Mem
     return recorded
 
 
+def relatives(text: str) -> dict[str, str]:
+    """The people a text names by their relation: "my sister Marta" → {"sister": "Marta"}."""
+    found = {}
+    for match in _KIN.finditer(text):
+        if match.group(0)[:2].lower() in ("my", "ou") and (name := clean(match.group(2))):
+            found[match.group(1).lower()] = name
+    return found
+
+
 def _names(ents: Iterable[Any], text: str) -> list[Found]:
     found: dict[str, Found] = {}
     for match in _KIN.finditer(text):
-        if (name := clean(match.group(1))) is not None:
+        if (name := clean(match.group(2))) is not None:
             found[name.casefold()] = Found(name, EntityKind.PERSON)
     for ent in ents:
         kind = KINDS.get(ent.label_)

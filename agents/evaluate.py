@@ -33,6 +33,7 @@ from core.engine import Engine
 from core.errors import ImportFailed
 from core.ingest.chats import Session, read_chats
 from core.ingest.keep import keep_session
+from core.memory.models import EpisodicMemory, SourceKind
 from core.settings import Settings
 
 CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop"}
@@ -106,6 +107,7 @@ def evaluate_locomo(
     conversations: int | None = None,
     mode: Literal["retrieval", "qa"] = "retrieval",
     agents: bool = True,
+    oracle: bool = False,
     plan_queries: bool | None = None,
     progress: Progress | None = None,
     work_dir: Path | None = None,
@@ -114,6 +116,10 @@ def evaluate_locomo(
 
     `agents=False` keeps the turns without running the memory team (retrieval then works on
     the verbatim turns alone, and a run takes minutes instead of hours on a CPU).
+    `oracle=True` (with agents=False) indexes LoCoMo's own gold `observation` facts and session
+    summaries as memories, as if a capable model had written them: the design's ceiling. Each
+    fact cites its evidence turns; each summary sentence cites the session turn it shares
+    most words with.
     """
     samples = _load(data)[:conversations]
     sessions = read_chats(data)
@@ -126,6 +132,8 @@ def evaluate_locomo(
             with Engine(Path(tmp) / sample_id, settings=settings) as engine:
                 started = time.perf_counter()
                 _ingest(engine, mine, agents, sample_id, progress)
+                if oracle:
+                    _oracle_memories(engine, sample, sample_id)
                 report.ingest_s += time.perf_counter() - started
                 report.turns += sum(len(s.turns) for s in mine)
                 report.memories += sum(engine.store.counts().values()) - 2  # the core blocks
@@ -173,6 +181,47 @@ def _ingest(
         for n, session in enumerate(sessions, 1):
             keep_session(engine.store, session)
             report(n, len(sessions))
+
+
+def _oracle_memories(engine: Engine, sample: dict[str, Any], sample_id: str) -> None:
+    store = engine.store
+    turns = store.find_sources(
+        SourceKind.CHAT,
+        [
+            f"{sample_id}:{turn['dia_id']}"
+            for key, session in sample["conversation"].items()
+            if key.startswith("session_") and isinstance(session, list)
+            for turn in session
+        ],
+    )
+    for by_speaker in sample.get("observation", {}).values():
+        for speaker, facts in by_speaker.items():
+            for fact in facts:
+                evidence = fact[1] if len(fact) > 1 else []
+                refs = _evidence(
+                    {"evidence": evidence if isinstance(evidence, list) else [evidence]}, sample_id
+                )
+                cited = [turns[r] for r in refs if r in turns]
+                if cited and isinstance(fact[0], str):
+                    memory = EpisodicMemory(
+                        event_type="observation",
+                        summary=fact[0],
+                        actor=speaker,
+                        occurred_at=cited[0].occurred_at,
+                    )
+                    store.add(memory, sources=[c.id for c in cited], actor="oracle")
+    for key, summary in sample.get("session_summary", {}).items():
+        number = re.findall(r"\d+", key)[0]
+        session = [t for r, t in turns.items() if r.startswith(f"{sample_id}:D{number}:")]
+        if not session or not isinstance(summary, str):
+            continue
+        for sentence in re.split(r"(?<=[.!?])\s+", summary):
+            words = set(_tokens(sentence))
+            best = max(session, key=lambda t: len(words & set(_tokens(t.text))))
+            memory = EpisodicMemory(
+                event_type="session summary", summary=sentence, occurred_at=best.occurred_at
+            )
+            store.add(memory, sources=[best.id], actor="oracle")
 
 
 def _evidence(qa: dict[str, Any], sample_id: str) -> list[str]:

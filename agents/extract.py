@@ -18,6 +18,7 @@ MIN_WORDS = 5
 SUMMARY_CHARS = 160
 DETAILS_CHARS = 600
 _THE_USER = {"user", "you", "me", "i", "assistant", "system"}
+_ASSISTANTS = {"assistant", "system", "tool"}
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
@@ -50,11 +51,16 @@ def select(
     sources: Sequence[Source], embedder: Embedder, *, keep_all: bool = False
 ) -> list[Source]:
     """The lines to write memories from (`keep_all`: every line with text — what the user
-    asked to remember)."""
+    asked to remember). An assistant's replies are advice anyone could get, not the person's
+    life: what the user said in answer to them is what is kept."""
     texts = [" ".join(s.text.split()) for s in sources]
     if keep_all:
         return [s for s, t in zip(sources, texts, strict=True) if t]
     pairs = zip(sources, texts, strict=True)
-    candidates = [(s, t) for s, t in pairs if len(t.split()) >= MIN_WORDS]
+    candidates = [
+        (s, t)
+        for s, t in pairs
+        if len(t.split()) >= MIN_WORDS and (s.actor or "").casefold() not in _ASSISTANTS
+    ]
     chance = selector.scores(embedder, [t for _, t in candidates])
     return [s for (s, _), p in zip(candidates, chance, strict=True) if p >= selector.THRESHOLD]

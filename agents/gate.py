@@ -60,6 +60,7 @@ STOP_WORDS = set(
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*|\d[\d.,:/-]*")
 _IDENTIFIER = re.compile(r"^[a-z]+(?:_[a-z0-9-]+)+$")  # memory_name, memory_name_2026-11-30
 _DATE_ONLY = re.compile(r"^\W*(\d{4}-\d{2}-\d{2}|\d{1,2}[/.]\d{1,2}[/.]\d{2,4})\W*$")
+_POSSESSIVE = re.compile(r"['’]s$")
 _YEAR = re.compile(r"\b(19|20)\d{2}\b")
 
 
@@ -90,7 +91,9 @@ def placeholder(texts: Iterable[str]) -> str | None:
 
 
 def words(text: str) -> list[str]:
-    return [w.strip("'’-").lower().rstrip(".,:") for w in _WORD.findall(text)]
+    """Lower-cased words and numbers; a possessive is its name ("Marta's" → "marta")."""
+    found = (w.strip("'’-").lower().rstrip(".,:") for w in _WORD.findall(text))
+    return [_POSSESSIVE.sub("", w) for w in found]
 
 
 def content_words(text: str) -> set[str]:

@@ -1,7 +1,7 @@
 """Retrieval (and answers) on LoCoMo with the chat agent.
 
     python -m bench.locomo [--data FILE] [--mode retrieval|qa] [--conversations N]
-                           [--no-agents] [--plan]
+                           [--no-agents] [--plan] [--oracle-memories]
 
 Ingests each conversation into a fresh store (one dated session per ingestion), then, for every
 question of categories 1–4, runs the chat agent's retrieval and checks whether the gold evidence
@@ -26,18 +26,27 @@ def main() -> None:
     parser.add_argument("--conversations", type=int)
     parser.add_argument("--no-agents", action="store_true", help="keep turns, write no memories")
     parser.add_argument("--plan", action="store_true", help="model-proposed queries too")
+    parser.add_argument(
+        "--oracle-memories",
+        action="store_true",
+        help="index LoCoMo's gold observations and session summaries as the memories (ceiling)",
+    )
     args = parser.parse_args()
+    if args.oracle_memories:
+        args.no_agents = True
     evaluation = evaluate_locomo(
         args.data,
         conversations=args.conversations,
         mode=args.mode,
         agents=not args.no_agents,
+        oracle=args.oracle_memories,
         plan_queries=args.plan,
         progress=staged_progress("item"),
     )
     figures = {
         **evaluation.figures(),
         "agents": not args.no_agents,
+        "oracle_memories": args.oracle_memories,
         "plan_queries": args.plan,
     }
     rows = [
