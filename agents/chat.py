@@ -60,7 +60,7 @@ log = logging.getLogger(__name__)
 ITEM_CHARS = 400  # of one memory or source, as the model sees it
 CORE_CHARS = 1500  # of each core block in the answer prompt
 CHARS_PER_TOKEN = 4  # a budget, not a count: the tokenizer lives on the model's thread
-RRF_K = 60
+RRF_K = 10  # the best hits of each ranking lead: +0.013 recall@10 on LoCoMo dev over k=60
 POOL = 30  # candidates per ranking: recall at 50 is far above recall at 10 (see bench.locomo)
 
 
@@ -237,6 +237,17 @@ class ChatAgent:
                 rankings[name] = {(kind, r.id): rank for rank, r in enumerate(ranking, 1)}
                 weights[name] = weight
                 found.update({(kind, r.id): r for r in ranking if (kind, r.id) not in found})
+        for name in self._speakers_in(queries[0]):
+            # "What did Melanie paint?": Melanie's own lines, searched without her name
+            # (which every one of them carries), across all sessions.
+            rest = re.sub(rf"\b{re.escape(name)}(['’]s)?\b", " ", queries[0], flags=re.I)
+            hits = search_sources(
+                self.store, rest, since=since, until=until, actor=name, limit=self.sources
+            )
+            rankings[f"speaker {name}"] = {
+                ("source", h.source.id): r for r, h in enumerate(hits, 1)
+            }
+            found.update({("source", h.source.id): h.source for h in hits})
         parts = fuse(rankings, weights, RRF_K)
         items: list[Item] = []
         lines: dict[str, str] = {}  # source id → its text, for the sources chosen
@@ -262,6 +273,15 @@ class ChatAgent:
             if len(items) == limit:
                 break
         return items
+
+    def _speakers_in(self, question: str) -> list[str]:
+        """The people with lines in the kept chats whom the question names."""
+        words = set(re.findall(r"[a-z]+", question.lower()))
+        return [
+            name
+            for name in self.store.speakers()
+            if name.lower() in words and name.lower() not in ("user", "assistant", "system")
+        ]
 
     def _memory_item(self, memory: Memory, *, shown: bool = True) -> Item:
         """`shown`: the item goes into a prompt (else only into a list for the user)."""

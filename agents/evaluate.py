@@ -202,7 +202,7 @@ def _oracle_memories(engine: Engine, sample: dict[str, Any], sample_id: str) -> 
                     {"evidence": evidence if isinstance(evidence, list) else [evidence]}, sample_id
                 )
                 cited = [turns[r] for r in refs if r in turns]
-                if cited and isinstance(fact[0], str):
+                if cited and isinstance(fact[0], str) and fact[0].strip():
                     memory = EpisodicMemory(
                         event_type="observation",
                         summary=fact[0],
@@ -215,7 +215,7 @@ def _oracle_memories(engine: Engine, sample: dict[str, Any], sample_id: str) -> 
         session = [t for r, t in turns.items() if r.startswith(f"{sample_id}:D{number}:")]
         if not session or not isinstance(summary, str):
             continue
-        for sentence in re.split(r"(?<=[.!?])\s+", summary):
+        for sentence in filter(str.strip, re.split(r"(?<=[.!?])\s+", summary)):
             words = set(_tokens(sentence))
             best = max(session, key=lambda t: len(words & set(_tokens(t.text))))
             memory = EpisodicMemory(

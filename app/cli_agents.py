@@ -24,6 +24,7 @@ def _summary(reports: list[BatchReport]) -> dict[str, Any]:
         "batches": len(reports),
         "inserted": dict(inserted),
         "updated": sum(r.updated for r in reports),
+        "names_recorded": sum(r.entities for r in reports),
         "refused_by_gate": dict(refused),
         "dropped_answers": sum(len(r.invalid) for r in reports),
         "llm_calls": sum(r.calls for r in reports),
@@ -40,7 +41,8 @@ def _print(args: argparse.Namespace, head: dict[str, Any], reports: list[BatchRe
     refused = ", ".join(f"{n} {rule}" for rule, n in figures["refused_by_gate"].items())
     print(
         f"{figures['batches']} batches read: memories inserted: {inserted}; "
-        f"{figures['updated']} updated; refused by the quality gate: {refused or 'none'}; "
+        f"{figures['updated']} updated; {figures['names_recorded']} names for the graph; "
+        f"refused by the quality gate: {refused or 'none'}; "
         f"{figures['dropped_answers']} answers dropped "
         f"({figures['llm_calls']} model calls, {figures['prompt_tokens']} prompt tokens)"
     )

@@ -43,10 +43,11 @@ def search_sources(
     since: datetime | None = None,
     until: datetime | None = None,
     kinds: Iterable[SourceKind | str] | None = None,
+    actor: str | None = None,
     limit: int = 10,
 ) -> list[SourceHit]:
     """The best `limit` sources for `query` from `since` to `until` (both included, as for
-    memories), best first."""
+    memories), best first; `actor`: only what that speaker said."""
     settings = store.settings.search
     terms = query_terms(query)
     if not terms:
@@ -59,6 +60,9 @@ def search_sources(
     if kind_values is not None:
         where.append(f"s.kind IN ({','.join('?' * len(kind_values))})")
         params.extend(sorted(kind_values))
+    if actor is not None:
+        where.append("s.actor = ? COLLATE NOCASE")
+        params.append(actor)
     keyword = [
         (row[0], row[1])
         for row in store.db.db.execute(
@@ -78,6 +82,15 @@ def search_sources(
         ),
     )
     vector = [hit for hit in vector if hit[1] >= settings.min_similarity]
+    if actor is not None and vector:
+        # The vector index does not hold speakers: the pool is filtered after the search.
+        theirs = store.db.query_in(
+            "SELECT id FROM sources WHERE actor = ? COLLATE NOCASE AND id IN ({marks})",
+            [hit[0] for hit in vector],
+            [actor],
+        )
+        ids = {row["id"] for row in theirs}
+        vector = [hit for hit in vector if hit[0] in ids]
 
     keyword_ranks = tied_ranks([h[0] for h in keyword], [-h[1] for h in keyword])
     vector_ranks = tied_ranks([h[0] for h in vector], [h[1] for h in vector])

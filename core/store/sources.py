@@ -82,6 +82,13 @@ class SourcesMixin:
         )
         return {row["ref"]: to_source(row) for row in rows}
 
+    def speakers(self) -> list[str]:
+        """Everyone who has a line in the kept chats, as they are named there."""
+        rows = self.db.query(
+            "SELECT DISTINCT actor FROM sources WHERE kind = 'chat' AND actor IS NOT NULL"
+        )
+        return [row["actor"] for row in rows]
+
     def get_sources(self, ids: Sequence[str]) -> dict[str, Source]:
         """Sources by id, skipping ids that no longer exist."""
         rows = self.db.query_in("SELECT * FROM sources WHERE id IN ({marks})", ids)

@@ -204,3 +204,42 @@ def test_forget_lists_matches_and_deletes_only_when_confirmed(store: MemoryStore
     assert agent.find_to_forget("dentist").items == []
     assert store.get_source(other.id).text == "I bought new running shoes"
     assert agent.forget(answer.items) == 0  # already gone: nothing to do, no error
+
+
+def test_a_memory_in_a_lines_own_words_and_the_line_take_one_slot(store: MemoryStore) -> None:
+    text = "I adopted a grey cat named Miso from the Elm Street shelter last spring."
+    turn = said(store, text, 3)
+    store.add(
+        EpisodicMemory(event_type="conversation", summary=text, occurred_at=turn.occurred_at),
+        sources=[turn.id],
+    )
+    other = said(store, "My neighbour's cat sleeps on our porch every afternoon.", 2)
+    items, _, _ = ChatAgent(store, ScriptedChat({})).retrieve("my cat", now=NOW, limit=2)
+    pointed = [set(item.source_ids) for item in items]
+    assert len(items) == 2 and {turn.id} in pointed and {other.id} in pointed
+
+
+def test_a_question_naming_someone_searches_their_own_lines(store: MemoryStore) -> None:
+    for n in range(12):  # Caroline tells Melanie about painting a lot
+        said(store, f"Melanie, I painted the class number {n} today!", n, "Caroline")
+    theirs = said(
+        store,
+        "I painted my first watercolour of the lake at sunrise, it took hours.",
+        20,
+        "Melanie",
+    )
+    agent = ChatAgent(store, ScriptedChat({}))
+    items, _, _ = agent.retrieve("What did Melanie paint?", now=NOW, limit=5)
+    assert theirs.id in {i.id for i in items}
+    agent._speakers_in = lambda question: []  # type: ignore[method-assign]
+    without, _, _ = agent.retrieve("What did Melanie paint?", now=NOW, limit=5)
+    assert theirs.id not in {i.id for i in without}  # Caroline's many lines crowd it out
+
+
+def test_my_sister_is_searched_by_her_name_as_the_user_told_it(store: MemoryStore) -> None:
+    store.update(
+        store.core_block("human").id, {"value": "- “My sister Marta turns 30 on 3 June.” (x)"}
+    )
+    agent = ChatAgent(store, ScriptedChat({}))
+    queries, _ = agent.plan("What does my sister like?", NOW)
+    assert queries == ["What does my sister like?", "What does my sister like? Marta"]
