@@ -15,6 +15,7 @@ from agents.gate import GROUNDED_SHARE, content_words
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 _OPENING = re.compile(r"^\([^)]*\)\s*")
 _NOTE_HEADER = re.compile(r"\[\d{1,3}\]\s*\(\d{4}-\d{2}-\d{2}")  # how notes open in the prompt
+_WHO = {"user": "You", "you": "You", "": "You", "assistant": "The assistant", "mnemo": "Mnemo"}
 PROMPT_MARKERS = ("Question:", "Notes:", "About the user:", "Today is ")
 NOTHING = "I found nothing about that in your memory."
 MEANING_WEIGHT = 1.0  # of the cosine, against one per shared word
@@ -40,6 +41,11 @@ def grounded(text: str, items: Sequence[Any]) -> bool:
     return bool(text.strip()) and not echoes_prompt(text) and supported(text, items)
 
 
+def _stems(words: set[str]) -> set[str]:
+    """Words without their commonest endings, so "paint" finds "painted" and "painting"."""
+    return {re.sub(r"(?<=\w{3})(ing|ed|es|s)$", "", w) for w in words}
+
+
 def extractive(
     question: str,
     items: Sequence[Any],
@@ -51,7 +57,7 @@ def extractive(
     Sentences are ranked by the question's words they hold and, given `similarity` (the
     embedder's cosine), by meaning: "What is my sister allergic to?" shares one word each
     with "My sister turns 30" and "Marta is allergic to peanuts"; the meaning tells them apart."""
-    wanted = content_words(question)
+    wanted = _stems(content_words(question))
     candidates = []
     for rank, item in enumerate(items):
         if item.kind == "source":
@@ -60,10 +66,10 @@ def extractive(
         else:  # a memory's prompt text, without its "(date, type memory)" opening
             speaker, body = "", _OPENING.sub("", item.text)
         for sentence in _SENTENCE.split(" ".join(body.split())):
-            shared = len(wanted & content_words(sentence))
+            shared = len(wanted & _stems(content_words(f"{speaker} {sentence}")))
             if shared:
                 score = shared - rank * RANK_STEP
-                if speaker.lower() in ("assistant", "system"):
+                if speaker.lower() in ("assistant", "system", "mnemo"):
                     score -= ASSISTANT_PENALTY
                 candidates.append((score, sentence, item, speaker))
     if not candidates:
@@ -77,6 +83,6 @@ def extractive(
     _, sentence, item, speaker = max(candidates, key=lambda c: c[0])
     when = f" on {item.when:%-d %b %Y}" if item.when else ""
     if item.kind == "source":
-        who = "You" if speaker.lower() in ("user", "you", "") else speaker
+        who = _WHO.get(speaker.lower(), speaker)
         return f"{who} said{when}: “{sentence}” [{item.number}]"
     return f"From your memory{when}: “{sentence}” [{item.number}]"

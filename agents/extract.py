@@ -17,8 +17,8 @@ from core.memory.models import EpisodicMemory, Source
 MIN_WORDS = 5
 SUMMARY_CHARS = 160
 DETAILS_CHARS = 600
-_THE_USER = {"user", "you", "me", "i", "assistant", "system"}
-_ASSISTANTS = {"assistant", "system", "tool"}
+_THE_USER = {"user", "you", "me", "i", "assistant", "system", "mnemo"}
+_ASSISTANTS = {"assistant", "system", "tool", "mnemo"}  # mnemo: the app's own answers
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 

@@ -1,10 +1,12 @@
 """Answers that say only what the notes say: the echo the bundled model produced is caught,
 and the extractive answer quotes the note that answers, attributed and cited."""
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from agents.answer import NOTHING, echoes_prompt, extractive, grounded
 from agents.chat import ChatAgent, Item
+from core.embed import Embedder
 from core.memory.models import Source, SourceKind
 from core.store.memories import MemoryStore
 from tests.standins import ScriptedChat
@@ -79,3 +81,28 @@ def test_a_small_model_answers_extractively_and_a_generated_echo_is_replaced(
     answer = ChatAgent(store, echoing).ask("Which hotel am I staying at in Lisbon?", now=NOV)
     assert echoing.received  # the model was asked, and its echo replaced
     assert not echoes_prompt(answer.text) and "Memmo Alfama" in answer.text
+
+
+def test_quotes_say_whose_words_they_are_and_meaning_breaks_ties(minilm: Embedder) -> None:
+    notes = [
+        Item("source", "s1", RIVER, RIVER, NOV, ["s1"], number=1),
+        Item("source", "s2", "Caroline: I painted a lake at sunrise.", "", NOV, ["s2"], number=2),
+    ]
+    assert extractive("Is the hotel close to the river?", notes[:1]).startswith(
+        "The assistant said on 20 Nov 2026:"
+    )
+    assert extractive("What did Caroline paint?", notes[1:]).startswith("Caroline said")
+
+    def similarity(question: str, sentences: Sequence[str]) -> list[float]:
+        vectors = minilm.embed([question, *sentences])
+        return [float(v) for v in vectors[1:] @ vectors[0]]
+
+    # One shared word each ("sister", "allergic"): the meaning picks the allergy.
+    about = [
+        Item("memory", "c", "About you", text, None, [], number=n)
+        for n, text in enumerate(
+            ["My sister Marta turns 30 on 3 June.", "Marta is severely allergic to peanuts."], 1
+        )
+    ]
+    answer = extractive("What is my sister allergic to?", about, similarity)
+    assert "peanuts" in answer and answer.endswith("[2]")
