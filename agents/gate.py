@@ -109,7 +109,7 @@ def _proper_nouns_and_numbers(text: str) -> set[str]:
             if token[0].isdigit():
                 found.add(token.rstrip(".,:"))
             elif position > 0 and token[0].isupper() and token.lower() not in STOP_WORDS:
-                found.add(token.lower())
+                found.add(_POSSESSIVE.sub("", token.lower()))
     return found
 
 

@@ -75,6 +75,12 @@ def test_a_grounded_memory_passes() -> None:
     assert gate.check(memory, [line]) is None
     fact = SemanticMemory(name="CI", summary="The CI moves from Jenkins to GitHub Actions")
     assert gate.check(fact, [CI_TALK]) is None
+    # A possessive is its name, both ways.
+    birthday = said("My sister Carol's birthday is on 3 March; she loves climbing.")
+    kept = EpisodicMemory(summary="My sister Carol's birthday is on 3 March", occurred_at=MAY)
+    assert gate.check(kept, [birthday]) is None
+    named = EpisodicMemory(summary="Carol loves climbing", occurred_at=MAY)
+    assert gate.check(named, [birthday]) is None
 
 
 def test_an_event_dated_far_from_its_lines_needs_them_to_name_the_year() -> None:
