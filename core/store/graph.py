@@ -23,7 +23,8 @@ class GraphMixin:
         """The entity of this name (case-insensitive, whatever its kind: one node per name),
         created if new. A person's first name alone finds the one person whose full name
         starts with it, and a full name finds the person known so far by its first name, so
-        "Marta" and "Marta Silva" are one node."""
+        "Marta" and "Marta Silva" are one node; a name of two words or more that ends another
+        ("Avenida Palace", "Hotel Avenida Palace") is that one."""
         entity = Entity(kind=EntityKind(kind), name=" ".join(name.split()))
         with self.db.write() as db:
             found = _one(db, "SELECT * FROM entities WHERE name = ? COLLATE NOCASE", [entity.name])
@@ -42,6 +43,15 @@ class GraphMixin:
                         "SELECT * FROM entities WHERE kind = 'person' AND name = ? COLLATE NOCASE",
                         [first],
                     )
+            if found is None and " " in entity.name:
+                # "Avenida Palace" and "Hotel Avenida Palace": one name ends the other.
+                found = _one(
+                    db,
+                    """SELECT * FROM entities WHERE instr(name, ' ') > 0 AND (
+                        name LIKE '% ' || ? OR ? LIKE '% ' || name)""",
+                    [entity.name, entity.name],
+                    unique=True,
+                )
             if found is None:
                 found = {
                     "id": new_id(),

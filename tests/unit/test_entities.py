@@ -52,6 +52,8 @@ def test_one_node_per_person_across_sessions(store: MemoryStore) -> None:
     assert set(store.mentions(martas[0].id)) >= {first[0].id, later[0].id}
     names = [e.name.casefold() for e in store.entities()]
     assert len(names) == len(set(names))  # no name is two nodes
+    hotel = store.entity("organization", "Hotel Avenida Palace")
+    assert store.entity("place", "Avenida Palace").id == hotel.id
 
 
 def test_speakers_are_people_and_memories_link_to_the_names_they_hold(
