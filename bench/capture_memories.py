@@ -26,8 +26,6 @@ from core.capture.redact import redact
 from core.engine import Engine
 from core.memory.models import MemoryType, Source, SourceKind
 
-FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
-
 
 @dataclass
 class Screen:
@@ -114,7 +112,7 @@ SCREENS = [
 def draw(screen: Screen) -> Image.Image:
     image = Image.new("RGB", (1280, 800), "white")
     pen = ImageDraw.Draw(image)
-    font = ImageFont.truetype(FONT, 18)
+    font = ImageFont.load_default(18)  # Pillow's own font: no system fonts needed
     pen.rectangle((0, 0, 1280, 34), fill=(235, 235, 235))
     for n, line in enumerate(screen.lines):
         pen.text((24, 8 + n * 40), line, fill="black", font=font)
