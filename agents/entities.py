@@ -61,8 +61,10 @@ class Found:
 def _pipeline() -> Any:
     import spacy
 
-    # The parser and lemmatizer are not needed for names; without them it is ~2x faster.
-    return spacy.load(PIPELINE, exclude=["parser", "lemmatizer"])
+    # Names need only the tokens' vectors and the recogniser: without the rest it is ~2x
+    # faster and ~110 MB (import and model) instead of more.
+    unused = ["parser", "lemmatizer", "tagger", "attribute_ruler", "senter"]
+    return spacy.load(PIPELINE, exclude=unused)
 
 
 def find(texts: Sequence[str]) -> list[list[Found]]:
