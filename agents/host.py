@@ -595,3 +595,9 @@ class Host:
 
     def search(self, query: str, **kw: Any) -> Any:
         return self.engine.search(query, **kw)
+
+    def search_sources(self, query: str, **kw: Any) -> Any:
+        """The kept inputs (chat turns, captures, files) that match, best first."""
+        from core.store.source_search import search_sources
+
+        return search_sources(self.store, query, **kw)

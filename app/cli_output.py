@@ -5,7 +5,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from core.memory.models import Memory, Version
+from core.memory.models import Memory, Source, Version
 from core.store.search import SearchHit
 from core.timeutil import to_iso
 
@@ -77,6 +77,51 @@ def print_hits(hits: list[SearchHit], *, explain: bool = False) -> None:
                 f"recency #{hit.recency_rank}" if hit.recency_rank else "-",
             )
             print("        " + " | ".join(ranks))
+
+
+def source_row(source: Source) -> str:
+    when = to_iso(source.occurred_at)[:16].replace("T", " ")
+    return f"{source.id[:10]}  {source.kind.value:<8} {when}  {one_line(source.line, 70)}"
+
+
+def print_source_hits(hits: list[Any]) -> None:
+    print("inputs (what was said, seen or read):")
+    if not hits:
+        print("  no matching inputs")
+    for hit in hits:
+        print(f"{hit.score:.4f}  {source_row(hit.source)}")
+
+
+def source_hit_json(hit: Any) -> dict[str, Any]:
+    return {
+        "source": hit.source.model_dump(mode="json"),
+        "score": hit.score,
+        "snippet": hit.snippet,
+        "keyword_rank": hit.keyword_rank,
+        "vector_rank": hit.vector_rank,
+    }
+
+
+def print_source(source: Source, *, picture: str | None, memories: list[Memory]) -> None:
+    """One kept input: where and when, its text, and the memories written from it."""
+    print(f"{source.kind.value} input  {source.id}")
+    for key, value in (
+        ("time", to_iso(source.occurred_at)[:19].replace("T", " ")),
+        ("speaker", source.actor),
+        ("app", source.app),
+        ("window" if source.kind == "capture" else "title", source.title),
+        ("url", source.url),
+        ("file", source.path),
+        ("picture", picture),
+    ):
+        if value:
+            print(f"  {key}: {value}")
+    print("  text:")
+    for line in source.text.splitlines() or [""]:
+        print(f"    {line}")
+    print(f"  memories written from it: {len(memories) or 'none'}")
+    for memory in memories:
+        print(f"    {memory_row(memory)}")
 
 
 def hit_json(hit: SearchHit) -> dict[str, Any]:

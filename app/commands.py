@@ -18,7 +18,14 @@ from agents.host import Host
 from app import cli_agents, cli_capture, cli_models
 from app import cli_output as out
 from core.errors import Ambiguous, MnemoError, NotFound
-from core.memory.models import MEMORY_MODELS, EntityKind, MemoryType, parse_memory
+from core.memory.models import (
+    MEMORY_MODELS,
+    EntityKind,
+    MemoryType,
+    Source,
+    SourceKind,
+    parse_memory,
+)
 from core.paths import ENV_VAR, data_dir
 from core.store.memories import check_fields
 from core.store.search import SearchFilters
@@ -81,7 +88,14 @@ def cmd_add(host: Host, args: argparse.Namespace) -> int:
 
 
 def cmd_show(host: Host, args: argparse.Namespace) -> int:
-    memory = host.store.get(args.id, reveal=args.reveal)
+    try:
+        memory = host.store.get(args.id, reveal=args.reveal)
+    except NotFound:
+        try:  # the chat agent cites inputs too: they open here as well
+            source = host.store.get_source(host.store.resolve_source(args.id))
+        except NotFound:
+            raise NotFound(f"no memory or source with id {args.id!r}") from None
+        return _show_source(host, source, args)
     sources = host.store.sources_of(memory.id)
     links = host.store.links(memory.id)
     if args.json_out:
@@ -91,6 +105,19 @@ def cmd_show(host: Host, args: argparse.Namespace) -> int:
         out.emit_json(data)
     else:
         out.print_memory(memory, reveal=args.reveal, sources=sources, links=links)
+    return 0
+
+
+def _show_source(host: Host, source: Source, args: argparse.Namespace) -> int:
+    picture = str(host.store.folder / source.thumbnail) if source.thumbnail else None
+    written = host.memories_of_source(source.id)
+    if args.json_out:
+        data = source.model_dump(mode="json")
+        data["picture"] = picture
+        data["memories"] = [out.memory_json(m) for m in written]
+        out.emit_json(data)
+    else:
+        out.print_source(source, picture=picture, memories=written)
     return 0
 
 
@@ -138,11 +165,26 @@ def cmd_list(host: Host, args: argparse.Namespace) -> int:
 
 
 def cmd_search(host: Host, args: argparse.Namespace) -> int:
-    hits = host.search(" ".join(args.query), filters=_filters(args), limit=args.limit)
+    query = " ".join(args.query)
+    hits = []
+    if args.within in ("all", "memories"):
+        hits = host.search(query, filters=_filters(args), limit=args.limit)
+    inputs = []
+    if args.within in ("all", "sources"):
+        inputs = host.search_sources(
+            query,
+            since=parse_when(args.since) if args.since else None,
+            until=parse_when(args.until) if args.until else None,
+            kinds=args.source_kind or None,
+            limit=args.limit,
+        )
     if args.json_out:
-        out.emit_json([out.hit_json(hit) for hit in hits])
+        out.emit_json([out.hit_json(h) for h in hits] + [out.source_hit_json(h) for h in inputs])
     else:
-        out.print_hits(hits, explain=args.explain)
+        if args.within != "sources":
+            out.print_hits(hits, explain=args.explain)
+        if args.within != "memories":
+            out.print_source_hits(inputs)
     return 0
 
 
@@ -273,8 +315,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from-json", metavar="OBJECT", help="all fields as one JSON object")
     p.add_argument("--source", action="append", help="id of a source it came from (repeatable)")
 
-    p = command("show", cmd_show, "show one memory with its sources and links")
-    p.add_argument("id", help="id, unique id prefix, or core:human / core:persona")
+    p = command("show", cmd_show, "show one memory (or one kept input) with its sources and links")
+    p.add_argument("id", help="id or unique id prefix of a memory or input, or core:human")
     p.add_argument("--reveal", action="store_true", help="show the vault secret in plain text")
 
     p = command("edit", cmd_edit, "change fields of a memory (its history keeps the old values)")
@@ -290,9 +332,26 @@ def build_parser() -> argparse.ArgumentParser:
     _add_filters(p, sensitivity=False)
     p.add_argument("--limit", "-n", type=int, default=50)
 
-    p = command("search", cmd_search, "hybrid keyword + vector + recency search")
+    p = command(
+        "search",
+        cmd_search,
+        "hybrid keyword + vector + recency search over memories and what was said or seen",
+    )
     p.add_argument("query", nargs="+")
     _add_filters(p, sensitivity=True)
+    p.add_argument(
+        "--in",
+        dest="within",
+        choices=["all", "memories", "sources"],
+        default="all",
+        help="memories, the kept inputs (chat turns, captures, files), or both (default)",
+    )
+    p.add_argument(
+        "--source-kind",
+        action="append",
+        choices=[k.value for k in SourceKind],
+        help="only these kinds of input (repeatable)",
+    )
     p.add_argument("--limit", "-n", type=int, default=10)
     p.add_argument("--explain", action="store_true", help="show each ranking's contribution")
 

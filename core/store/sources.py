@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from core.embed import Embedder
-from core.errors import NotFound
+from core.errors import Ambiguous, NotFound
 from core.ids import new_id
 from core.memory.models import Source
 from core.store.changes import ChangeHub
@@ -93,6 +93,21 @@ class SourcesMixin:
         """Sources by id, skipping ids that no longer exist."""
         rows = self.db.query_in("SELECT * FROM sources WHERE id IN ({marks})", ids)
         return {row["id"]: to_source(row) for row in rows}
+
+    def resolve_source(self, ref: str) -> str:
+        """A source's full id from its id or a unique prefix (≥ 4 hex characters), as the
+        chat agent cites them."""
+        prefix = ref.strip().lower()
+        if len(prefix) < 4 or not all(c in "0123456789abcdef" for c in prefix):
+            raise NotFound(f"{ref!r} is not a source id (give at least 4 hex characters)")
+        rows = self.db.query(
+            "SELECT id FROM sources WHERE id >= ? AND id < ? LIMIT 2", [prefix, prefix + "g"]
+        )
+        if not rows:
+            raise NotFound(f"no source with id {ref!r}")
+        if len(rows) > 1:
+            raise Ambiguous(f"id prefix {ref!r} matches several sources; give more characters")
+        return rows[0]["id"]
 
     def get_source(self, source_id: str) -> Source:
         rows = self.db.query("SELECT * FROM sources WHERE id = ?", [source_id])

@@ -153,3 +153,38 @@ def test_generate_streams_from_the_bundled_model(mnemo) -> None:
     # A quick prompt needs no store (only the requantized model in models/).
     assert not (mnemo.folder / "mnemo.db").exists()
     assert (mnemo.folder / "models" / "SmolLM2-135M-Instruct.Q8_0.gguf").exists()
+
+
+def test_search_reaches_what_was_said_and_show_opens_an_input(mnemo, tmp_path: Path) -> None:
+    chat = tmp_path / "chat.json"
+    chat.write_text(
+        json.dumps(
+            {
+                "title": "Trip planning",
+                "started_at": "2026-03-01T10:00:00Z",
+                "turns": [
+                    {"speaker": "user", "text": "The ferry to Cacilhas leaves every 20 minutes."},
+                    {"speaker": "assistant", "text": "Great, enjoy the ride across the river!"},
+                ],
+            }
+        )
+    )
+    assert mnemo("ingest", "chat", str(chat))[0] == 0
+    code, out, _ = mnemo("search", "ferry Cacilhas")
+    assert code == 0 and "inputs (what was said, seen or read):" in out
+    assert "user: The ferry to Cacilhas leaves every 20 minutes." in out
+    code, out, _ = mnemo("--json", "search", "ferry", "--in", "sources", "--source-kind", "chat")
+    (hit,) = [h for h in json.loads(out) if "ferry" in h["source"]["text"]]
+    assert all("source" in h for h in json.loads(out))  # --in sources: no memory hits
+    _, none, _ = mnemo("--json", "search", "ferry", "--in", "sources", "--source-kind", "file")
+    assert json.loads(none) == []
+
+    code, out, _ = mnemo("show", hit["source"]["id"][:8])
+    assert code == 0 and out.startswith(f"chat input  {hit['source']['id']}")
+    assert "speaker: user" in out and "title: Trip planning" in out
+    assert "The ferry to Cacilhas leaves every 20 minutes." in out
+    code, out, _ = mnemo("--json", "show", hit["source"]["id"])
+    shown = json.loads(out)
+    assert shown["text"].startswith("The ferry") and isinstance(shown["memories"], list)
+    code, _, err = mnemo("show", "abcdef12")
+    assert code == 3 and "no memory or source with id 'abcdef12'" in err
