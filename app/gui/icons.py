@@ -15,6 +15,7 @@ NAMES = {
     "new-chat": "ph.note-pencil",
     "settings": "ph.gear-six",
     "memory": "ph.brain",
+    "memories": "ph.books",
     "source": "ph.quotes",
     "capture": "ph.monitor",
     "picture": "ph.image",

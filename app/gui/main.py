@@ -125,6 +125,8 @@ class MnemoApp(QObject):
             return
         self.host = host
         self.window.chat.set_host(host)
+        self.window.memories.set_host(host)
+        self.bridge.changed.connect(self.window.memories.changed)
         self._status.start()
         self._refresh_status()
         self.window.settings_button.setEnabled(True)

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 
 from app.gui.chat.pane import ChatPane
 from app.gui.icons import icon
+from app.gui.memories.view import MemoryBrowser
 
 CAPTURE_LABELS = {
     "stopped": ("capture", "Capture off"),
@@ -44,6 +45,8 @@ class MainWindow(QMainWindow):
         self.stack = QStackedWidget()
         self.chat = ChatPane()
         self._add_view("Chat", "chat", self.chat)
+        self.memories = MemoryBrowser()
+        self._add_view("Memories", "memories", self.memories)
         self.nav.currentRowChanged.connect(self.stack.setCurrentIndex)
         self.nav.setCurrentRow(0)
 

@@ -1,0 +1,90 @@
+"""The memory browser on a real host and store: pages in as it scrolls, filters by type,
+searches as you type, opens a memory with the inputs it came from, follows store changes."""
+
+from datetime import UTC, datetime, timedelta
+
+from app.gui.main import MnemoApp
+from app.gui.memories.model import PAGE
+from core.memory import EpisodicMemory, ProceduralMemory, SemanticMemory
+from core.memory.models import Source, SourceKind
+from tests.gui.conftest import screenshot
+
+START = datetime(2026, 9, 1, 9, 0, tzinfo=UTC)
+DAYS = [
+    "Reviewed the pull requests for the calendar parser with Priya",
+    "Ran along the river before work, 8 km in 44 minutes",
+    "Called mum about the family dinner on Sunday",
+    "Fixed the flaky upload test in the CI pipeline",
+    "Read two chapters of The Left Hand of Darkness",
+    "Planned the Lisbon talk slides on local-first apps",
+    "Cooked green curry for Marta, peanut-free",
+    "Paid the electricity bill and filed the receipt",
+    "Met Tomás for coffee to talk about the open-source grant",
+]
+
+
+def seed(host) -> int:  # type: ignore[no-untyped-def]
+    memories = [
+        EpisodicMemory(
+            event_type="day",
+            summary=f"{DAYS[n % len(DAYS)]} (week {n // 7 + 1})",
+            occurred_at=START + timedelta(hours=7 * n),
+        )
+        for n in range(430)
+    ]
+    memories += [
+        SemanticMemory(name="Marta", summary="My sister; severely allergic to peanuts"),
+        SemanticMemory(name="Dentist", summary="Dr. Ortiz on Rua Augusta, every six months"),
+        ProceduralMemory(summary="Release the parser", steps=["tag", "build the wheel", "upload"]),
+    ]
+    host.store.add_many(memories)
+    return len(memories) + 2  # the two core blocks
+
+
+def test_the_browser_pages_filters_searches_and_opens_a_memory(mnemo: MnemoApp, qtbot) -> None:
+    host, window = mnemo.host, mnemo.window
+    total = seed(host)
+    browser = window.memories
+    window.nav.setCurrentRow(1)
+    with qtbot.waitSignal(browser.model.loaded, timeout=30_000):
+        browser.reload()
+    assert browser.model.total == total and browser.model.rowCount() == PAGE
+    assert browser.count.text() == f"{total} memories"
+    with qtbot.waitSignal(browser.model.loaded, timeout=30_000):
+        browser.model.fetchMore()
+    assert browser.model.rowCount() == 2 * PAGE
+    screenshot(window, "memory-browser")
+
+    with qtbot.waitSignal(browser.model.loaded, timeout=30_000):
+        browser.kind.setCurrentIndex(3)  # Semantic
+    assert {browser.model.memory(r).headline for r in range(browser.model.rowCount())} == {
+        "Marta",
+        "Dentist",
+    }
+
+    browser.kind.setCurrentIndex(0)
+    qtbot.waitUntil(lambda: browser.model.total == total, timeout=30_000)
+    with qtbot.waitSignal(browser.model.loaded, timeout=30_000):
+        browser.search.setText("peanut allergy sister")
+    assert browser.model.memory(0).headline == "Marta"
+    assert browser.count.text().endswith("found")
+
+    line = host.store.add_source(
+        Source(kind=SourceKind.CHAT, occurred_at=START, text="My sister is allergic", actor="user")
+    )
+    host.store.link_sources(browser.model.memory(0).id, [line.id])
+    browser.table.selectRow(0)
+    qtbot.waitUntil(lambda: "My sister is allergic" in browser.detail.toPlainText(), timeout=30_000)
+    assert "severely allergic to peanuts" in browser.detail.toPlainText()
+    screenshot(window, "memory-browser-search")
+
+
+def test_the_browser_follows_changes_to_the_store(mnemo: MnemoApp, qtbot) -> None:
+    host, browser = mnemo.host, mnemo.window.memories
+    with qtbot.waitSignal(browser.model.loaded, timeout=30_000):
+        browser.reload()
+    before = browser.model.total
+    with qtbot.waitSignal(browser.model.loaded, timeout=30_000):
+        host.store.add(SemanticMemory(name="Bike lock", summary="The code is on the fridge"))
+    assert browser.model.total == before + 1
+    assert browser.model.memory(0).headline == "Bike lock"  # newest first
