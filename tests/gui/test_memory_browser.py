@@ -3,6 +3,8 @@ searches as you type, opens a memory with the inputs it came from, follows store
 
 from datetime import UTC, datetime, timedelta
 
+from PySide6.QtCore import Qt
+
 from app.gui.main import MnemoApp
 from app.gui.memories.model import PAGE
 from core.memory import EpisodicMemory, ProceduralMemory, SemanticMemory
@@ -88,3 +90,45 @@ def test_the_browser_follows_changes_to_the_store(mnemo: MnemoApp, qtbot) -> Non
         host.store.add(SemanticMemory(name="Bike lock", summary="The code is on the fridge"))
     assert browser.model.total == before + 1
     assert browser.model.memory(0).headline == "Bike lock"  # newest first
+
+
+def test_edit_shows_validation_inline_and_undo_restores(mnemo: MnemoApp, qtbot) -> None:
+    host, browser = mnemo.host, mnemo.window.memories
+    mnemo.window.nav.setCurrentRow(1)
+    dentist = host.store.add(SemanticMemory(name="Dentist", summary="Dr. Ortiz every six months"))
+    with qtbot.waitSignal(browser.model.loaded, timeout=30_000):
+        browser.reload()
+    row = next(
+        r for r in range(browser.model.rowCount()) if browser.model.memory(r).id == dentist.id
+    )
+    browser.table.selectRow(row)
+    editor = browser.editor
+    qtbot.waitUntil(lambda: editor.memory is not None and editor.memory.id == dentist.id)
+    browser.tabs.setCurrentIndex(1)
+
+    editor._fields["summary"].setPlainText("Dr. Ortiz on Rua Augusta, every six months")
+    assert editor.save.isEnabled()
+    qtbot.mouseClick(editor.save, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "Rua Augusta" in host.store.get(dentist.id).summary, timeout=30_000)
+    assert [v.cause for v in host.store.history(dentist.id)][-1] == "edited in the app"
+    screenshot(mnemo.window, "memory-editor")
+
+    qtbot.waitUntil(lambda: editor.memory is not None and editor.memory.rev == 2, timeout=30_000)
+    editor._fields["name"].setText("   ")  # a memory needs a name: the store refuses
+    qtbot.mouseClick(editor.save, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "name" in editor.error.text(), timeout=30_000)
+    assert host.store.get(dentist.id).name == "Dentist"  # type: ignore[attr-defined]
+
+    browser.undo_stack.undo()
+    qtbot.waitUntil(
+        lambda: host.store.get(dentist.id).summary == "Dr. Ortiz every six months", timeout=30_000
+    )
+    browser.undo_stack.redo()
+    qtbot.waitUntil(lambda: "Rua Augusta" in host.store.get(dentist.id).summary, timeout=30_000)
+
+    editor.edit(host.store.core_block("human"))
+    editor._fields["value"].setPlainText("x" * 5001)
+    assert (
+        editor.counter.text() == "5,001 / 5,000 characters"
+        and "c0392b" in editor.counter.styleSheet()
+    )

@@ -5,15 +5,16 @@ from MemoryTableModel (paged off the GUI thread), reads go through the host via 
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QKeySequence, QShortcut, QUndoStack
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QSplitter,
     QTableView,
+    QTabWidget,
     QTextBrowser,
     QVBoxLayout,
     QWidget,
@@ -21,7 +22,9 @@ from PySide6.QtWidgets import (
 
 from app.gui import tasks
 from app.gui.chat.detail import memory_html
+from app.gui.memories.editor import MemoryEditor
 from app.gui.memories.model import MemoryTableModel
+from app.gui.memories.undo import EditMemory
 from core.memory.models import MemoryType
 
 TYPES = [
@@ -64,14 +67,23 @@ class MemoryBrowser(QWidget):
         self.table.setShowGrid(False)
         self.table.setWordWrap(False)
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        # Fixed by the widest value each column can hold: sizing to contents would measure
+        # only the rows loaded so far (none, at first).
+        metrics = self.table.fontMetrics()
+        header.resizeSection(0, metrics.horizontalAdvance("2026-12-31 23:59") + 24)
+        header.resizeSection(1, metrics.horizontalAdvance("procedural") + 24)
         header.setStretchLastSection(True)
         self.detail = QTextBrowser()
         self.detail.setPlaceholderText("Select a memory to see it and where it came from.")
+        self.editor = MemoryEditor()
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.detail, "Details")
+        self.tabs.addTab(self.editor, "Edit")
+        self.tabs.setTabEnabled(1, False)
+        self.undo_stack = QUndoStack(self)
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.table)
-        split.addWidget(self.detail)
+        split.addWidget(self.tabs)
         split.setSizes([380, 220])
 
         column = QVBoxLayout(self)
@@ -88,6 +100,11 @@ class MemoryBrowser(QWidget):
         self.model.loaded.connect(self._show_count)
         self.model.failed.connect(lambda error: self.count.setText(f"Could not read: {error}"))
         self.table.selectionModel().currentRowChanged.connect(lambda now, _: self._open(now.row()))
+        self.editor.save_requested.connect(self._save)
+        undo = QShortcut(QKeySequence.StandardKey.Undo, self)
+        undo.activated.connect(self.undo_stack.undo)
+        redo = QShortcut(QKeySequence.StandardKey.Redo, self)
+        redo.activated.connect(self.undo_stack.redo)
 
     def set_host(self, host: Any) -> None:
         self.host = host
@@ -124,10 +141,43 @@ class MemoryBrowser(QWidget):
     def _open(self, row: int) -> None:
         if row < 0 or self.host is None:
             return
-        memory, host = self.model.memory(row), self.host
+        self._show(self.model.memory(row).id)
+
+    def _show(self, memory_id: str) -> None:
+        """Read the memory afresh (an edit may have changed it) and show it in both tabs."""
+        host = self.host
+
+        def read(_ctx: Any) -> tuple[Any, str]:
+            memory = host.store.get(memory_id)
+            return memory, memory_html(memory, host.store.sources_of(memory.id))
+
+        def shown(result: tuple[Any, str]) -> None:
+            memory, html = result
+            self.detail.setHtml(html)
+            self.editor.edit(memory)
+            self.tabs.setTabEnabled(1, True)
+
         tasks.run(
-            lambda _ctx: memory_html(memory, host.store.sources_of(memory.id)),
-            on_done=self.detail.setHtml,
+            read,
+            on_done=shown,
             on_error=lambda error: self.detail.setPlainText(f"Could not open it: {error}"),
+            parent=self,
+        )
+
+    def _save(self, memory_id: str, changes: dict[str, Any]) -> None:
+        host, before = self.host, self.editor.memory
+        assert before is not None
+        old = {key: before.payload().get(key) for key in changes}
+
+        def saved(_memory: Any) -> None:
+            self.undo_stack.push(
+                EditMemory(host, memory_id, old, changes, lambda: self._show(memory_id))
+            )
+            self._show(memory_id)
+
+        tasks.run(
+            lambda _ctx: host.store.update(memory_id, changes, cause="edited in the app"),
+            on_done=saved,
+            on_error=lambda error: self.editor.show_error(str(error)),
             parent=self,
         )
