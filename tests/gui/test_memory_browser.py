@@ -3,10 +3,12 @@ searches as you type, opens a memory with the inputs it came from, follows store
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from PySide6.QtCore import Qt
 
 from app.gui.main import MnemoApp
 from app.gui.memories.model import PAGE
+from core.errors import NotFound
 from core.memory import EpisodicMemory, ProceduralMemory, SemanticMemory
 from core.memory.models import Source, SourceKind
 from tests.gui.conftest import screenshot
@@ -132,3 +134,40 @@ def test_edit_shows_validation_inline_and_undo_restores(mnemo: MnemoApp, qtbot) 
         editor.counter.text() == "5,001 / 5,000 characters"
         and "c0392b" in editor.counter.styleSheet()
     )
+
+
+def test_delete_removes_everywhere_and_undo_brings_it_back(mnemo: MnemoApp, qtbot) -> None:
+    host, browser = mnemo.host, mnemo.window.memories
+    mnemo.window.nav.setCurrentRow(1)
+    line = host.store.add_source(
+        Source(kind=SourceKind.CHAT, occurred_at=START, text="Locker code is 4411", actor="user")
+    )
+    locker = host.store.add(
+        SemanticMemory(name="Gym locker", summary="Locker 4411 at the climbing gym"),
+        sources=[line.id],
+    )
+    with qtbot.waitSignal(browser.model.loaded, timeout=30_000):
+        browser.reload()
+    row = next(
+        r for r in range(browser.model.rowCount()) if browser.model.memory(r).id == locker.id
+    )
+    browser.table.setFocus()
+    browser.table.selectRow(row)
+    qtbot.waitUntil(browser.delete.isEnabled)
+    with qtbot.waitSignal(browser.deleted_or_restored, timeout=30_000):
+        qtbot.keyClick(browser.table, Qt.Key.Key_Delete)
+    with pytest.raises(NotFound):
+        host.store.get(locker.id)
+    assert not [m for m in host.store.memories() if m.headline == "Gym locker"]
+
+    with qtbot.waitSignal(browser.deleted_or_restored, timeout=30_000):
+        browser.undo_stack.undo()
+    (back,) = [m for m in host.store.memories() if m.headline == "Gym locker"]
+    assert back.summary == "Locker 4411 at the climbing gym"  # type: ignore[attr-defined]
+    assert [s.id for s in host.store.sources_of(back.id)] == [line.id]
+
+    core = next(
+        r for r in range(browser.model.rowCount()) if browser.model.memory(r).type == "core"
+    )
+    browser.table.selectRow(core)
+    qtbot.waitUntil(lambda: not browser.delete.isEnabled())

@@ -40,3 +40,45 @@ class EditMemory(QUndoCommand):
             lambda _ctx: host.store.update(memory_id, values, cause=cause),
             on_done=lambda _memory: self.done(),
         )
+
+
+class DeleteMemory(QUndoCommand):
+    """Delete a memory everywhere; undo writes it back with its sources and graph links (as a
+    new memory: the deleted one's id and history went with it)."""
+
+    def __init__(self, host: Any, memory_id: str, done: Callable[[str | None], None]) -> None:
+        super().__init__("delete a memory")
+        self.host, self.memory_id, self.done = host, memory_id, done
+        self._snapshot: tuple[Any, list[str], list[Any]] | None = None
+
+    def redo(self) -> None:
+        host, memory_id = self.host, self.memory_id
+
+        def delete(_ctx: Any) -> None:
+            memory = host.store.get(memory_id, reveal=True)
+            sources = [s.id for s in host.store.sources_of(memory_id)]
+            self._snapshot = (memory, sources, host.store.links(memory_id))
+            host.store.delete(memory_id, cause="deleted in the app")
+
+        tasks.run(delete, on_done=lambda _r: self.done(None))
+
+    def undo(self) -> None:
+        host, snapshot = self.host, self._snapshot
+        if snapshot is None:
+            return
+        memory, sources, links = snapshot
+
+        def restore(_ctx: Any) -> str:
+            fresh = memory.model_copy(update={"id": ""})
+            stored = host.store.add(fresh, sources=sources, cause="restored (undo)")
+            for link in links:
+                src = stored.id if link.src == self.memory_id else link.src
+                dst = stored.id if link.dst == self.memory_id else link.dst
+                host.store.link(src, dst, link.relation)
+            return str(stored.id)
+
+        def restored(new_id: str) -> None:
+            self.memory_id = new_id
+            self.done(new_id)
+
+        tasks.run(restore, on_done=restored)

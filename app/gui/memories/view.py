@@ -4,7 +4,7 @@ from MemoryTableModel (paged off the GUI thread), reads go through the host via 
 
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut, QUndoStack
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QPushButton,
     QSplitter,
     QTableView,
     QTabWidget,
@@ -24,7 +25,7 @@ from app.gui import tasks
 from app.gui.chat.detail import memory_html
 from app.gui.memories.editor import MemoryEditor
 from app.gui.memories.model import MemoryTableModel
-from app.gui.memories.undo import EditMemory
+from app.gui.memories.undo import DeleteMemory, EditMemory
 from core.memory.models import MemoryType
 
 TYPES = [
@@ -41,6 +42,8 @@ RESULTS = 200
 
 
 class MemoryBrowser(QWidget):
+    deleted_or_restored = Signal()  # a delete (or its undo) reached the store
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.host: Any = None
@@ -58,6 +61,10 @@ class MemoryBrowser(QWidget):
         top.addWidget(self.kind)
         top.addWidget(self.search, 1)
         top.addWidget(self.count)
+        self.delete = QPushButton("Delete")
+        self.delete.setEnabled(False)
+        self.delete.setToolTip("Delete the selected memory everywhere (Ctrl+Z undoes it)")
+        top.addWidget(self.delete)
 
         self.table = QTableView()
         self.table.setModel(self.model)
@@ -101,6 +108,8 @@ class MemoryBrowser(QWidget):
         self.model.failed.connect(lambda error: self.count.setText(f"Could not read: {error}"))
         self.table.selectionModel().currentRowChanged.connect(lambda now, _: self._open(now.row()))
         self.editor.save_requested.connect(self._save)
+        self.delete.clicked.connect(self._delete)
+        self.table.installEventFilter(self)
         undo = QShortcut(QKeySequence.StandardKey.Undo, self)
         undo.activated.connect(self.undo_stack.undo)
         redo = QShortcut(QKeySequence.StandardKey.Redo, self)
@@ -138,10 +147,34 @@ class MemoryBrowser(QWidget):
         noun = "memory" if total == 1 else "memories"
         self.count.setText(f"{total:,} {noun} found" if searched else f"{total:,} {noun}")
 
+    def eventFilter(self, watched: Any, event: Any) -> bool:
+        if (
+            watched is self.table
+            and event.type() == QEvent.Type.KeyPress
+            and event.key() == Qt.Key.Key_Delete
+        ):
+            self._delete()
+            return True
+        return super().eventFilter(watched, event)
+
     def _open(self, row: int) -> None:
         if row < 0 or self.host is None:
             return
-        self._show(self.model.memory(row).id)
+        memory = self.model.memory(row)
+        self.delete.setEnabled(memory.type != MemoryType.CORE)  # blocks are emptied, not deleted
+        self._show(memory.id)
+
+    def _delete(self) -> None:
+        row = self.table.currentIndex().row()
+        if row < 0 or self.host is None or not self.delete.isEnabled():
+            return
+        memory = self.model.memory(row)
+
+        def done(restored: str | None) -> None:
+            self.count.setText("Restored." if restored else "Deleted. Ctrl+Z brings it back.")
+            self.deleted_or_restored.emit()
+
+        self.undo_stack.push(DeleteMemory(self.host, memory.id, done))
 
     def _show(self, memory_id: str) -> None:
         """Read the memory afresh (an edit may have changed it) and show it in both tabs."""
