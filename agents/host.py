@@ -585,6 +585,12 @@ class Host:
 
         return neighbourhood(self.store, ref, depth)
 
+    def as_of(self, ref: str, rev: int) -> dict[str, Any]:
+        """A memory's fields as they were at revision `rev` (to restore that version)."""
+        from core.store.reads import as_of
+
+        return as_of(self.store, ref, rev)
+
     def core_blocks(self) -> list[CoreBlock]:
         return self.store.core_blocks()
 

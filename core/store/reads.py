@@ -4,7 +4,7 @@ ways, graph neighbourhoods and the store's figures. Each returns records, never 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from core.memory.models import Entity, Link, Memory, MemoryType, Source
 from core.store.memories import MemoryStore, sql_filters
@@ -132,3 +132,17 @@ def stats(store: MemoryStore) -> Stats:
         database_bytes=sum(p.stat().st_size for p in folder.glob("mnemo.db*") if p.is_file()),
         vector_bytes=sum(p.stat().st_size for p in (folder / "vectors").rglob("*") if p.is_file()),
     )
+
+
+def as_of(store: MemoryStore, ref: str, rev: int) -> dict[str, Any]:
+    """A memory's fields as they were at revision `rev`: its fields now, with every later
+    change's old values put back (the secret is not part of it)."""
+    memory = store.get(ref)
+    state = dict(memory.payload())
+    for version in reversed(store.history(memory.id)):
+        if version.rev <= rev:
+            break
+        for key in version.changed:
+            if version.old is not None and key in version.old and key != "secret_value":
+                state[key] = version.old[key]
+    return state

@@ -171,3 +171,31 @@ def test_delete_removes_everywhere_and_undo_brings_it_back(mnemo: MnemoApp, qtbo
     )
     browser.table.selectRow(core)
     qtbot.waitUntil(lambda: not browser.delete.isEnabled())
+
+
+def test_history_lists_changes_and_restores_a_version(mnemo: MnemoApp, qtbot) -> None:
+    host, browser = mnemo.host, mnemo.window.memories
+    mnemo.window.nav.setCurrentRow(1)
+    cat = host.store.add(SemanticMemory(name="Miso", summary="A grey cat from the shelter"))
+    host.store.update(cat.id, {"summary": "A grey tabby from the Elm Street shelter"})
+    host.store.update(cat.id, {"name": "Miso the cat"}, cause="renamed")
+    with qtbot.waitSignal(browser.model.loaded, timeout=30_000):
+        browser.reload()
+    row = next(r for r in range(browser.model.rowCount()) if browser.model.memory(r).id == cat.id)
+    browser.table.selectRow(row)
+    history = browser.history
+    qtbot.waitUntil(lambda: history.list.count() == 3, timeout=30_000)
+    browser.tabs.setCurrentIndex(2)
+    newest = history.list.item(0).text()
+    assert newest.startswith("rev 3") and "renamed [name]" in newest and 'was: "Miso"' in newest
+    screenshot(mnemo.window, "memory-history")
+
+    history.list.setCurrentRow(2)  # rev 1, as created
+    qtbot.mouseClick(history.restore, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: host.store.get(cat.id).rev == 4, timeout=30_000)
+    restored = host.store.get(cat.id)
+    assert (restored.name, restored.summary) == ("Miso", "A grey cat from the shelter")  # type: ignore[attr-defined]
+    assert host.store.history(cat.id)[-1].cause == "restored rev 1"
+    qtbot.waitUntil(lambda: browser.undo_stack.canUndo(), timeout=30_000)
+    browser.undo_stack.undo()
+    qtbot.waitUntil(lambda: host.store.get(cat.id).name == "Miso the cat", timeout=30_000)  # type: ignore[attr-defined]

@@ -4,6 +4,7 @@ update, so the memory's history records the undo too; the work runs off the GUI 
 from collections.abc import Callable
 from typing import Any
 
+from PySide6.QtCore import QObject
 from PySide6.QtGui import QUndoCommand
 
 from app.gui import tasks
@@ -19,10 +20,11 @@ class EditMemory(QUndoCommand):
         before: dict[str, Any],
         after: dict[str, Any],
         done: Callable[[], None],
+        owner: QObject,
     ) -> None:
         super().__init__(f"edit {', '.join(sorted(after))}")
         self.host, self.memory_id, self.before, self.after = host, memory_id, before, after
-        self.done = done
+        self.done, self.owner = done, owner  # the owner's end drops the callbacks
         self._applied = True  # pushed after the store took the edit
 
     def redo(self) -> None:
@@ -39,6 +41,7 @@ class EditMemory(QUndoCommand):
         tasks.run(
             lambda _ctx: host.store.update(memory_id, values, cause=cause),
             on_done=lambda _memory: self.done(),
+            parent=self.owner,
         )
 
 
@@ -46,9 +49,11 @@ class DeleteMemory(QUndoCommand):
     """Delete a memory everywhere; undo writes it back with its sources and graph links (as a
     new memory: the deleted one's id and history went with it)."""
 
-    def __init__(self, host: Any, memory_id: str, done: Callable[[str | None], None]) -> None:
+    def __init__(
+        self, host: Any, memory_id: str, done: Callable[[str | None], None], owner: QObject
+    ) -> None:
         super().__init__("delete a memory")
-        self.host, self.memory_id, self.done = host, memory_id, done
+        self.host, self.memory_id, self.done, self.owner = host, memory_id, done, owner
         self._snapshot: tuple[Any, list[str], list[Any]] | None = None
 
     def redo(self) -> None:
@@ -60,7 +65,7 @@ class DeleteMemory(QUndoCommand):
             self._snapshot = (memory, sources, host.store.links(memory_id))
             host.store.delete(memory_id, cause="deleted in the app")
 
-        tasks.run(delete, on_done=lambda _r: self.done(None))
+        tasks.run(delete, on_done=lambda _r: self.done(None), parent=self.owner)
 
     def undo(self) -> None:
         host, snapshot = self.host, self._snapshot
@@ -81,4 +86,4 @@ class DeleteMemory(QUndoCommand):
             self.memory_id = new_id
             self.done(new_id)
 
-        tasks.run(restore, on_done=restored)
+        tasks.run(restore, on_done=restored, parent=self.owner)

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 from app.gui import tasks
 from app.gui.chat.detail import memory_html
 from app.gui.memories.editor import MemoryEditor
+from app.gui.memories.history import HistoryView
 from app.gui.memories.model import MemoryTableModel
 from app.gui.memories.undo import DeleteMemory, EditMemory
 from core.memory.models import MemoryType
@@ -86,7 +87,10 @@ class MemoryBrowser(QWidget):
         self.tabs = QTabWidget()
         self.tabs.addTab(self.detail, "Details")
         self.tabs.addTab(self.editor, "Edit")
+        self.history = HistoryView()
+        self.tabs.addTab(self.history, "History")
         self.tabs.setTabEnabled(1, False)
+        self.tabs.setTabEnabled(2, False)
         self.undo_stack = QUndoStack(self)
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.table)
@@ -108,6 +112,7 @@ class MemoryBrowser(QWidget):
         self.model.failed.connect(lambda error: self.count.setText(f"Could not read: {error}"))
         self.table.selectionModel().currentRowChanged.connect(lambda now, _: self._open(now.row()))
         self.editor.save_requested.connect(self._save)
+        self.history.restore_requested.connect(self._restore)
         self.delete.clicked.connect(self._delete)
         self.table.installEventFilter(self)
         undo = QShortcut(QKeySequence.StandardKey.Undo, self)
@@ -174,21 +179,24 @@ class MemoryBrowser(QWidget):
             self.count.setText("Restored." if restored else "Deleted. Ctrl+Z brings it back.")
             self.deleted_or_restored.emit()
 
-        self.undo_stack.push(DeleteMemory(self.host, memory.id, done))
+        self.undo_stack.push(DeleteMemory(self.host, memory.id, done, self))
 
     def _show(self, memory_id: str) -> None:
         """Read the memory afresh (an edit may have changed it) and show it in both tabs."""
         host = self.host
 
-        def read(_ctx: Any) -> tuple[Any, str]:
+        def read(_ctx: Any) -> tuple[Any, str, Any]:
             memory = host.store.get(memory_id)
-            return memory, memory_html(memory, host.store.sources_of(memory.id))
+            html = memory_html(memory, host.store.sources_of(memory.id))
+            return memory, html, host.store.history(memory.id)
 
-        def shown(result: tuple[Any, str]) -> None:
-            memory, html = result
+        def shown(result: tuple[Any, str, Any]) -> None:
+            memory, html, versions = result
             self.detail.setHtml(html)
             self.editor.edit(memory)
+            self.history.show_history(memory.id, versions)
             self.tabs.setTabEnabled(1, True)
+            self.tabs.setTabEnabled(2, True)
 
         tasks.run(
             read,
@@ -197,19 +205,40 @@ class MemoryBrowser(QWidget):
             parent=self,
         )
 
-    def _save(self, memory_id: str, changes: dict[str, Any]) -> None:
+    def _restore(self, memory_id: str, rev: int) -> None:
+        """Put the memory back as it was at `rev`: an edit like any other (undoable)."""
+        host, now = self.host, self.editor.memory
+        if now is None or now.id != memory_id:
+            return
+
+        def changes(_ctx: Any) -> dict[str, Any]:
+            then = host.as_of(memory_id, rev)
+            current = now.payload()
+            return {k: v for k, v in then.items() if current.get(k) != v}
+
+        tasks.run(
+            changes,
+            on_done=lambda found: self._save(memory_id, found, cause=f"restored rev {rev}"),
+            parent=self,
+        )
+
+    def _save(
+        self, memory_id: str, changes: dict[str, Any], cause: str = "edited in the app"
+    ) -> None:
         host, before = self.host, self.editor.memory
         assert before is not None
+        if not changes:
+            return
         old = {key: before.payload().get(key) for key in changes}
 
         def saved(_memory: Any) -> None:
             self.undo_stack.push(
-                EditMemory(host, memory_id, old, changes, lambda: self._show(memory_id))
+                EditMemory(host, memory_id, old, changes, lambda: self._show(memory_id), self)
             )
             self._show(memory_id)
 
         tasks.run(
-            lambda _ctx: host.store.update(memory_id, changes, cause="edited in the app"),
+            lambda _ctx: host.store.update(memory_id, changes, cause=cause),
             on_done=saved,
             on_error=lambda error: self.editor.show_error(str(error)),
             parent=self,
