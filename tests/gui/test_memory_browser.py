@@ -4,7 +4,7 @@ searches as you type, opens a memory with the inputs it came from, follows store
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QUrl
 
 from app.gui.main import MnemoApp
 from app.gui.memories.model import PAGE
@@ -81,6 +81,21 @@ def test_the_browser_pages_filters_searches_and_opens_a_memory(mnemo: MnemoApp, 
     qtbot.waitUntil(lambda: "My sister is allergic" in browser.detail.toPlainText(), timeout=30_000)
     assert "severely allergic to peanuts" in browser.detail.toPlainText()
     screenshot(window, "memory-browser-search")
+
+    # Provenance both ways: the input the memory came from, and what was written from it.
+    browser.detail.anchorClicked.emit(QUrl(f"mnemo://source/{line.id}"))
+    dialog = browser.opened
+    assert dialog is not None
+    qtbot.waitUntil(lambda: "Memories written from it" in dialog.text.toPlainText(), timeout=30_000)
+    assert "My sister is allergic" in dialog.text.toPlainText()
+    assert "Marta" in dialog.text.toPlainText()
+    marta = browser.model.memory(0).id
+    dialog.text.anchorClicked.emit(QUrl(f"mnemo://memory/{marta}"))
+    opened = dialog.opened
+    assert opened is not None
+    qtbot.waitUntil(lambda: "severely allergic" in opened.text.toPlainText(), timeout=30_000)
+    opened.close()
+    dialog.close()
 
 
 def test_the_browser_follows_changes_to_the_store(mnemo: MnemoApp, qtbot) -> None:

@@ -1,7 +1,9 @@
 """The window a citation chip opens: the cited memory (its fields and the inputs it came from)
 or the cited input (a chat turn's text; a capture's picture and text)."""
 
+from collections.abc import Sequence
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from PySide6.QtCore import Qt, QUrl
@@ -12,6 +14,7 @@ from app.gui import tasks
 
 MASK = "••••••"
 PICTURE = "mnemo://picture"
+LINK = "mnemo://"
 HIDDEN_FIELDS = {"id", "type", "rev", "secret_value", "secret_stored", "created_at", "updated_at"}
 
 
@@ -36,19 +39,34 @@ def memory_html(memory: Any, sources: list[Any]) -> str:
     )
     if sources:
         html += "<h4>From</h4>" + "".join(
-            f"<p>{s.occurred_at:%Y-%m-%d %H:%M} · {_esc(s.line[:300])}</p>" for s in sources
+            f"<p><a href='{LINK}source/{s.id}'>{s.occurred_at:%Y-%m-%d %H:%M}</a>"
+            f" · {_esc(s.line[:300])}</p>"
+            for s in sources
         )
     return html
 
 
-def source_html(source: Any) -> str:
+def source_html(source: Any, memories: Sequence[Any] = ()) -> str:
+    """An input as it was kept, and the memories written from it (provenance the other way)."""
     where = " — ".join(x for x in (source.app, source.title, source.url) if x)
     head = f"{source.kind} · {source.occurred_at:%Y-%m-%d %H:%M}" + (f" · {where}" if where else "")
     who = f"<b>{_esc(source.actor)}:</b> " if source.actor else ""
-    return (
+    html = (
         f"<p style='color:gray'>{_esc(head)}</p>"
         f"<p>{who}{_esc(source.text).replace(chr(10), '<br>')}</p>"
     )
+    if memories:
+        html += "<h4>Memories written from it</h4>" + "".join(
+            f"<p><a href='{LINK}memory/{m.id}'>{m.type}</a> · {_esc(m.headline[:200])}</p>"
+            for m in memories
+        )
+    return html
+
+
+def linked_item(url: QUrl) -> SimpleNamespace | None:
+    """The memory or input a detail link points at (mnemo://memory/ID, mnemo://source/ID)."""
+    kind, _, item_id = url.toString().removeprefix(LINK).partition("/")
+    return SimpleNamespace(kind=kind, id=item_id) if kind in ("memory", "source") else None
 
 
 def _esc(value: Any) -> str:
@@ -64,6 +82,8 @@ class ItemDialog(QDialog):
         self.resize(600, 460)
         self.text = QTextBrowser()
         self.text.setOpenLinks(False)
+        self.text.anchorClicked.connect(self._follow)
+        self.opened: ItemDialog | None = None  # the last item a link opened (tests look)
         self.text.setHtml("<p>Loading…</p>")
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
@@ -71,13 +91,14 @@ class ItemDialog(QDialog):
         layout.addWidget(self.text)
         layout.addWidget(buttons)
         data_dir = Path(host.data_dir)
+        self.host = host
 
         def load(_ctx: tasks.Context) -> tuple[str, QImage | None]:
             if item.kind == "memory":
                 memory = host.memory(item.id)
                 return memory_html(memory, host.sources_of(memory.id)), None
             source = host.source(item.id)
-            html = source_html(source)
+            html = source_html(source, host.memories_of_source(source.id))
             if not source.thumbnail:
                 return html, None
             image = QImage(str(data_dir / source.thumbnail))  # decoded here, off the GUI thread
@@ -95,6 +116,11 @@ class ItemDialog(QDialog):
                 QTextDocument.ResourceType.ImageResource, QUrl(PICTURE), image
             )
         self.text.setHtml(html)
+
+    def _follow(self, url: QUrl) -> None:
+        if (item := linked_item(url)) is not None:
+            self.opened = ItemDialog(self.host, item, self)
+            self.opened.show()
 
     def _failed(self, error: BaseException) -> None:
         self.text.setHtml(f"<p>This item cannot be shown: {_esc(error)}</p>")

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.gui import tasks
-from app.gui.chat.detail import memory_html
+from app.gui.chat.detail import ItemDialog, linked_item, memory_html
 from app.gui.memories.editor import MemoryEditor
 from app.gui.memories.history import HistoryView
 from app.gui.memories.model import MemoryTableModel
@@ -83,6 +83,9 @@ class MemoryBrowser(QWidget):
         header.setStretchLastSection(True)
         self.detail = QTextBrowser()
         self.detail.setPlaceholderText("Select a memory to see it and where it came from.")
+        self.detail.setOpenLinks(False)
+        self.detail.anchorClicked.connect(self._follow)
+        self.opened: ItemDialog | None = None  # the input a link opened (tests look)
         self.editor = MemoryEditor()
         self.tabs = QTabWidget()
         self.tabs.addTab(self.detail, "Details")
@@ -168,6 +171,12 @@ class MemoryBrowser(QWidget):
         memory = self.model.memory(row)
         self.delete.setEnabled(memory.type != MemoryType.CORE)  # blocks are emptied, not deleted
         self._show(memory.id)
+
+    def _follow(self, url: Any) -> None:
+        """A source link in the detail: the input, its picture, and what was written from it."""
+        if self.host is not None and (item := linked_item(url)) is not None:
+            self.opened = ItemDialog(self.host, item, self)
+            self.opened.show()
 
     def _delete(self) -> None:
         row = self.table.currentIndex().row()
