@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt, QUrl
 from app.gui.main import MnemoApp
 from app.gui.memories.model import PAGE
 from core.errors import NotFound
-from core.memory import EpisodicMemory, ProceduralMemory, SemanticMemory
+from core.memory import EpisodicMemory, KnowledgeVaultItem, ProceduralMemory, SemanticMemory
 from core.memory.models import Source, SourceKind
 from tests.gui.conftest import screenshot
 
@@ -214,3 +214,22 @@ def test_history_lists_changes_and_restores_a_version(mnemo: MnemoApp, qtbot) ->
     qtbot.waitUntil(lambda: browser.undo_stack.canUndo(), timeout=30_000)
     browser.undo_stack.undo()
     qtbot.waitUntil(lambda: host.store.get(cat.id).name == "Miso the cat", timeout=30_000)  # type: ignore[attr-defined]
+
+
+def test_a_vault_secret_stays_masked_until_revealed(mnemo: MnemoApp, qtbot) -> None:
+    host, browser = mnemo.host, mnemo.window.memories
+    wifi = host.store.add(
+        KnowledgeVaultItem(caption="Home wifi", secret_value="hunter22-blue", sensitivity="low")
+    )
+    with qtbot.waitSignal(browser.model.loaded, timeout=30_000):
+        browser.reload()
+    row = next(r for r in range(browser.model.rowCount()) if browser.model.memory(r).id == wifi.id)
+    browser.table.selectRow(row)
+    qtbot.waitUntil(lambda: "Home wifi" in browser.detail.toPlainText(), timeout=30_000)
+    assert (
+        "hunter22-blue" not in browser.detail.toPlainText()
+        and "••••••" in browser.detail.toPlainText()
+    )
+    assert "hunter22-blue" not in str(browser.model.data(browser.model.index(row, 2)))
+    browser.detail.anchorClicked.emit(QUrl(f"mnemo://reveal/{wifi.id}"))
+    qtbot.waitUntil(lambda: "hunter22-blue" in browser.detail.toPlainText(), timeout=30_000)

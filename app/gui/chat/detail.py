@@ -18,7 +18,9 @@ LINK = "mnemo://"
 HIDDEN_FIELDS = {"id", "type", "rev", "secret_value", "secret_stored", "created_at", "updated_at"}
 
 
-def memory_html(memory: Any, sources: list[Any]) -> str:
+def memory_html(memory: Any, sources: list[Any], *, secret: str | None = None) -> str:
+    """A memory's fields and the inputs it came from. A vault secret stays masked (a link that
+    asks to reveal it) unless `secret` is given: the user asked to see it."""
     data = memory.model_dump(mode="json", exclude={"secret_value"})
     rows = []
     for key, value in data.items():
@@ -30,7 +32,12 @@ def memory_html(memory: Any, sources: list[Any]) -> str:
             value = _esc(value).replace("\n", "<br>")
         rows.append(f"<tr><td class='k'>{_esc(key.replace('_', ' '))}</td><td>{value}</td></tr>")
     if getattr(memory, "secret_stored", False):
-        rows.append(f"<tr><td class='k'>secret</td><td>{MASK}</td></tr>")
+        shown = (
+            _esc(secret)
+            if secret is not None
+            else f"{MASK} <a href='{LINK}reveal/{memory.id}'>show</a>"
+        )
+        rows.append(f"<tr><td class='k'>secret</td><td>{shown}</td></tr>")
     when = memory.event_time or memory.created_at
     html = (
         f"<h3>{_esc(memory.headline)}</h3>"

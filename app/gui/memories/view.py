@@ -173,10 +173,25 @@ class MemoryBrowser(QWidget):
         self._show(memory.id)
 
     def _follow(self, url: Any) -> None:
-        """A source link in the detail: the input, its picture, and what was written from it."""
+        """A source link in the detail: the input, its picture, and what was written from it.
+        The vault's "show" link decrypts the secret for this view only."""
+        kind, _, memory_id = url.toString().removeprefix("mnemo://").partition("/")
+        if kind == "reveal" and self.host is not None:
+            self._reveal(memory_id)
+            return
         if self.host is not None and (item := linked_item(url)) is not None:
             self.opened = ItemDialog(self.host, item, self)
             self.opened.show()
+
+    def _reveal(self, memory_id: str) -> None:
+        host = self.host
+
+        def read(_ctx: Any) -> str:
+            memory = host.memory(memory_id, reveal=True)
+            secret = memory.secret_value.get_secret_value() if memory.secret_value else ""
+            return memory_html(memory, host.store.sources_of(memory_id), secret=secret)
+
+        tasks.run(read, on_done=self.detail.setHtml, parent=self)
 
     def _delete(self) -> None:
         row = self.table.currentIndex().row()
