@@ -233,3 +233,25 @@ def test_a_vault_secret_stays_masked_until_revealed(mnemo: MnemoApp, qtbot) -> N
     assert "hunter22-blue" not in str(browser.model.data(browser.model.index(row, 2)))
     browser.detail.anchorClicked.emit(QUrl(f"mnemo://reveal/{wifi.id}"))
     qtbot.waitUntil(lambda: "hunter22-blue" in browser.detail.toPlainText(), timeout=30_000)
+
+
+def test_the_time_filter_keeps_what_happened_in_the_span(mnemo: MnemoApp, qtbot) -> None:
+    host, browser = mnemo.host, mnemo.window.memories
+    now = datetime.now(UTC)
+    old = host.store.add(
+        EpisodicMemory(
+            summary="Moved into the flat on Rua Nova", occurred_at=now - timedelta(days=100)
+        )
+    )
+    new = host.store.add(
+        EpisodicMemory(summary="Fixed the bike's back brake", occurred_at=now - timedelta(days=2))
+    )
+    with qtbot.waitSignal(browser.model.loaded, timeout=30_000):
+        browser.reload()
+    with qtbot.waitSignal(browser.model.loaded, timeout=30_000):
+        browser.span.setCurrentIndex(3)  # Last 30 days
+    shown = {browser.model.memory(r).id for r in range(browser.model.rowCount())}
+    assert new.id in shown and old.id not in shown
+    with qtbot.waitSignal(browser.model.loaded, timeout=30_000):
+        browser.search.setText("flat Rua Nova")  # a search keeps the span
+    assert old.id not in {browser.model.memory(r).id for r in range(browser.model.rowCount())}

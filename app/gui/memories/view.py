@@ -2,6 +2,7 @@
 type and the selected memory's fields and the inputs it came from. Views only wire: rows come
 from MemoryTableModel (paged off the GUI thread), reads go through the host via app.gui.tasks."""
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal
@@ -38,6 +39,13 @@ TYPES = [
     ("Resources", MemoryType.RESOURCE),
     ("Vault", MemoryType.VAULT),
 ]
+SPANS = [
+    ("Any time", None),
+    ("Last 24 hours", timedelta(days=1)),
+    ("Last 7 days", timedelta(days=7)),
+    ("Last 30 days", timedelta(days=30)),
+    ("Last year", timedelta(days=365)),
+]
 SEARCH_DELAY_MS = 250  # typing pauses this long before the search runs
 RESULTS = 200
 
@@ -53,6 +61,9 @@ class MemoryBrowser(QWidget):
         self.kind = QComboBox()
         for label, kind in TYPES:
             self.kind.addItem(label, kind)
+        self.span = QComboBox()
+        for label, span in SPANS:
+            self.span.addItem(label, span)
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search memories")
         self.search.setClearButtonEnabled(True)
@@ -60,6 +71,7 @@ class MemoryBrowser(QWidget):
         self.count.setObjectName("muted")
         top = QHBoxLayout()
         top.addWidget(self.kind)
+        top.addWidget(self.span)
         top.addWidget(self.search, 1)
         top.addWidget(self.count)
         self.delete = QPushButton("Delete")
@@ -111,6 +123,7 @@ class MemoryBrowser(QWidget):
         self._debounce.timeout.connect(self.reload)
         self.search.textChanged.connect(lambda _text: self._debounce.start())
         self.kind.currentIndexChanged.connect(lambda _index: self.reload())
+        self.span.currentIndexChanged.connect(lambda _index: self.reload())
         self.model.loaded.connect(self._show_count)
         self.model.failed.connect(lambda error: self.count.setText(f"Could not read: {error}"))
         self.table.selectionModel().currentRowChanged.connect(lambda now, _: self._open(now.row()))
@@ -137,16 +150,20 @@ class MemoryBrowser(QWidget):
             return
         host, kind, text = self.host, self.kind.currentData(), self.search.text().strip()
         types = None if kind is None else [kind]
+        span = self.span.currentData()
+        since = datetime.now(UTC) - span if span else None
         if text:
             from core.store.search import SearchFilters
 
-            filters = SearchFilters.make(types=types)
+            filters = SearchFilters.make(types=types, since=since)
             self.model.show_results(
                 lambda: [h.memory for h in host.search(text, filters=filters, limit=RESULTS)]
             )
         else:
             self.model.show_pages(
-                lambda offset, limit: host.memories_page(types=types, offset=offset, limit=limit)
+                lambda offset, limit: host.memories_page(
+                    types=types, since=since, offset=offset, limit=limit
+                )
             )
 
     def _show_count(self) -> None:
