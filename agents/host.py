@@ -585,6 +585,12 @@ class Host:
 
         return neighbourhood(self.store, ref, depth)
 
+    def graph(self, limit: int = 2000) -> Any:
+        """The memory graph's nodes and edges (core.store.reads.graph)."""
+        from core.store.reads import graph
+
+        return graph(self.store, limit)
+
     def as_of(self, ref: str, rev: int) -> dict[str, Any]:
         """A memory's fields as they were at revision `rev` (to restore that version)."""
         from core.store.reads import as_of

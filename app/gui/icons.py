@@ -16,6 +16,7 @@ NAMES = {
     "settings": "ph.gear-six",
     "memory": "ph.brain",
     "memories": "ph.books",
+    "graph": "ph.share-network",
     "source": "ph.quotes",
     "capture": "ph.monitor",
     "picture": "ph.image",

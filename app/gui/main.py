@@ -127,6 +127,8 @@ class MnemoApp(QObject):
         self.window.chat.set_host(host)
         self.window.memories.set_host(host)
         self.bridge.changed.connect(self.window.memories.changed)
+        self.window.graph.set_host(host)
+        self.bridge.changed.connect(self.window.graph.changed)
         self._status.start()
         self._refresh_status()
         self.window.settings_button.setEnabled(True)

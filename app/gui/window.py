@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.gui.chat.pane import ChatPane
+from app.gui.graph.view import GraphView
 from app.gui.icons import icon
 from app.gui.memories.view import MemoryBrowser
 
@@ -47,6 +48,8 @@ class MainWindow(QMainWindow):
         self._add_view("Chat", "chat", self.chat)
         self.memories = MemoryBrowser()
         self._add_view("Memories", "memories", self.memories)
+        self.graph = GraphView()
+        self._add_view("Graph", "graph", self.graph)
         self.nav.currentRowChanged.connect(self.stack.setCurrentIndex)
         self.nav.setCurrentRow(0)
 

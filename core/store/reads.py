@@ -146,3 +146,37 @@ def as_of(store: MemoryStore, ref: str, rev: int) -> dict[str, Any]:
             if version.old is not None and key in version.old and key != "secret_value":
                 state[key] = version.old[key]
     return state
+
+
+@dataclass(frozen=True)
+class GraphNode:
+    id: str
+    kind: str  # an entity's kind (person, place, …) or a memory's type
+    label: str
+    is_entity: bool
+
+
+@dataclass(frozen=True)
+class Graph:
+    nodes: list[GraphNode]
+    edges: list[tuple[str, str, str]]  # (src, dst, relation)
+
+
+def graph(store: MemoryStore, limit: int = 2000) -> Graph:
+    """The memory graph: every entity and the memories linked to one another or to entities,
+    with their links; the `limit` nodes with the most links when there are more."""
+    links = store.links()
+    degree: dict[str, int] = {}
+    for link in links:
+        degree[link.src] = degree.get(link.src, 0) + 1
+        degree[link.dst] = degree.get(link.dst, 0) + 1
+    entities = {e.id: e for e in store.entities()}
+    for entity_id in entities:
+        degree.setdefault(entity_id, 0)
+    kept = set(sorted(degree, key=lambda node: -degree[node])[:limit])
+    memories = store.get_many([node for node in kept if node not in entities])
+    nodes = [GraphNode(e.id, str(e.kind), e.name, True) for e in entities.values() if e.id in kept]
+    nodes += [GraphNode(m.id, str(m.type), m.headline, False) for m in memories.values()]
+    present = {node.id for node in nodes}
+    edges = [(e.src, e.dst, e.relation) for e in links if e.src in present and e.dst in present]
+    return Graph(nodes, edges)

@@ -34,7 +34,11 @@ def ask(qtbot, app: MnemoApp, text: str, timeout: int = ANSWER_MS):  # type: ign
 def test_the_window_opens_and_the_chat_pane_is_ready(mnemo: MnemoApp, qtbot) -> None:
     window = mnemo.window
     assert window.isVisible() and window.chat.input.isEnabled()
-    assert [window.nav.item(i).text() for i in range(window.nav.count())] == ["Chat", "Memories"]
+    assert [window.nav.item(i).text() for i in range(window.nav.count())] == [
+        "Chat",
+        "Memories",
+        "Graph",
+    ]
     assert window.capture_button.text() == "Capture off"
     screenshot(window, "main-window")
 

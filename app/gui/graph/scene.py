@@ -1,0 +1,96 @@
+"""What the graph view draws: one item per node (hover for its name, click to open it) and a
+single item that draws every edge, clipped to the part of the scene being repainted, so a
+repaint costs the visible edges, not an item per edge."""
+
+from collections.abc import Callable, Mapping, Sequence
+
+from PySide6.QtCore import QLineF, QPointF, QRectF, Qt
+from PySide6.QtGui import QBrush, QColor, QPainter, QPen
+from PySide6.QtWidgets import (
+    QGraphicsEllipseItem,
+    QGraphicsItem,
+    QGraphicsRectItem,
+    QGraphicsSceneMouseEvent,
+    QGraphicsSimpleTextItem,
+    QStyleOptionGraphicsItem,
+    QWidget,
+)
+
+COLOURS = {
+    "person": "#e67e22",
+    "place": "#27ae60",
+    "organization": "#8e44ad",
+    "project": "#2980b9",
+    "topic": "#16a085",
+    "other": "#7f8c8d",
+    "episodic": "#3498db",
+    "semantic": "#d4ac0d",
+    "procedural": "#1abc9c",
+    "resource": "#95a5a6",
+    "knowledge_vault": "#c0392b",
+    "core": "#34495e",
+}
+ENTITY_SIZE, MEMORY_SIZE = 16.0, 10.0
+
+
+class NodeItem(QGraphicsEllipseItem):
+    """A node: entities are larger circles, memories smaller squares' round cousins."""
+
+    def __init__(
+        self, node_id: str, kind: str, label: str, entity: bool, opened: Callable[[str], None]
+    ) -> None:
+        size = ENTITY_SIZE if entity else MEMORY_SIZE
+        super().__init__(-size / 2, -size / 2, size, size)
+        self.node_id, self.kind, self.label, self.entity = node_id, kind, label, entity
+        self._opened = opened
+        colour = QColor(COLOURS.get(kind, "#7f8c8d"))
+        self.setBrush(QBrush(colour))
+        self.setPen(QPen(colour.darker(140), 1.2 if entity else 0.8))
+        self.setToolTip(f"{label}\n({kind})")
+        self.setZValue(1)
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
+        if entity:  # people and places carry their name; memories show it on hover
+            name = QGraphicsSimpleTextItem(label[:40], self)
+            name.setBrush(QBrush(QColor("#2c3e50")))
+            name.setPos(size / 2 + 3, -size / 2 - 2)
+
+    def mousePressEvent(self, event: QGraphicsSceneMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.LeftButton:
+            self._opened(self.node_id)
+        super().mousePressEvent(event)
+
+
+class EdgesItem(QGraphicsRectItem):
+    """Every edge, drawn by one item."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lines: list[QLineF] = []
+        self.setPen(QPen(QColor(127, 140, 141, 110), 0.8))
+        self.setZValue(0)
+
+    def set_lines(self, ends: Sequence[tuple[QPointF, QPointF]]) -> None:
+        self.prepareGeometryChange()
+        self._lines = [QLineF(a, b) for a, b in ends]
+        xs = [p.x() for a, b in ends for p in (a, b)] or [0.0]
+        ys = [p.y() for a, b in ends for p in (a, b)] or [0.0]
+        self.setRect(QRectF(min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)))
+        self.update()
+
+    def paint(
+        self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
+    ) -> None:
+        painter.setClipRect(option.exposedRect)  # type: ignore[attr-defined]
+        painter.setPen(self.pen())
+        painter.drawLines(self._lines)
+
+
+def edge_ends(
+    edges: Sequence[tuple[str, str, str]], positions: Mapping[str, tuple[float, float]]
+) -> list[tuple[QPointF, QPointF]]:
+    return [
+        (QPointF(*positions[a]), QPointF(*positions[b]))
+        for a, b, _ in edges
+        if a in positions and b in positions
+    ]

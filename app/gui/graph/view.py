@@ -1,0 +1,162 @@
+"""The memory graph: people, places and organisations (large circles) and the memories that
+mention them (small), laid out off the GUI thread, starting from where nodes already were.
+Wheel to zoom, drag to pan, hover for a name, click to open, type to find a node."""
+
+from types import SimpleNamespace
+from typing import Any
+
+from PySide6.QtCore import QPointF, QTimer, Signal
+from PySide6.QtGui import QPainter, QWheelEvent
+from PySide6.QtWidgets import (
+    QGraphicsScene,
+    QGraphicsView,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.gui import tasks
+from app.gui.chat.detail import ItemDialog
+from app.gui.graph.scene import COLOURS, EdgesItem, NodeItem, edge_ends
+
+LEGEND = ("person", "place", "organization", "topic", "episodic", "semantic")
+
+
+class ZoomingView(QGraphicsView):
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        factor = 1.15 if event.angleDelta().y() > 0 else 1 / 1.15
+        self.scale(factor, factor)
+
+
+class GraphView(QWidget):
+    laid_out = Signal()  # a layout reached the screen
+    opened = Signal(str, bool)  # node id, whether it is an entity
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.host: Any = None
+        self.positions: dict[str, tuple[float, float]] = {}
+        self.nodes: dict[str, NodeItem] = {}
+        self.scene = QGraphicsScene(self)
+        self.view = ZoomingView(self.scene)
+        self.view.setRenderHint(QPainter.RenderHint.Antialiasing)
+        self.view.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
+        self.view.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
+        self.edges = EdgesItem()
+        self.scene.addItem(self.edges)
+        self.find = QLineEdit()
+        self.find.setPlaceholderText("Find a person, place or memory")
+        self.find.setClearButtonEnabled(True)
+        self.find.returnPressed.connect(self.focus_match)
+        self.status = QLabel()
+        self.status.setObjectName("muted")
+        sample = "2,000 entities · 2,000 memories · 4,000 links"
+        self.status.setMinimumWidth(self.status.fontMetrics().horizontalAdvance(sample) + 8)
+        legend = QHBoxLayout()
+        for kind in LEGEND:
+            dot = QLabel(f"<span style='color:{COLOURS[kind]}'>●</span> {kind}")
+            legend.addWidget(dot)
+        legend.addStretch(1)
+        column = QVBoxLayout(self)
+        column.setContentsMargins(14, 12, 14, 12)
+        top = QHBoxLayout()
+        top.addWidget(self.find, 1)
+        top.addWidget(self.status)
+        column.addLayout(top)
+        column.addWidget(self.view, 1)
+        column.addLayout(legend)
+        self._refresh = QTimer(self)
+        self._refresh.setSingleShot(True)
+        self._refresh.setInterval(1000)  # changes come in bursts while a batch is written
+        self._refresh.timeout.connect(self.reload)
+        self._task: tasks.Task | None = None
+        self._edge_list: list[tuple[str, str, str]] = []
+        self._generation = 0
+        self.opened_dialog: ItemDialog | None = None
+
+    def set_host(self, host: Any) -> None:
+        self.host = host
+        self.reload()
+
+    def changed(self, change: Any) -> None:
+        if change.kind in ("entity", "link", "memory") and self.host is not None:
+            self._refresh.start()
+
+    def reload(self) -> None:
+        """Read the graph and lay it out on a worker; the current picture stays meanwhile."""
+        if self.host is None:
+            return
+        if self._task is not None:
+            self._task.cancel()
+        host, previous = self.host, dict(self.positions)
+
+        def work(_ctx: Any) -> tuple[Any, dict[str, tuple[float, float]]]:
+            from core.graph_layout import layout
+
+            graph = host.graph()
+            ids = [node.id for node in graph.nodes]
+            return graph, layout(ids, [(a, b) for a, b, _ in graph.edges], previous=previous)
+
+        self.status.setText("Laying out…")
+        self._generation += 1
+        generation = self._generation  # a newer reload makes this one's answer stale
+        self._task = tasks.run(
+            work,
+            on_done=lambda result: self._draw(result) if generation == self._generation else None,
+            on_error=self._failed,
+            parent=self,
+        )
+
+    def focus_match(self) -> None:
+        """Centre and select the first node whose name holds the typed text."""
+        wanted = self.find.text().strip().lower()
+        for item in self.nodes.values():
+            if wanted and wanted in item.label.lower():
+                self.scene.clearSelection()
+                item.setSelected(True)
+                self.view.centerOn(item)
+                return
+
+    def _draw(self, result: tuple[Any, dict[str, tuple[float, float]]]) -> None:
+        graph, positions = result
+        self._task = None
+        self.positions = positions
+        for node_id in list(self.nodes):
+            if node_id not in positions:
+                self.scene.removeItem(self.nodes.pop(node_id))
+        for node in graph.nodes:
+            item = self.nodes.get(node.id)
+            if item is None:
+                item = NodeItem(node.id, node.kind, node.label, node.is_entity, self._open)
+                self.nodes[node.id] = item
+                self.scene.addItem(item)
+            item.setPos(QPointF(*positions[node.id]))
+        self._edge_list = list(graph.edges)
+        self.edges.set_lines(edge_ends(graph.edges, positions))
+        self.scene.setSceneRect(self.scene.itemsBoundingRect().adjusted(-80, -80, 80, 80))
+        entities = sum(node.is_entity for node in graph.nodes)
+        self.status.setText(
+            f"{entities} entities · {len(graph.nodes) - entities} memories · "
+            f"{len(graph.edges)} links"
+        )
+        self.laid_out.emit()
+
+    def _open(self, node_id: str) -> None:
+        """A memory opens in its own window; an entity says how much is linked to it."""
+        item = self.nodes.get(node_id)
+        if item is None:
+            return
+        if item.entity:
+            links = sum(1 for line in self._edge_list if node_id in line[:2])
+            self.status.setText(f"{item.label} ({item.kind}): {links} linked")
+        else:
+            memory = SimpleNamespace(kind="memory", id=node_id)
+            self.opened_dialog = ItemDialog(self.host, memory, self)
+            self.opened_dialog.show()
+        self.opened.emit(node_id, item.entity)
+
+    def _failed(self, error: BaseException) -> None:
+        self._task = None
+        self.status.setText(f"Could not draw the graph: {error}")
