@@ -608,6 +608,20 @@ class Host:
     def search(self, query: str, **kw: Any) -> Any:
         return self.engine.search(query, **kw)
 
+    def search_memories(
+        self,
+        query: str,
+        *,
+        types: Sequence[MemoryType] | None = None,
+        since: datetime | None = None,
+        limit: int = 200,
+    ) -> list[Memory]:
+        """The memories that match, best first (the browser's search as you type)."""
+        from core.store.search import SearchFilters
+
+        filters = SearchFilters.make(types=types, since=since)
+        return [hit.memory for hit in self.engine.search(query, filters=filters, limit=limit)]
+
     def search_sources(self, query: str, **kw: Any) -> Any:
         """The kept inputs (chat turns, captures, files) that match, best first."""
         from core.store.source_search import search_sources

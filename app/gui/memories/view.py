@@ -153,11 +153,8 @@ class MemoryBrowser(QWidget):
         span = self.span.currentData()
         since = datetime.now(UTC) - span if span else None
         if text:
-            from core.store.search import SearchFilters
-
-            filters = SearchFilters.make(types=types, since=since)
             self.model.show_results(
-                lambda: [h.memory for h in host.search(text, filters=filters, limit=RESULTS)]
+                lambda: host.search_memories(text, types=types, since=since, limit=RESULTS)
             )
         else:
             self.model.show_pages(
