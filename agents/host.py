@@ -591,6 +591,13 @@ class Host:
 
         return graph(self.store, limit)
 
+    def merge_entities(self, keep: str, drop: str) -> Any:
+        """Two nodes for one person become one; returns what moved (for split_entity)."""
+        return self.store.merge_entities(keep, drop)
+
+    def split_entity(self, merge: Any) -> Any:
+        return self.store.split_entity(merge)
+
     def as_of(self, ref: str, rev: int) -> dict[str, Any]:
         """A memory's fields as they were at revision `rev` (to restore that version)."""
         from core.store.reads import as_of

@@ -2,9 +2,10 @@
 MemoryStore, kept apart for size: it shares its state."""
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from core.errors import InvalidInput
+from core.errors import InvalidInput, NotFound
 from core.ids import new_id
 from core.memory.models import Entity, EntityKind, Link
 from core.store.changes import ChangeHub
@@ -80,6 +81,94 @@ class GraphMixin:
         )
         return [r["id"] for r in rows]
 
+    def merge_entities(self, keep: str, drop: str) -> "EntityMerge":
+        """Make two nodes one ("Marta" and "Marta Silva" are the same person): `drop`'s
+        mentions and links move to `keep`, and `drop` goes. Returns what moved, so the merge can
+        be undone (`split_entity`)."""
+        if keep == drop:
+            raise InvalidInput("an entity cannot be merged with itself")
+        with self.db.write() as db:
+            rows = list(db.query("SELECT * FROM entities WHERE id IN (?, ?)", [keep, drop]))
+            if len(rows) != 2:
+                raise NotFound("both entities must exist to be merged")
+            dropped = _entity(next(r for r in rows if r["id"] == drop))
+            mentions, had = (
+                {
+                    r["source_id"]
+                    for r in db.query(
+                        "SELECT source_id FROM entity_sources WHERE entity_id = ?", [entity]
+                    )
+                }
+                for entity in (drop, keep)
+            )
+            links = [
+                Link(src=r["src"], dst=r["dst"], relation=r["relation"])
+                for r in db.query("SELECT * FROM links WHERE src = ? OR dst = ?", [drop, drop])
+            ]
+            keep_links = {
+                (r["src"], r["dst"], r["relation"])
+                for r in db.query("SELECT * FROM links WHERE src = ? OR dst = ?", [keep, keep])
+            }
+            db.execute(
+                "INSERT OR IGNORE INTO entity_sources (entity_id, source_id) "
+                "SELECT ?, source_id FROM entity_sources WHERE entity_id = ?",
+                [keep, drop],
+            )
+            for link in links:
+                src = keep if link.src == drop else link.src
+                dst = keep if link.dst == drop else link.dst
+                if src != dst:
+                    db.execute(
+                        "INSERT OR IGNORE INTO links (src, dst, relation, created_at) "
+                        "VALUES (?, ?, ?, ?)",
+                        [src, dst, link.relation, to_iso(now())],
+                    )
+            db.execute("DELETE FROM entities WHERE id = ?", [drop])
+        self.changes.emit("entity", "deleted", [drop])
+        self.changes.emit("link", "added", [keep])
+        return EntityMerge(
+            keep, dropped, sorted(mentions), links, sorted(mentions - had), keep_links
+        )
+
+    def split_entity(self, merge: "EntityMerge") -> Entity:
+        """Undo a merge: the dropped entity comes back (with a new id) with its own mentions
+        and links; the kept one loses those it gained only from it."""
+        with self.db.write() as db:
+            found = {
+                "id": new_id(),
+                "kind": merge.dropped.kind.value,
+                "name": merge.dropped.name,
+                "created_at": to_iso(merge.dropped.created_at or now()),
+            }
+            db.execute(insert_sql("entities", found), list(found.values()))
+            for source_id in merge.mentions:
+                db.execute(
+                    "INSERT OR IGNORE INTO entity_sources (entity_id, source_id) VALUES (?, ?)",
+                    [found["id"], source_id],
+                )
+            for source_id in merge.gained:
+                db.execute(
+                    "DELETE FROM entity_sources WHERE entity_id = ? AND source_id = ?",
+                    [merge.keep, source_id],
+                )
+            for link in merge.links:
+                src = found["id"] if link.src == merge.dropped.id else link.src
+                dst = found["id"] if link.dst == merge.dropped.id else link.dst
+                db.execute(
+                    "INSERT OR IGNORE INTO links (src, dst, relation, created_at) "
+                    "VALUES (?, ?, ?, ?)",
+                    [src, dst, link.relation, to_iso(now())],
+                )
+                moved_src = merge.keep if link.src == merge.dropped.id else link.src
+                moved_dst = merge.keep if link.dst == merge.dropped.id else link.dst
+                if (moved_src, moved_dst, link.relation) not in merge.keep_links:
+                    db.execute(
+                        "DELETE FROM links WHERE src = ? AND dst = ? AND relation = ?",
+                        [moved_src, moved_dst, link.relation],
+                    )
+        self.changes.emit("entity", "added", [found["id"]])
+        return _entity(found)
+
     def entities(self) -> list[Entity]:
         rows = self.db.query("SELECT * FROM entities ORDER BY kind, name")
         return [_entity(r) for r in rows]
@@ -126,6 +215,18 @@ class GraphMixin:
         if self.db.scalar("SELECT 1 FROM entities WHERE id = ?", [ref]):
             return ref
         return self.resolve(ref)
+
+
+@dataclass
+class EntityMerge:
+    """What a merge moved: enough to undo it."""
+
+    keep: str
+    dropped: Entity
+    mentions: list[str]  # the dropped entity's
+    links: list[Link]  # the dropped entity's
+    gained: list[str]  # mentions the kept entity had only through the dropped one
+    keep_links: set[tuple[str, str, str]] = field(default_factory=set)  # the kept one's own
 
 
 def _one(db: Any, sql: str, params: list[Any], *, unique: bool = False) -> dict[str, Any] | None:

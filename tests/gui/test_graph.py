@@ -1,6 +1,7 @@
 """The memory graph on a real host: the demo conversations' people and places, laid out off
 the GUI thread, found by name, memories opened by a click."""
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -10,15 +11,14 @@ from core.memory import EpisodicMemory
 from tests.gui.conftest import screenshot
 
 DEMO = Path(__file__).resolve().parents[2] / "docs/demo/three-conversations.json"
+START = datetime(2026, 10, 1, tzinfo=UTC)
 PEOPLE = ["Priya", "Tomás", "Ana", "Jonas", "Leila", "Marco", "Sofia", "Ken"]
 PLACES = ["Porto", "Berlin", "Sintra", "Alfama", "Toronto", "Oslo"]
 
 
 def seed_graph(host) -> None:  # type: ignore[no-untyped-def]
     """A month of memories that mention people and places, as the team links them."""
-    from datetime import UTC, datetime, timedelta
-
-    start = datetime(2026, 10, 1, tzinfo=UTC)
+    start = START
     people = [host.store.entity("person", name) for name in PEOPLE]
     places = [host.store.entity("place", name) for name in PLACES]
     for n in range(120):
@@ -65,3 +65,33 @@ def test_the_graph_shows_people_places_and_memories(mnemo: MnemoApp, qtbot) -> N
         host.store.link(memory.node_id, host.store.entity("person", "Marta").id, "mentions")
     moved = [n for n in before if n in graph.positions and before[n] != graph.positions[n]]
     assert len(graph.positions) == len(before) and len(moved) <= len(before)
+
+
+def test_two_nodes_for_one_person_merge_in_the_graph_and_undo(mnemo: MnemoApp, qtbot) -> None:
+    host, graph = mnemo.host, mnemo.window.graph
+    seed_graph(host)
+    nair = host.store.entity("organization", "Priya Nair")  # spaCy called her a company
+    note = host.store.add(
+        EpisodicMemory(summary="Priya Nair is on call this week", occurred_at=START)
+    )
+    host.store.link(note.id, nair.id, "mentions")
+    with qtbot.waitSignal(graph.laid_out, timeout=60_000):
+        graph.reload()
+    by_label = {item.label: item for item in graph.nodes.values()}
+    by_label["Priya"].setSelected(True)
+    by_label["Priya Nair"].setSelected(True)
+    assert graph.merge.isEnabled()
+    with qtbot.waitSignal(graph.merged, timeout=30_000):
+        qtbot.mouseClick(graph.merge, Qt.MouseButton.LeftButton)
+    names = {e.name for e in host.store.entities()}
+    assert "Priya" in names and "Priya Nair" not in names  # the one with more links stays
+    priya = host.store.entity("person", "Priya")
+    assert (note.id, priya.id) in {(x.src, x.dst) for x in host.store.links(note.id)}
+    with qtbot.waitSignal(graph.laid_out, timeout=60_000):
+        pass  # the store change redraws the graph
+    assert "Priya Nair" not in {item.label for item in graph.nodes.values()}
+
+    with qtbot.waitSignal(graph.merged, timeout=30_000):
+        graph.undo_stack.undo()
+    assert {"Priya", "Priya Nair"} <= {e.name for e in host.store.entities()}
+    assert (note.id, priya.id) not in {(x.src, x.dst) for x in host.store.links(note.id)}

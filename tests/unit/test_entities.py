@@ -92,3 +92,25 @@ def test_deleting_what_named_an_entity_deletes_the_entity(store: MemoryStore) ->
     assert {e.name for e in store.entities()} == {"Tomas", "Toronto"}
     store.delete_source(line.id)
     assert store.entities() == []
+
+
+def test_two_nodes_for_one_person_merge_and_the_merge_undoes(store: MemoryStore) -> None:
+    lines = store.add_sources(
+        [chat("Marta called about the party.", day=1), chat("Marta S. sent the menu.", day=2)]
+    )
+    marta, other = store.entity("person", "Marta"), store.entity("person", "Ms Silva")
+    store.mention(marta.id, [lines[0].id])
+    store.mention(other.id, [lines[1].id])
+    memory = store.add(EpisodicMemory(summary="The menu came from Ms Silva", occurred_at=MAY))
+    store.link(memory.id, other.id, "mentions")
+
+    merge = store.merge_entities(marta.id, other.id)
+    assert {e.name for e in store.entities()} == {"Marta"}
+    assert set(store.mentions(marta.id)) == {lines[0].id, lines[1].id}
+    assert (memory.id, marta.id, "mentions") in {(x.src, x.dst, x.relation) for x in store.links()}
+
+    back = store.split_entity(merge)
+    assert {e.name for e in store.entities()} == {"Marta", "Ms Silva"}
+    assert store.mentions(marta.id) == [lines[0].id] and store.mentions(back.id) == [lines[1].id]
+    edges = {(x.src, x.dst) for x in store.links()}
+    assert (memory.id, back.id) in edges and (memory.id, marta.id) not in edges

@@ -6,13 +6,14 @@ from types import SimpleNamespace
 from typing import Any
 
 from PySide6.QtCore import QPointF, QTimer, Signal
-from PySide6.QtGui import QPainter, QWheelEvent
+from PySide6.QtGui import QKeySequence, QPainter, QShortcut, QUndoCommand, QUndoStack, QWheelEvent
 from PySide6.QtWidgets import (
     QGraphicsScene,
     QGraphicsView,
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QPushButton,
     QVBoxLayout,
     QWidget,
 )
@@ -24,6 +25,35 @@ from app.gui.graph.scene import COLOURS, EdgesItem, NodeItem, edge_ends
 LEGEND = ("person", "place", "organization", "topic", "episodic", "semantic")
 
 
+class MergeEntities(QUndoCommand):
+    """Two nodes become one; undo splits them again (store.split_entity)."""
+
+    def __init__(self, host: Any, keep: str, drop: str, view: "GraphView") -> None:
+        super().__init__("merge two entities")
+        self.host, self.keep, self.drop, self.view = host, keep, drop, view
+        self.moved: Any = None
+
+    def redo(self) -> None:
+        host, keep, drop = self.host, self.keep, self.drop
+
+        def merged(moved: Any) -> None:
+            self.moved = moved
+            self.view.merged.emit()
+
+        tasks.run(lambda _ctx: host.merge_entities(keep, drop), on_done=merged, parent=self.view)
+
+    def undo(self) -> None:
+        host, moved = self.host, self.moved
+        if moved is None:
+            return
+
+        def split(entity: Any) -> None:
+            self.drop = entity.id  # a redo merges the restored node again
+            self.view.merged.emit()
+
+        tasks.run(lambda _ctx: host.split_entity(moved), on_done=split, parent=self.view)
+
+
 class ZoomingView(QGraphicsView):
     def wheelEvent(self, event: QWheelEvent) -> None:
         factor = 1.15 if event.angleDelta().y() > 0 else 1 / 1.15
@@ -32,6 +62,7 @@ class ZoomingView(QGraphicsView):
 
 class GraphView(QWidget):
     laid_out = Signal()  # a layout reached the screen
+    merged = Signal()  # a merge (or its undo) reached the store
     opened = Signal(str, bool)  # node id, whether it is an entity
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -50,6 +81,16 @@ class GraphView(QWidget):
         self.find.setPlaceholderText("Find a person, place or memory")
         self.find.setClearButtonEnabled(True)
         self.find.returnPressed.connect(self.focus_match)
+        self.merge = QPushButton("Merge")
+        self.merge.setToolTip("Two selected people or places are one: merge them (Ctrl+Z undoes)")
+        self.merge.setEnabled(False)
+        self.merge.clicked.connect(self.merge_selected)
+        self.undo_stack = QUndoStack(self)
+        undo = QShortcut(QKeySequence.StandardKey.Undo, self)
+        undo.activated.connect(self.undo_stack.undo)
+        redo = QShortcut(QKeySequence.StandardKey.Redo, self)
+        redo.activated.connect(self.undo_stack.redo)
+        self.scene.selectionChanged.connect(self._selection_changed)
         self.status = QLabel()
         self.status.setObjectName("muted")
         sample = "2,000 entities · 2,000 memories · 4,000 links"
@@ -63,6 +104,7 @@ class GraphView(QWidget):
         column.setContentsMargins(14, 12, 14, 12)
         top = QHBoxLayout()
         top.addWidget(self.find, 1)
+        top.addWidget(self.merge)
         top.addWidget(self.status)
         column.addLayout(top)
         column.addWidget(self.view, 1)
@@ -119,6 +161,24 @@ class GraphView(QWidget):
                 self.view.centerOn(item)
                 return
 
+    def selected_entities(self) -> list[NodeItem]:
+        return [i for i in self.scene.selectedItems() if isinstance(i, NodeItem) and i.entity]
+
+    def _selection_changed(self) -> None:
+        self.merge.setEnabled(len(self.selected_entities()) == 2)
+
+    def merge_selected(self) -> None:
+        """Merge the two selected entities into the one with more links."""
+        pair = self.selected_entities()
+        if len(pair) != 2 or self.host is None:
+            return
+        degree = {item.node_id: self._degree(item.node_id) for item in pair}
+        keep, drop = sorted(pair, key=lambda item: -degree[item.node_id])
+        self.undo_stack.push(MergeEntities(self.host, keep.node_id, drop.node_id, self))
+
+    def _degree(self, node_id: str) -> int:
+        return sum(1 for edge in self._edge_list if node_id in edge[:2])
+
     def _draw(self, result: tuple[Any, dict[str, tuple[float, float]]]) -> None:
         graph, positions = result
         self._task = None
@@ -149,7 +209,7 @@ class GraphView(QWidget):
         if item is None:
             return
         if item.entity:
-            links = sum(1 for line in self._edge_list if node_id in line[:2])
+            links = self._degree(node_id)
             self.status.setText(f"{item.label} ({item.kind}): {links} linked")
         else:
             memory = SimpleNamespace(kind="memory", id=node_id)
