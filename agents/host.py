@@ -591,6 +591,21 @@ class Host:
 
         return graph(self.store, limit)
 
+    def delete_sources(self, ids: Sequence[str]) -> int:
+        """Delete kept inputs everywhere (text, search entries, vectors, pictures); the memories
+        written from them stay. Returns how many went."""
+        from core.errors import NotFound
+
+        deleted = 0
+        for n, source_id in enumerate(ids, 1):
+            try:
+                self.store.delete_source(source_id)
+                deleted += 1
+            except NotFound:
+                pass  # already gone
+            self.progress("Deleting captures", n, len(ids))
+        return deleted
+
     def merge_entities(self, keep: str, drop: str) -> Any:
         """Two nodes for one person become one; returns what moved (for split_entity)."""
         return self.store.merge_entities(keep, drop)

@@ -17,6 +17,7 @@ NAMES = {
     "memory": "ph.brain",
     "memories": "ph.books",
     "graph": "ph.share-network",
+    "timeline": "ph.clock-counter-clockwise",
     "source": "ph.quotes",
     "capture": "ph.monitor",
     "picture": "ph.image",

@@ -129,6 +129,8 @@ class MnemoApp(QObject):
         self.bridge.changed.connect(self.window.memories.changed)
         self.window.graph.set_host(host)
         self.bridge.changed.connect(self.window.graph.changed)
+        self.window.timeline.set_host(host)
+        self.bridge.changed.connect(self.window.timeline.changed)
         self._status.start()
         self._refresh_status()
         self.window.settings_button.setEnabled(True)

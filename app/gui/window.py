@@ -20,6 +20,7 @@ from app.gui.chat.pane import ChatPane
 from app.gui.graph.view import GraphView
 from app.gui.icons import icon
 from app.gui.memories.view import MemoryBrowser
+from app.gui.timeline.view import TimelineView
 
 CAPTURE_LABELS = {
     "stopped": ("capture", "Capture off"),
@@ -50,6 +51,8 @@ class MainWindow(QMainWindow):
         self._add_view("Memories", "memories", self.memories)
         self.graph = GraphView()
         self._add_view("Graph", "graph", self.graph)
+        self.timeline = TimelineView()
+        self._add_view("Timeline", "timeline", self.timeline)
         self.nav.currentRowChanged.connect(self.stack.setCurrentIndex)
         self.nav.setCurrentRow(0)
 

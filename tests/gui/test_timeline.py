@@ -1,0 +1,102 @@
+"""The capture timeline on a real host: a day of captures by app, scrubbing to a moment with
+its picture and text, search with the match marked, the memories from a moment, and deleting
+one app's captures for the day everywhere after a confirmation."""
+
+from datetime import datetime, timedelta
+
+from PIL import Image, ImageDraw
+from PySide6.QtCore import QUrl
+
+from app.gui.main import MnemoApp
+from core.memory import EpisodicMemory
+from core.memory.models import Source, SourceKind
+from tests.gui.conftest import screenshot
+
+APPS = [
+    ("Firefox", "Deploy runbook - Team Wiki", "Deploys run every Thursday at 15:00"),
+    (
+        "Thunderbird",
+        "Your flight booking is confirmed - Inbox",
+        "Departs 14 March at 07:45, seat 14C",
+    ),
+    ("Code", "graph_layout.py - mnemo", "def layout(nodes, edges, previous=None)"),
+]
+
+
+def seed_day(host, day: datetime) -> list[Source]:  # type: ignore[no-untyped-def]
+    """A working day: every 4 minutes from 9:00 to 17:00 a capture of one of three windows,
+    a picture every half hour."""
+    folder = host.store.folder / "pictures"
+    folder.mkdir(exist_ok=True)
+    captures = []
+    for n in range(120):
+        app, title, line = APPS[(n // 10) % len(APPS)]
+        when = day + timedelta(hours=9, minutes=4 * n)
+        thumbnail = None
+        if n % 8 == 0:
+            image = Image.new("RGB", (640, 400), "white")
+            ImageDraw.Draw(image).text((20, 20), f"{title}\n{line}", fill="black")
+            thumbnail = f"pictures/t{n}.webp"
+            image.save(host.store.folder / thumbnail, "WEBP")
+        captures.append(
+            Source(
+                kind=SourceKind.CAPTURE,
+                occurred_at=when,
+                text=f"{line}\n(frame {n})",
+                app=app,
+                title=title,
+                thumbnail=thumbnail,
+            )
+        )
+    return host.store.add_sources(captures)
+
+
+def test_a_day_of_captures_scrubs_searches_and_deletes(mnemo: MnemoApp, qtbot) -> None:
+    host, window = mnemo.host, mnemo.window
+    day = datetime.now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
+    day -= timedelta(days=1)
+    stored = seed_day(host, day)
+    memory = host.store.add(
+        EpisodicMemory(summary="Read the deploy runbook", occurred_at=stored[0].occurred_at),
+        sources=[stored[0].id],
+    )
+    timeline = window.timeline
+    window.nav.setCurrentRow(3)
+    with qtbot.waitSignal(timeline.loaded, timeout=30_000):
+        timeline.go_to(day)
+    assert len(timeline.captures) == 120 and timeline.strip.apps == [
+        "Code",
+        "Firefox",
+        "Thunderbird",
+    ]
+
+    with qtbot.waitSignal(timeline.shown, timeout=30_000):
+        timeline.show_moment(stored[0].occurred_at + timedelta(minutes=1))
+    assert timeline.current.id == stored[0].id and timeline.picture.pixmap() is not None
+    assert (
+        "Deploy runbook" in timeline.where.text() and "Memories written" in timeline.text.toHtml()
+    )
+    screenshot(window, "timeline")
+
+    timeline.text.anchorClicked.emit(QUrl(f"mnemo://memory/{memory.id}"))
+    dialog = timeline.opened
+    assert dialog is not None
+    qtbot.waitUntil(lambda: "deploy runbook" in dialog.text.toPlainText(), timeout=30_000)
+    dialog.close()
+
+    with qtbot.waitSignal(timeline.shown, timeout=30_000):
+        timeline.search.setText("seat 14C")
+    assert len(timeline.captures) == 40 and all(c.app == "Thunderbird" for c in timeline.captures)
+    assert "background-color:#f9e79f;\">seat 14C<" in timeline.text.toHtml().replace(": ", ":")
+
+    timeline.search.clear()
+    timeline.app.setCurrentIndex(timeline.app.findData("Thunderbird"))
+    assert len(timeline.captures) == 40
+    pictures = [c.thumbnail for c in timeline.captures if c.thumbnail]
+    with qtbot.waitSignal(timeline.deleted, timeout=60_000) as deleted:
+        timeline.delete_shown(confirm=False)
+    assert deleted.args == [40]
+    assert not host.search_sources("seat 14C")
+    assert all(not (host.store.folder / p).exists() for p in pictures)
+    qtbot.waitUntil(lambda: len(timeline.day_captures) == 80, timeout=30_000)
+    assert host.memory(memory.id).id == memory.id  # memories stay
