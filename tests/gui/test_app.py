@@ -38,6 +38,7 @@ def test_the_window_opens_and_the_chat_pane_is_ready(mnemo: MnemoApp, qtbot) -> 
         "Chat",
         "Memories",
         "Graph",
+        "Timeline",
     ]
     assert window.capture_button.text() == "Capture off"
     screenshot(window, "main-window")

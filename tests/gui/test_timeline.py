@@ -87,7 +87,7 @@ def test_a_day_of_captures_scrubs_searches_and_deletes(mnemo: MnemoApp, qtbot) -
     with qtbot.waitSignal(timeline.shown, timeout=30_000):
         timeline.search.setText("seat 14C")
     assert len(timeline.captures) == 40 and all(c.app == "Thunderbird" for c in timeline.captures)
-    assert "background-color:#f9e79f;\">seat 14C<" in timeline.text.toHtml().replace(": ", ":")
+    assert 'background-color:#f9e79f;">seat 14C<' in timeline.text.toHtml().replace(": ", ":")
 
     timeline.search.clear()
     timeline.app.setCurrentIndex(timeline.app.findData("Thunderbird"))
