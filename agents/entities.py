@@ -34,6 +34,7 @@ KINDS = {
     "WORK_OF_ART": EntityKind.TOPIC,
 }
 MAX_WORDS = 5
+TEXT_CHARS = 5000  # of one text read for names
 _NOT_NAMES = {
     "i", "me", "my", "you", "we", "he", "she", "they", "it", "hey", "hi", "hello", "thanks",
     "wow", "lol", "omg", "ok", "okay", "yeah", "yes", "no", "sure", "haha", "congrats",
@@ -81,7 +82,10 @@ def record(store: MemoryStore, sources: Sequence[Source], memories: Sequence[Mem
     Screen text is read only through the memories written from it (OCR menus are not names).
     Returns how many names were recorded; never fails a batch (the graph is an extra)."""
     chats = [s for s in sources if s.kind == SourceKind.CHAT]
-    texts = [s.text for s in chats] + [m.search_text() for m in memories]
+    # A filed document's whole text is not read for names (spaCy refuses texts over a
+    # million characters, and a book's names are not the user's people): its opening is.
+    texts = [s.text[:TEXT_CHARS] for s in chats]
+    texts += [m.search_text()[:TEXT_CHARS] for m in memories]
     try:
         found = find(texts)
     except (ImportError, OSError) as exc:  # the pipeline's package is missing or broken

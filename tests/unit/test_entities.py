@@ -114,3 +114,17 @@ def test_two_nodes_for_one_person_merge_and_the_merge_undoes(store: MemoryStore)
     assert store.mentions(marta.id) == [lines[0].id] and store.mentions(back.id) == [lines[1].id]
     edges = {(x.src, x.dst) for x in store.links()}
     assert (memory.id, back.id) in edges and (memory.id, marta.id) not in edges
+
+
+def test_a_huge_document_is_read_for_names_by_its_opening(store: MemoryStore) -> None:
+    from core.memory.models import ResourceMemory
+
+    book = store.add(
+        ResourceMemory(
+            title="Notes",
+            summary="Meeting notes",
+            content="Priya Nair met the team in Lisbon. " + "blah " * 400_000,  # 2M characters
+        )
+    )
+    assert record(store, [], [book]) >= 1
+    assert {"Priya Nair", "Lisbon"} & {e.name for e in store.entities()}
