@@ -11,6 +11,7 @@ import re
 from collections.abc import Sequence
 
 from agents.gate import content_words
+from core.capture.redact import redact
 from core.memory.models import Source
 
 THE_USER = {"user", "me", "you", "i"}
@@ -49,7 +50,9 @@ def stable_facts(sources: Sequence[Source]) -> list[tuple[str, Source]]:
     for source in sources:
         if not said_by_user(source):
             continue
-        for sentence in _SENTENCE.split(source.text):
+        # Redacted whole, before it is cut into sentences: a secret split over two lines
+        # ("My password:\nSunflower99 …") is only recognised in one piece.
+        for sentence in _SENTENCE.split(redact(source.text).text):
             sentence = " ".join(sentence.split())
             words = len(sentence.split())
             if sentence.endswith("?") or not MIN_WORDS <= words <= MAX_WORDS:

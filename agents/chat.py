@@ -276,11 +276,11 @@ class ChatAgent:
 
     def _speakers_in(self, question: str) -> list[str]:
         """The people with lines in the kept chats whom the question names."""
-        words = set(re.findall(r"[a-z]+", question.lower()))
         return [
             name
             for name in self.store.speakers()
-            if name.lower() in words and name.lower() not in ("user", "assistant", "system")
+            if name.lower() not in _NOT_SPEAKERS
+            and re.search(rf"(?<!\w){re.escape(name)}(?!\w)", question, re.IGNORECASE)
         ]
 
     def _memory_item(self, memory: Memory, *, shown: bool = True) -> Item:
@@ -462,6 +462,9 @@ class ChatAgent:
             if progress:
                 progress(deleted)
         return deleted
+
+
+_NOT_SPEAKERS = {"user", "assistant", "system", "tool", "mnemo"}  # roles, and the app itself
 
 
 def _repeats(headline: str, line: str) -> bool:

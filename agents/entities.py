@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from core.capture.redact import redact
 from core.memory.models import EntityKind, Memory, Source, SourceKind
 from core.store.memories import MemoryStore
 
@@ -84,7 +85,9 @@ def record(store: MemoryStore, sources: Sequence[Source], memories: Sequence[Mem
     chats = [s for s in sources if s.kind == SourceKind.CHAT]
     # A filed document's whole text is not read for names (spaCy refuses texts over a
     # million characters, and a book's names are not the user's people): its opening is.
-    texts = [s.text[:TEXT_CHARS] for s in chats]
+    # Names are read from redacted text: "remember the wifi password is Marigold" must not
+    # make Marigold a node of the graph.
+    texts = [redact(s.text).text[:TEXT_CHARS] for s in chats]
     texts += [m.search_text()[:TEXT_CHARS] for m in memories]
     try:
         found = find(texts)

@@ -34,8 +34,8 @@ class GraphMixin:
                 if first == entity.name:
                     found = _one(
                         db,
-                        "SELECT * FROM entities WHERE kind = 'person' AND name LIKE ?",
-                        [f"{first} %"],
+                        "SELECT * FROM entities WHERE kind = 'person' AND name LIKE ? ESCAPE '\\'",
+                        [f"{_like(first)} %"],
                         unique=True,
                     )
                 else:
@@ -44,13 +44,20 @@ class GraphMixin:
                         "SELECT * FROM entities WHERE kind = 'person' AND name = ? COLLATE NOCASE",
                         [first],
                     )
+                    if found is not None:
+                        # "Marta" was "Marta Silva" all along: the node takes the full name,
+                        # so a "Marta Costa" later is someone else.
+                        db.execute(
+                            "UPDATE entities SET name = ? WHERE id = ?", [entity.name, found["id"]]
+                        )
+                        found = {**found, "name": entity.name}
             if found is None and " " in entity.name:
                 # "Avenida Palace" and "Hotel Avenida Palace": one name ends the other.
                 found = _one(
                     db,
                     """SELECT * FROM entities WHERE instr(name, ' ') > 0 AND (
-                        name LIKE '% ' || ? OR ? LIKE '% ' || name)""",
-                    [entity.name, entity.name],
+                        name LIKE '% ' || ? ESCAPE '\\' OR ? LIKE '% ' || name)""",
+                    [_like(entity.name), entity.name],
                     unique=True,
                 )
             if found is None:
@@ -134,16 +141,24 @@ class GraphMixin:
         """Undo a merge: the dropped entity comes back (with a new id) with its own mentions
         and links; the kept one loses those it gained only from it."""
         with self.db.write() as db:
-            found = {
-                "id": new_id(),
-                "kind": merge.dropped.kind.value,
-                "name": merge.dropped.name,
-                "created_at": to_iso(merge.dropped.created_at or now()),
-            }
-            db.execute(insert_sql("entities", found), list(found.values()))
-            for source_id in merge.mentions:
+            # The name may have come back meanwhile (ingested again): that node is the one.
+            found = _one(
+                db,
+                "SELECT * FROM entities WHERE name = ? COLLATE NOCASE",
+                [merge.dropped.name],
+            )
+            if found is None:
+                found = {
+                    "id": new_id(),
+                    "kind": merge.dropped.kind.value,
+                    "name": merge.dropped.name,
+                    "created_at": to_iso(merge.dropped.created_at or now()),
+                }
+                db.execute(insert_sql("entities", found), list(found.values()))
+            for source_id in merge.mentions:  # those not deleted since
                 db.execute(
-                    "INSERT OR IGNORE INTO entity_sources (entity_id, source_id) VALUES (?, ?)",
+                    "INSERT OR IGNORE INTO entity_sources (entity_id, source_id) "
+                    "SELECT ?, id FROM sources WHERE id = ?",
                     [found["id"], source_id],
                 )
             for source_id in merge.gained:
@@ -154,6 +169,8 @@ class GraphMixin:
             for link in merge.links:
                 src = found["id"] if link.src == merge.dropped.id else link.src
                 dst = found["id"] if link.dst == merge.dropped.id else link.dst
+                if not all(_exists(db, node) for node in (src, dst)):
+                    continue  # a memory deleted since the merge
                 db.execute(
                     "INSERT OR IGNORE INTO links (src, dst, relation, created_at) "
                     "VALUES (?, ?, ?, ?)",
@@ -234,6 +251,20 @@ def _one(db: Any, sql: str, params: list[Any], *, unique: bool = False) -> dict[
     if unique and len(rows) != 1:
         return None
     return rows[0] if rows else None
+
+
+def _like(text: str) -> str:
+    """`text` as a literal inside a LIKE pattern (escape character: backslash)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _exists(db: Any, node: str) -> bool:
+    return bool(
+        db.execute(
+            "SELECT 1 FROM memories WHERE id = ? UNION ALL SELECT 1 FROM entities WHERE id = ?",
+            [node, node],
+        ).fetchone()
+    )
 
 
 def _entity(row: dict[str, Any]) -> Entity:

@@ -128,3 +128,28 @@ def test_a_huge_document_is_read_for_names_by_its_opening(store: MemoryStore) ->
     )
     assert record(store, [], [book]) >= 1
     assert {"Priya Nair", "Lisbon"} & {e.name for e in store.entities()}
+
+
+def test_names_are_read_from_redacted_text(store: MemoryStore) -> None:
+    lines = store.add_sources([chat("Remember the wifi password is Marigold at Lisbon's flat.")])
+    record(store, lines, [])
+    names = {e.name for e in store.entities()}
+    assert "Marigold" not in names and "Lisbon" in names
+
+
+def test_a_full_name_takes_over_the_first_name_so_namesakes_stay_apart(store: MemoryStore) -> None:
+    marta = store.entity("person", "Marta")
+    assert store.entity("person", "Marta Silva").id == marta.id
+    assert store.entity("person", "Marta Costa").id != marta.id
+    assert {e.name for e in store.entities()} == {"Marta Silva", "Marta Costa"}
+
+
+def test_a_merge_undoes_after_a_source_it_moved_was_deleted(store: MemoryStore) -> None:
+    lines = store.add_sources([chat("Ana called."), chat("Ana B. wrote.")])
+    ana, other = store.entity("person", "Ana"), store.entity("person", "Ms B")
+    store.mention(ana.id, [lines[0].id])
+    store.mention(other.id, [lines[1].id])
+    merge = store.merge_entities(ana.id, other.id)
+    store.delete_source(lines[1].id)
+    back = store.split_entity(merge)
+    assert back.name == "Ms B" and store.mentions(back.id) == []

@@ -140,3 +140,9 @@ def test_the_human_block_learns_the_user_with_provenance(store: MemoryStore) -> 
     grown = store.core_block("human")
     assert len(grown.value) <= 0.9 * grown.char_limit and f"{word(199)}band" in grown.value
     assert "Marta" not in grown.value
+
+
+def test_a_secret_split_over_lines_never_reaches_the_human_block(store: MemoryStore) -> None:
+    lines = store.add_sources([said("My password:\nSunflower99 is what I type every day.")])
+    MemoryTeam(store, small()).process(Batch(lines))
+    assert "Sunflower99" not in store.core_block("human").value

@@ -123,11 +123,13 @@ class GraphView(QWidget):
         self.reload()
 
     def changed(self, change: Any) -> None:
-        if change.kind in ("entity", "link", "memory") and self.host is not None:
+        # A deleted input can take entities with it (they go with their last mention).
+        if change.kind in ("entity", "link", "memory", "source") and self.host is not None:
             self._refresh.start()
 
     def reload(self) -> None:
         """Read the graph and lay it out on a worker; the current picture stays meanwhile."""
+        self._refresh.stop()  # this reload is the one a pending change asked for
         if self.host is None:
             return
         if self._task is not None:

@@ -48,7 +48,7 @@ class MemoryTableModel(QAbstractTableModel):
         self._pending = tasks.run(
             lambda _ctx: search(),
             on_done=lambda found: self._replace(generation, found),
-            on_error=self._error,
+            on_error=lambda error: self._error(generation, error),
             parent=self,
         )
 
@@ -116,7 +116,7 @@ class MemoryTableModel(QAbstractTableModel):
         self._pending = tasks.run(
             lambda _ctx: fetch(offset, PAGE),
             on_done=lambda page: self._append(generation, page),
-            on_error=self._error,
+            on_error=lambda error: self._error(generation, error),
             parent=self,
         )
 
@@ -141,6 +141,8 @@ class MemoryTableModel(QAbstractTableModel):
         self.endResetModel()
         self.loaded.emit()
 
-    def _error(self, error: BaseException) -> None:
+    def _error(self, generation: int, error: BaseException) -> None:
+        if generation != self._generation:
+            return
         self._pending = None
         self.failed.emit(str(error))

@@ -1,6 +1,7 @@
 """Undoable changes to memories (Ctrl+Z / Ctrl+Shift+Z in the browser). Every step is a store
 update, so the memory's history records the undo too; the work runs off the GUI thread."""
 
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -8,6 +9,7 @@ from PySide6.QtCore import QObject
 from PySide6.QtGui import QUndoCommand
 
 from app.gui import tasks
+from core.errors import NotFound
 
 
 class EditMemory(QUndoCommand):
@@ -79,7 +81,9 @@ class DeleteMemory(QUndoCommand):
             for link in links:
                 src = stored.id if link.src == self.memory_id else link.src
                 dst = stored.id if link.dst == self.memory_id else link.dst
-                host.store.link(src, dst, link.relation)
+                # The other end may have gone meanwhile (an entity named only by this memory).
+                with contextlib.suppress(NotFound):
+                    host.store.link(src, dst, link.relation)
             return str(stored.id)
 
         def restored(new_id: str) -> None:

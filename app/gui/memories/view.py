@@ -146,6 +146,7 @@ class MemoryBrowser(QWidget):
             self._debounce.start()
 
     def reload(self) -> None:
+        self._debounce.stop()  # this reload is the one a pending change asked for
         if self.host is None:
             return
         host, kind, text = self.host, self.kind.currentData(), self.search.text().strip()
@@ -197,15 +198,23 @@ class MemoryBrowser(QWidget):
             self.opened = ItemDialog(self.host, item, self)
             self.opened.show()
 
+    def _selected_id(self) -> str | None:
+        row = self.table.currentIndex().row()
+        return self.model.memory(row).id if 0 <= row < self.model.rowCount() else None
+
     def _reveal(self, memory_id: str) -> None:
         host = self.host
+
+        def reveal(html: str) -> None:
+            if memory_id == self._selected_id():  # never another memory's secret
+                self.detail.setHtml(html)
 
         def read(_ctx: Any) -> str:
             memory = host.memory(memory_id, reveal=True)
             secret = memory.secret_value.get_secret_value() if memory.secret_value else ""
             return memory_html(memory, host.store.sources_of(memory_id), secret=secret)
 
-        tasks.run(read, on_done=self.detail.setHtml, parent=self)
+        tasks.run(read, on_done=reveal, parent=self)
 
     def _delete(self) -> None:
         row = self.table.currentIndex().row()
@@ -230,6 +239,8 @@ class MemoryBrowser(QWidget):
 
         def shown(result: tuple[Any, str, Any]) -> None:
             memory, html, versions = result
+            if memory.id != self._selected_id():
+                return  # the user moved on while it was read
             self.detail.setHtml(html)
             self.editor.edit(memory)
             self.history.show_history(memory.id, versions)
@@ -256,15 +267,22 @@ class MemoryBrowser(QWidget):
 
         tasks.run(
             changes,
-            on_done=lambda found: self._save(memory_id, found, cause=f"restored rev {rev}"),
+            on_done=lambda found: self._save(
+                memory_id, found, cause=f"restored rev {rev}", before=now
+            ),
             parent=self,
         )
 
     def _save(
-        self, memory_id: str, changes: dict[str, Any], cause: str = "edited in the app"
+        self,
+        memory_id: str,
+        changes: dict[str, Any],
+        cause: str = "edited in the app",
+        before: Any = None,
     ) -> None:
-        host, before = self.host, self.editor.memory
-        assert before is not None
+        host, before = self.host, before or self.editor.memory
+        if before is None or before.id != memory_id:
+            return
         if not changes:
             return
         old = {key: before.payload().get(key) for key in changes}

@@ -116,6 +116,7 @@ class TimelineView(QWidget):
         self.date.setDate(QDate(local.year, local.month, local.day))
 
     def reload(self) -> None:
+        self._refresh.stop()  # this reload is the one a pending change asked for
         if self.host is None:
             return
         host, start = self.host, self._day_start()
@@ -251,11 +252,15 @@ class TimelineView(QWidget):
 
 
 def _marked(text: str, wanted: str) -> str:
-    """The text as HTML, each occurrence of the search marked."""
-    escaped = html.escape(text)
-    if wanted:
-        pattern = re.compile(re.escape(html.escape(wanted)), re.IGNORECASE)
-        escaped = pattern.sub(
-            lambda m: f"<span style='background:#f9e79f'>{m.group(0)}</span>", escaped
-        )
-    return escaped.replace("\n", "<br>")
+    """The text as HTML, each occurrence of the search marked (found in the raw text, each
+    piece escaped on its own, so a search for "t" cannot split "&lt;")."""
+    if not wanted:
+        return html.escape(text).replace("\n", "<br>")
+    pieces = re.split(f"({re.escape(wanted)})", text, flags=re.IGNORECASE)
+    marked = "".join(
+        f"<span style='background:#f9e79f'>{html.escape(piece)}</span>"
+        if n % 2
+        else html.escape(piece)
+        for n, piece in enumerate(pieces)
+    )
+    return marked.replace("\n", "<br>")
