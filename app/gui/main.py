@@ -192,6 +192,10 @@ class MnemoApp(QObject):
             return
 
         def close(_ctx: tasks.Context) -> None:
+            # Reads, edits and undos already under way finish first: closing the store under
+            # them would crash SQLite (seen: an undo's update at quit).
+            if not tasks.wait_for_others(timeout=30):
+                log.warning("closing while background work is still running")
             host.close()
 
         tasks.run(

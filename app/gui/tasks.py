@@ -26,6 +26,8 @@ POOL_THREADS = 8  # reads wait on SQLite and streams on the model: more threads 
 
 _pool: QThreadPool | None = None
 _running: set["Task"] = set()  # a task lives until it has delivered its end
+_working = threading.Condition()  # .count: tasks whose work is running now
+_working.count = 0  # type: ignore[attr-defined]
 
 
 def pool() -> QThreadPool:
@@ -146,6 +148,8 @@ class _Runner(QRunnable):
         self.task, self.work = task, work
 
     def run(self) -> None:
+        with _working:
+            _working.count += 1  # type: ignore[attr-defined]
         try:
             result = self.work(Context(self.task))
         except BaseException as exc:  # delivered to on_error, never lost in the pool
@@ -154,6 +158,17 @@ class _Runner(QRunnable):
             self.task._ended.emit(False, exc)
         else:
             self.task._ended.emit(True, result)
+        finally:
+            with _working:
+                _working.count -= 1  # type: ignore[attr-defined]
+                _working.notify_all()
+
+
+def wait_for_others(timeout: float = 10.0) -> bool:
+    """From inside a task, wait until no other task's work is running (the app's close: the
+    store must not be closed under a read or an undo still in flight). False on timeout."""
+    with _working:
+        return _working.wait_for(lambda: _working.count <= 1, timeout)  # type: ignore[attr-defined]
 
 
 def run(

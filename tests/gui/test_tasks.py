@@ -98,3 +98,29 @@ def test_many_tasks_at_once_all_finish(qapp, qtbot) -> None:
             with qtbot.waitSignal(task.finished, timeout=30_000):
                 pass
     assert sorted(results) == [0, 1, 4]
+
+
+def test_a_task_can_wait_for_the_others_to_finish(qtbot) -> None:
+    """What the app's close does before it closes the store."""
+    started, release = threading.Event(), threading.Event()
+    order: list[str] = []
+
+    def slow(_ctx: tasks.Context) -> None:
+        started.set()
+        release.wait(60)
+        order.append("other work")
+
+    def closer(_ctx: tasks.Context) -> bool:
+        done = tasks.wait_for_others(timeout=60)
+        order.append("close")
+        return done
+
+    first = tasks.run(slow)
+    qtbot.waitUntil(started.is_set, timeout=30_000)
+    results: list[bool] = []
+    second = tasks.run(closer, on_done=results.append)
+    release.set()
+    with qtbot.waitSignal(second.finished, timeout=60_000):
+        pass
+    qtbot.waitUntil(lambda: first not in tasks._running, timeout=30_000)
+    assert results == [True] and order == ["other work", "close"]

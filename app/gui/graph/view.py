@@ -40,7 +40,12 @@ class MergeEntities(QUndoCommand):
             self.moved = moved
             self.view.merged.emit()
 
-        tasks.run(lambda _ctx: host.merge_entities(keep, drop), on_done=merged, parent=self.view)
+        tasks.run(
+            lambda _ctx: host.merge_entities(keep, drop),
+            on_done=merged,
+            on_error=lambda error: self.view.status.setText(f"Could not merge: {error}"),
+            parent=self.view,
+        )
 
     def undo(self) -> None:
         host, moved = self.host, self.moved
@@ -51,7 +56,12 @@ class MergeEntities(QUndoCommand):
             self.drop = entity.id  # a redo merges the restored node again
             self.view.merged.emit()
 
-        tasks.run(lambda _ctx: host.split_entity(moved), on_done=split, parent=self.view)
+        tasks.run(
+            lambda _ctx: host.split_entity(moved),
+            on_done=split,
+            on_error=lambda error: self.view.status.setText(f"Could not undo: {error}"),
+            parent=self.view,
+        )
 
 
 class ZoomingView(QGraphicsView):

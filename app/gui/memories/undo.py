@@ -43,6 +43,7 @@ class EditMemory(QUndoCommand):
         tasks.run(
             lambda _ctx: host.store.update(memory_id, values, cause=cause),
             on_done=lambda _memory: self.done(),
+            on_error=lambda error: _tell(self.owner, error),
             parent=self.owner,
         )
 
@@ -67,7 +68,12 @@ class DeleteMemory(QUndoCommand):
             self._snapshot = (memory, sources, host.store.links(memory_id))
             host.store.delete(memory_id, cause="deleted in the app")
 
-        tasks.run(delete, on_done=lambda _r: self.done(None), parent=self.owner)
+        tasks.run(
+            delete,
+            on_done=lambda _r: self.done(None),
+            on_error=lambda error: _tell(self.owner, error),
+            parent=self.owner,
+        )
 
     def undo(self) -> None:
         host, snapshot = self.host, self._snapshot
@@ -90,4 +96,16 @@ class DeleteMemory(QUndoCommand):
             self.memory_id = new_id
             self.done(new_id)
 
-        tasks.run(restore, on_done=restored, parent=self.owner)
+        tasks.run(
+            restore,
+            on_done=restored,
+            on_error=lambda error: _tell(self.owner, error),
+            parent=self.owner,
+        )
+
+
+def _tell(owner: QObject, error: BaseException) -> None:
+    """An undo or redo the store refused: the view says so (it has a `failed` method)."""
+    report = getattr(owner, "failed", None)
+    if callable(report):
+        report(f"Could not do that: {error}")

@@ -198,6 +198,10 @@ class MemoryBrowser(QWidget):
             self.opened = ItemDialog(self.host, item, self)
             self.opened.show()
 
+    def failed(self, message: str) -> None:
+        """An undo, redo or delete the store refused."""
+        self.count.setText(message)
+
     def _selected_id(self) -> str | None:
         row = self.table.currentIndex().row()
         return self.model.memory(row).id if 0 <= row < self.model.rowCount() else None
