@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from core.embed import Embedder
-from core.errors import Ambiguous, InvalidInput, MnemoError, NotFound
+from core.errors import InvalidInput, MnemoError, NotFound
 from core.ids import new_id
 from core.memory.models import (
     CoreBlock,
@@ -40,6 +40,7 @@ from core.store.repair import RepairMixin, RepairReport
 from core.store.rows import (
     check_fields,
     has_secret,
+    id_from_prefix,
     insert_sql,
     insert_version,
     integrity_message,
@@ -177,17 +178,7 @@ class MemoryStore(SourcesMixin, GraphMixin, RepairMixin):
             if found is None:
                 raise NotFound(f"no core block {label!r}: the blocks are human and persona")
             return found
-        prefix = ref.lower()
-        if len(prefix) < 4 or not all(c in "0123456789abcdef" for c in prefix):
-            raise NotFound(f"{ref!r} is not a memory id (give at least 4 hex characters)")
-        rows = self.db.query(
-            "SELECT id FROM memories WHERE id >= ? AND id < ? LIMIT 2", [prefix, prefix + "g"]
-        )
-        if not rows:
-            raise NotFound(f"no memory with id {ref!r}")
-        if len(rows) > 1:
-            raise Ambiguous(f"id prefix {ref!r} matches several memories; give more characters")
-        return rows[0]["id"]
+        return id_from_prefix(self.db, "memories", ref, "memory")
 
     def get(self, ref: str, *, reveal: bool = False) -> Memory:
         """One memory by id or prefix. Vault secrets are decrypted only when `reveal` is set."""

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from core.errors import InvalidInput
+from core.errors import Ambiguous, InvalidInput, NotFound
 from core.memory.models import MEMORY_MODELS, Memory, MemoryType, Source
 from core.store.vectors import VectorRow
 from core.timeutil import from_iso, now, to_iso
@@ -102,6 +102,23 @@ def link_source(db: Any, memory_id: str, source_id: str) -> None:
         "INSERT OR IGNORE INTO memory_sources (memory_id, source_id) VALUES (?, ?)",
         [memory_id, source_id],
     )
+
+
+def id_from_prefix(db: Any, table: str, ref: str, noun: str) -> str:
+    """The full id in `table` (memories, sources) for an id or a unique prefix of one
+    (≥ 4 hex characters), as people type them from what Mnemo printed; `noun` names one row
+    of it in the errors."""
+    prefix = ref.strip().lower()
+    if len(prefix) < 4 or not all(c in "0123456789abcdef" for c in prefix):
+        raise NotFound(f"{ref!r} is not a {noun} id (give at least 4 hex characters)")
+    rows = db.query(
+        f"SELECT id FROM {table} WHERE id >= ? AND id < ? LIMIT 2", [prefix, prefix + "g"]
+    )
+    if not rows:
+        raise NotFound(f"no {noun} with id {ref!r}")
+    if len(rows) > 1:
+        raise Ambiguous(f"id prefix {ref!r} matches several {table}; give more characters")
+    return str(rows[0]["id"])
 
 
 def insert_sql(table: str, row: Mapping[str, Any]) -> str:

@@ -9,12 +9,19 @@ from pathlib import Path
 import numpy as np
 
 from core.embed import Embedder
-from core.errors import Ambiguous, NotFound
+from core.errors import NotFound
 from core.ids import new_id
 from core.memory.models import Source
 from core.store.changes import ChangeHub
 from core.store.db import Database
-from core.store.rows import insert_sql, link_source, source_row, source_vector_row, to_source
+from core.store.rows import (
+    id_from_prefix,
+    insert_sql,
+    link_source,
+    source_row,
+    source_vector_row,
+    to_source,
+)
 from core.store.vectors import VectorIndex
 from core.timeutil import now
 
@@ -97,17 +104,7 @@ class SourcesMixin:
     def resolve_source(self, ref: str) -> str:
         """A source's full id from its id or a unique prefix (≥ 4 hex characters), as the
         chat agent cites them."""
-        prefix = ref.strip().lower()
-        if len(prefix) < 4 or not all(c in "0123456789abcdef" for c in prefix):
-            raise NotFound(f"{ref!r} is not a source id (give at least 4 hex characters)")
-        rows = self.db.query(
-            "SELECT id FROM sources WHERE id >= ? AND id < ? LIMIT 2", [prefix, prefix + "g"]
-        )
-        if not rows:
-            raise NotFound(f"no source with id {ref!r}")
-        if len(rows) > 1:
-            raise Ambiguous(f"id prefix {ref!r} matches several sources; give more characters")
-        return rows[0]["id"]
+        return id_from_prefix(self.db, "sources", ref, "source")
 
     def get_source(self, source_id: str) -> Source:
         rows = self.db.query("SELECT * FROM sources WHERE id = ?", [source_id])
