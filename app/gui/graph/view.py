@@ -5,8 +5,8 @@ Wheel to zoom, drag to pan, hover for a name, click to open, type to find a node
 from types import SimpleNamespace
 from typing import Any
 
-from PySide6.QtCore import QPointF, QTimer, Signal
-from PySide6.QtGui import QKeySequence, QPainter, QShortcut, QUndoCommand, QUndoStack, QWheelEvent
+from PySide6.QtCore import QPointF, Signal
+from PySide6.QtGui import QPainter, QUndoCommand, QWheelEvent
 from PySide6.QtWidgets import (
     QGraphicsScene,
     QGraphicsView,
@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 from app.gui import tasks
 from app.gui.chat.detail import ItemDialog
 from app.gui.graph.scene import COLOURS, EdgesItem, NodeItem, edge_ends
+from app.gui.wiring import debounced, undo_stack
 
 LEGEND = ("person", "place", "organization", "topic", "episodic", "semantic")
 
@@ -95,11 +96,7 @@ class GraphView(QWidget):
         self.merge.setToolTip("Two selected people or places are one: merge them (Ctrl+Z undoes)")
         self.merge.setEnabled(False)
         self.merge.clicked.connect(self.merge_selected)
-        self.undo_stack = QUndoStack(self)
-        undo = QShortcut(QKeySequence.StandardKey.Undo, self)
-        undo.activated.connect(self.undo_stack.undo)
-        redo = QShortcut(QKeySequence.StandardKey.Redo, self)
-        redo.activated.connect(self.undo_stack.redo)
+        self.undo_stack = undo_stack(self)
         self.scene.selectionChanged.connect(self._selection_changed)
         self.status = QLabel()
         self.status.setObjectName("muted")
@@ -119,10 +116,8 @@ class GraphView(QWidget):
         column.addLayout(top)
         column.addWidget(self.view, 1)
         column.addLayout(legend)
-        self._refresh = QTimer(self)
-        self._refresh.setSingleShot(True)
-        self._refresh.setInterval(1000)  # changes come in bursts while a batch is written
-        self._refresh.timeout.connect(self.reload)
+        # Changes come in bursts while a batch is written.
+        self._refresh = debounced(self, 1000, self.reload)
         self._task: tasks.Task | None = None
         self._edge_list: list[tuple[str, str, str]] = []
         self._generation = 0

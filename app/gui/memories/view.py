@@ -5,8 +5,7 @@ from MemoryTableModel (paged off the GUI thread), reads go through the host via 
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from PySide6.QtCore import QEvent, Qt, QTimer, Signal
-from PySide6.QtGui import QKeySequence, QShortcut, QUndoStack
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -28,6 +27,7 @@ from app.gui.memories.editor import MemoryEditor
 from app.gui.memories.history import HistoryView
 from app.gui.memories.model import MemoryTableModel
 from app.gui.memories.undo import DeleteMemory, EditMemory
+from app.gui.wiring import debounced, undo_stack
 from core.memory.models import MemoryType
 
 TYPES = [
@@ -106,7 +106,7 @@ class MemoryBrowser(QWidget):
         self.tabs.addTab(self.history, "History")
         self.tabs.setTabEnabled(1, False)
         self.tabs.setTabEnabled(2, False)
-        self.undo_stack = QUndoStack(self)
+        self.undo_stack = undo_stack(self)
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.table)
         split.addWidget(self.tabs)
@@ -117,10 +117,7 @@ class MemoryBrowser(QWidget):
         column.addLayout(top)
         column.addWidget(split, 1)
 
-        self._debounce = QTimer(self)
-        self._debounce.setSingleShot(True)
-        self._debounce.setInterval(SEARCH_DELAY_MS)
-        self._debounce.timeout.connect(self.reload)
+        self._debounce = debounced(self, SEARCH_DELAY_MS, self.reload)
         self.search.textChanged.connect(lambda _text: self._debounce.start())
         self.kind.currentIndexChanged.connect(lambda _index: self.reload())
         self.span.currentIndexChanged.connect(lambda _index: self.reload())
@@ -131,10 +128,6 @@ class MemoryBrowser(QWidget):
         self.history.restore_requested.connect(self._restore)
         self.delete.clicked.connect(self._delete)
         self.table.installEventFilter(self)
-        undo = QShortcut(QKeySequence.StandardKey.Undo, self)
-        undo.activated.connect(self.undo_stack.undo)
-        redo = QShortcut(QKeySequence.StandardKey.Redo, self)
-        redo.activated.connect(self.undo_stack.redo)
 
     def set_host(self, host: Any) -> None:
         self.host = host

@@ -9,7 +9,7 @@ import re
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from PySide6.QtCore import QDate, Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import QDate, Qt, QUrl, Signal
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 from app.gui import tasks
 from app.gui.chat.detail import LINK, ItemDialog, linked_item
 from app.gui.timeline.strip import DayStrip
+from app.gui.wiring import debounced
 
 DAY_LIMIT = 20_000  # captures read for one day
 PICTURE_WIDTH = 520
@@ -96,10 +97,7 @@ class TimelineView(QWidget):
         self.search.textChanged.connect(lambda _text: self._filter())
         self.strip.moved.connect(self.show_moment)
         self.delete.clicked.connect(lambda: self.delete_shown())
-        self._refresh = QTimer(self)
-        self._refresh.setSingleShot(True)
-        self._refresh.setInterval(2000)  # captures arrive every few seconds
-        self._refresh.timeout.connect(self.reload)
+        self._refresh = debounced(self, 2000, self.reload)  # captures come every few seconds
 
     def set_host(self, host: Any) -> None:
         self.host = host
