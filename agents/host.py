@@ -558,20 +558,21 @@ class Host:
 
         return memories_of_source(self.store, source_id)
 
-    def memories_page(
-        self,
-        *,
-        types: Sequence[MemoryType] | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        offset: int = 0,
-        limit: int = 100,
-    ) -> Any:
+    def memories_page(self, *, offset: int = 0, limit: int = 100, **filters: Any) -> Any:
+        """A page of memories; filters and order as core.store.reads.page_of_memories."""
         from core.store.reads import page_of_memories
 
-        return page_of_memories(
-            self.store, types=types, since=since, until=until, offset=offset, limit=limit
-        )
+        return page_of_memories(self.store, offset=offset, limit=limit, **filters)
+
+    def memory_apps(self) -> list[str]:
+        from core.store.reads import memory_apps
+
+        return memory_apps(self.store)
+
+    def memory_folders(self, types: Sequence[MemoryType] | None = None) -> dict[str, int]:
+        from core.store.reads import memory_folders
+
+        return memory_folders(self.store, types)
 
     def sources_between(
         self, since: datetime | None = None, until: datetime | None = None, **kw: Any
@@ -636,13 +637,21 @@ class Host:
         *,
         types: Sequence[MemoryType] | None = None,
         since: datetime | None = None,
+        source_apps: Sequence[str] | None = None,
+        sensitivities: Sequence[str] | None = None,
+        folder: str | None = None,
         limit: int = 200,
     ) -> list[Memory]:
         """The memories that match, best first (the browser's search as you type)."""
         from core.store.search import SearchFilters
 
-        filters = SearchFilters.make(types=types, since=since)
-        return [hit.memory for hit in self.engine.search(query, filters=filters, limit=limit)]
+        filters = SearchFilters.make(
+            types=types, since=since, source_apps=source_apps, sensitivities=sensitivities
+        )
+        found = [hit.memory for hit in self.engine.search(query, filters=filters, limit=limit)]
+        if folder:  # the vector index knows no folders; a folder narrows the hits
+            found = [m for m in found if f"{'/'.join(m.tree_path)}/".startswith(f"{folder}/")]
+        return found
 
     def search_sources(self, query: str, **kw: Any) -> Any:
         """The kept inputs (chat turns, captures, files) that match, best first."""

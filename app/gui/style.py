@@ -83,5 +83,7 @@ QPushButton {{
     padding: 6px 14px; border-radius: 8px; border: 1px solid {line}; background: {base};
 }}
 QPushButton:default {{ background: {accent}; color: white; border: none; }}
+QPushButton:checked {{ background: {user}; border-color: {accent}; }}
+QPushButton:disabled {{ color: {muted}; }}
 QStatusBar {{ border-top: 1px solid {line}; }}
 """

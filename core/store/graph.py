@@ -10,7 +10,7 @@ from core.ids import new_id
 from core.memory.models import Entity, EntityKind, Link
 from core.store.changes import ChangeHub
 from core.store.db import Database
-from core.store.rows import insert_sql
+from core.store.rows import insert_sql, like_literal
 from core.timeutil import from_iso, now, to_iso
 
 
@@ -35,7 +35,7 @@ class GraphMixin:
                     found = _one(
                         db,
                         "SELECT * FROM entities WHERE kind = 'person' AND name LIKE ? ESCAPE '\\'",
-                        [f"{_like(first)} %"],
+                        [f"{like_literal(first)} %"],
                         unique=True,
                     )
                 else:
@@ -57,7 +57,7 @@ class GraphMixin:
                     db,
                     """SELECT * FROM entities WHERE instr(name, ' ') > 0 AND (
                         name LIKE '% ' || ? ESCAPE '\\' OR ? LIKE '% ' || name)""",
-                    [_like(entity.name), entity.name],
+                    [like_literal(entity.name), entity.name],
                     unique=True,
                 )
             if found is None:
@@ -251,11 +251,6 @@ def _one(db: Any, sql: str, params: list[Any], *, unique: bool = False) -> dict[
     if unique and len(rows) != 1:
         return None
     return rows[0] if rows else None
-
-
-def _like(text: str) -> str:
-    """`text` as a literal inside a LIKE pattern (escape character: backslash)."""
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _exists(db: Any, node: str) -> bool:

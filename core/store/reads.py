@@ -49,21 +49,77 @@ class Neighbourhood:
     links: list[Link] = field(default_factory=list)
 
 
+# The browser's sortable columns and the SQL each sorts by.
+ORDERS = {
+    "when": "event_time",
+    "type": "type",
+    "app": "coalesce(source_app, '')",
+    "memory": "headline COLLATE NOCASE",
+}
+
+
 def page_of_memories(
     store: MemoryStore,
     *,
     types: Iterable[MemoryType] | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    source_apps: Iterable[str] | None = None,
+    sensitivities: Iterable[str] | None = None,
+    folder: str | None = None,
+    order: str = "when",
+    descending: bool = True,
     offset: int = 0,
     limit: int = 100,
 ) -> Page[Memory]:
-    """Memories newest first, one page of them, with the count of all that match."""
-    types = list(types) if types is not None else None
-    where, params = sql_filters(types=types, since=since, until=until)
+    """One page of the memories that match, sorted by `order` (a key of ORDERS; newest first
+    by default), with the count of all that match."""
+    if order not in ORDERS:
+        raise ValueError(f"cannot sort by {order!r}; by one of {', '.join(ORDERS)}")
+    where, params = sql_filters(
+        types=None if types is None else list(types),
+        since=since,
+        until=until,
+        source_apps=None if source_apps is None else list(source_apps),
+        sensitivities=None if sensitivities is None else list(sensitivities),
+        folder=folder,
+    )
     total = int(store.db.scalar(f"SELECT count(*) FROM memories WHERE {where}", params))
-    items = store.memories(types=types, since=since, until=until, limit=limit, offset=offset)
-    return Page(items, offset, total)
+    direction = "DESC" if descending else "ASC"
+    rows = store.db.query(
+        f"SELECT id FROM memories WHERE {where} "
+        f"ORDER BY {ORDERS[order]} {direction}, seq {direction} "
+        f"LIMIT {int(limit)} OFFSET {int(offset)}",
+        params,
+    )
+    ids = [row["id"] for row in rows]
+    found = store.get_many(ids)
+    return Page([found[i] for i in ids if i in found], offset, total)
+
+
+def memory_apps(store: MemoryStore) -> list[str]:
+    """The apps memories were written from (the browser's app filter), by name."""
+    rows = store.db.query(
+        "SELECT DISTINCT source_app FROM memories WHERE source_app IS NOT NULL "
+        "AND source_app != '' ORDER BY source_app COLLATE NOCASE"
+    )
+    return [row["source_app"] for row in rows]
+
+
+def memory_folders(store: MemoryStore, types: Iterable[MemoryType] | None = None) -> dict[str, int]:
+    """Every folder of the tree (`tree_path`, "a/b") with how many memories it holds, its
+    subfolders' included; the root is "" and counts them all."""
+    where, params = sql_filters(types=None if types is None else list(types))
+    rows = store.db.query(
+        f"SELECT tree_path, count(*) AS n FROM memories WHERE {where} GROUP BY tree_path", params
+    )
+    folders: dict[str, int] = {}
+    for row in rows:
+        parts = [p for p in row["tree_path"].split("/") if p]
+        for depth in range(len(parts) + 1):
+            path = "/".join(parts[:depth])
+            folders[path] = folders.get(path, 0) + row["n"]
+    return folders
 
 
 def sources_between(

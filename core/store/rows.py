@@ -19,11 +19,16 @@ def sql_filters(
     until: datetime | None = None,
     source_apps: Iterable[str] | str | None = None,
     sensitivities: Iterable[str] | None = None,
+    folder: str | None = None,
     alias: str = "",
 ) -> tuple[str, list[Any]]:
-    """A WHERE clause over the memories table for the common filters, with its parameters."""
+    """A WHERE clause over the memories table for the common filters, with its parameters.
+    `folder` is a tree path ("work/mnemo"): the memories in it and in the folders below it."""
     clauses, params = ["1"], []
     column = f"{alias}." if alias else ""
+    if folder:
+        clauses.append(f"({column}tree_path = ? OR {column}tree_path LIKE ? ESCAPE '\\')")
+        params += [folder, like_literal(folder + "/") + "%"]
     if isinstance(source_apps, str):
         source_apps = [source_apps]
     for name, values in (
@@ -37,6 +42,11 @@ def sql_filters(
             params += values
     spans, times = between(f"{column}event_time", since, until)
     return " AND ".join(clauses + spans), params + times
+
+
+def like_literal(text: str) -> str:
+    """`text` as a literal inside a LIKE pattern (escape character: backslash)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def between(

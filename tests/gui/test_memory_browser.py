@@ -8,6 +8,7 @@ from PySide6.QtCore import Qt, QUrl
 
 from app.gui.main import MnemoApp
 from app.gui.memories.model import PAGE
+from app.gui.memories.view import bulk_question
 from core.errors import NotFound
 from core.memory import EpisodicMemory, KnowledgeVaultItem, ProceduralMemory, SemanticMemory
 from core.memory.models import Source, SourceKind
@@ -230,7 +231,10 @@ def test_a_vault_secret_stays_masked_until_revealed(mnemo: MnemoApp, qtbot) -> N
         "hunter22-blue" not in browser.detail.toPlainText()
         and "••••••" in browser.detail.toPlainText()
     )
-    assert "hunter22-blue" not in str(browser.model.data(browser.model.index(row, 2)))
+    assert not any(
+        "hunter22-blue" in str(browser.model.data(browser.model.index(row, column)))
+        for column in range(browser.model.columnCount())
+    )
     browser.detail.anchorClicked.emit(QUrl(f"mnemo://reveal/{wifi.id}"))
     qtbot.waitUntil(lambda: "hunter22-blue" in browser.detail.toPlainText(), timeout=30_000)
 
@@ -255,3 +259,104 @@ def test_the_time_filter_keeps_what_happened_in_the_span(mnemo: MnemoApp, qtbot)
     with qtbot.waitSignal(browser.model.loaded, timeout=30_000):
         browser.search.setText("flat Rua Nova")  # a search keeps the span
     assert old.id not in {browser.model.memory(r).id for r in range(browser.model.rowCount())}
+
+
+def shown(browser) -> list:  # type: ignore[no-untyped-def]
+    return [browser.model.memory(r) for r in range(browser.model.rowCount())]
+
+
+def test_sort_filter_by_app_sensitivity_and_folder(mnemo: MnemoApp, qtbot) -> None:
+    host, browser = mnemo.host, mnemo.window.memories
+    mnemo.window.nav.setCurrentRow(1)
+    host.store.add_many(
+        [
+            SemanticMemory(name="Zebra crossing", summary="By the school", source_app="Firefox"),
+            SemanticMemory(name="apple pie", summary="Gran's recipe", tree_path=["home"]),
+            SemanticMemory(
+                name="Release checklist",
+                summary="Tag, build, upload",
+                source_app="Slack",
+                tree_path=["work", "mnemo"],
+            ),
+            SemanticMemory(name="Standup", summary="At 9:30", tree_path=["work"]),
+            KnowledgeVaultItem(caption="Bank PIN", secret_value="9911", sensitivity="high"),
+        ]
+    )
+    with qtbot.waitSignal(browser.model.loaded, timeout=30_000):
+        browser.reload()
+    with qtbot.waitSignal(browser.model.loaded, timeout=30_000):
+        browser.table.sortByColumn(3, Qt.SortOrder.AscendingOrder)  # by the memory, A to Z
+    headlines = [m.headline for m in shown(browser)]
+    assert headlines == sorted(headlines, key=str.lower) and headlines[0] == "apple pie"
+    with qtbot.waitSignal(browser.model.loaded, timeout=30_000):
+        browser.table.sortByColumn(0, Qt.SortOrder.DescendingOrder)
+
+    qtbot.waitUntil(lambda: browser.app.findData("Slack") > 0, timeout=30_000)
+    with qtbot.waitSignal(browser.model.loaded, timeout=30_000):
+        browser.app.setCurrentIndex(browser.app.findData("Slack"))
+    assert [m.headline for m in shown(browser)] == ["Release checklist"]
+    with qtbot.waitSignal(browser.model.loaded, timeout=30_000):
+        browser.app.setCurrentIndex(0)
+
+    with qtbot.waitSignal(browser.model.loaded, timeout=30_000):
+        browser.sensitivity.setCurrentIndex(3)  # High
+    assert [m.headline for m in shown(browser)] == ["Bank PIN"]
+    with qtbot.waitSignal(browser.model.loaded, timeout=30_000):
+        browser.sensitivity.setCurrentIndex(0)
+
+    with qtbot.waitSignal(browser.model.loaded, timeout=30_000):
+        browser.show_folders.setChecked(True)
+    tree = browser.folders
+    qtbot.waitUntil(lambda: tree.topLevelItemCount() == 1, timeout=30_000)
+    root = tree.topLevelItem(0)
+    names = {root.child(n).text(0) for n in range(root.childCount())}
+    assert names == {"home (1)", "work (2)"}
+    work = next(
+        root.child(n) for n in range(root.childCount()) if root.child(n).text(0) == "work (2)"
+    )
+    assert work.child(0).text(0) == "mnemo (1)"
+    with qtbot.waitSignal(browser.model.loaded, timeout=30_000):
+        tree.setCurrentItem(work)
+    assert {m.headline for m in shown(browser)} == {"Standup", "Release checklist"}
+    with qtbot.waitSignal(browser.model.loaded, timeout=30_000):
+        browser.search.setText("checklist upload")  # a search stays in the folder
+    assert [m.headline for m in shown(browser)] == ["Release checklist"]
+    screenshot(mnemo.window, "memory-browser-folders")
+
+
+def test_bulk_delete_asks_and_undo_brings_all_back_with_their_links(mnemo: MnemoApp, qtbot) -> None:
+    host, browser = mnemo.host, mnemo.window.memories
+    a, b, c = host.store.add_many(
+        [
+            EpisodicMemory(summary=f"Trip day {n} in Porto", occurred_at=START + timedelta(days=n))
+            for n in range(3)
+        ]
+    )
+    host.store.link(a.id, b.id, "followed by")
+    with qtbot.waitSignal(browser.model.loaded, timeout=30_000):
+        browser.reload()
+    selection = browser.table.selectionModel()
+    for memory in (a, b, c):
+        row = next(r for r, m in enumerate(shown(browser)) if m.id == memory.id)
+        browser.table.selectRow(row) if memory is a else selection.select(
+            browser.model.index(row, 0),
+            selection.SelectionFlag.Select | selection.SelectionFlag.Rows,
+        )
+    assert sorted(browser.selected_ids()) == sorted([a.id, b.id, c.id])
+    assert browser.delete.text() == "Delete 3"
+    assert bulk_question(3).startswith("Delete 3 memories everywhere")
+    with qtbot.waitSignal(browser.deleted_or_restored, timeout=30_000):
+        browser.delete_selected(confirm=False)
+    assert not [m for m in host.store.memories() if "in Porto" in m.headline]
+    assert browser.count.text() == "Deleted. Ctrl+Z brings them back."
+
+    with qtbot.waitSignal(browser.deleted_or_restored, timeout=30_000):
+        browser.undo_stack.undo()
+    back = {m.headline: m.id for m in host.store.memories() if "in Porto" in m.headline}
+    assert len(back) == 3
+    (link,) = host.store.links(back[a.headline])
+    assert (link.src, link.dst, link.relation) == (
+        back[a.headline],
+        back[b.headline],
+        "followed by",
+    )

@@ -2,7 +2,7 @@
 
 from core.memory import SemanticMemory
 from core.store.memories import MemoryStore
-from core.store.reads import as_of
+from core.store.reads import as_of, memory_apps, memory_folders, page_of_memories
 
 
 def test_a_memory_as_it_was_at_each_revision(store: MemoryStore) -> None:
@@ -13,3 +13,25 @@ def test_a_memory_as_it_was_at_each_revision(store: MemoryStore) -> None:
     assert (first["name"], first["summary"], first["details"]) == ("Miso", "A grey cat", "")
     assert (second["name"], second["summary"]) == ("Miso", "A grey tabby")
     assert third == store.get(cat.id).payload()
+
+
+def test_pages_sort_and_filter_by_folder_app_and_sensitivity(store: MemoryStore) -> None:
+    store.add_many(
+        [
+            SemanticMemory(name="b", summary="x", tree_path=["work"], source_app="Slack"),
+            SemanticMemory(name="A", summary="x", tree_path=["work", "mnemo"]),
+            SemanticMemory(name="c", summary="x", tree_path=["work_old"]),  # not under "work"
+            SemanticMemory(name="d", summary="x", tree_path=["50%"]),
+        ]
+    )
+    by_name = page_of_memories(store, types=["semantic"], order="memory", descending=False)
+    assert [m.headline for m in by_name.items] == ["A", "b", "c", "d"]
+    work = page_of_memories(store, folder="work", order="memory", descending=False)
+    assert [m.headline for m in work.items] == ["A", "b"] and work.total == 2
+    assert [m.headline for m in page_of_memories(store, folder="50%").items] == ["d"]
+    assert [m.headline for m in page_of_memories(store, source_apps=["Slack"]).items] == ["b"]
+    assert page_of_memories(store, sensitivities=["high"]).total == 0
+    assert memory_apps(store) == ["Slack"]
+    folders = memory_folders(store)
+    assert folders["work"] == 2 and folders["work/mnemo"] == 1 and folders["work_old"] == 1
+    assert folders[""] == store.db.scalar("SELECT count(*) FROM memories")

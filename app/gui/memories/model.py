@@ -19,7 +19,19 @@ from core.memory.models import Memory
 
 Index = QModelIndex | QPersistentModelIndex
 PAGE = 200
-COLUMNS = ("When", "Type", "Memory")
+COLUMNS = ("When", "Type", "App", "Memory")
+ORDERS = ("when", "type", "app", "memory")  # what each column sorts by (core.store.reads)
+
+
+def _sort_key(order: str) -> Callable[[Memory], Any]:
+    """The same orders as the store's, for a search's hits (sorted where they are)."""
+    if order == "when":
+        return lambda m: m.event_time or m.created_at
+    if order == "type":
+        return lambda m: str(m.type)
+    if order == "app":
+        return lambda m: m.source_app or ""
+    return lambda m: m.headline.lower()
 
 
 class MemoryTableModel(QAbstractTableModel):
@@ -33,11 +45,27 @@ class MemoryTableModel(QAbstractTableModel):
         self._fetch: Callable[[int, int], Any] | None = None
         self._pending: tasks.Task | None = None
         self._generation = 0  # a reset makes answers to earlier requests stale
+        self.order, self.descending = "when", True
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        """A click on a column's header: pages come again from the store in that order (the
+        fetch reads `order` and `descending`); a search's hits are sorted where they are."""
+        if not 0 <= column < len(ORDERS):
+            return
+        self.order = ORDERS[column]
+        self.descending = order == Qt.SortOrder.DescendingOrder
+        if self._fetch is not None:
+            self.show_pages(self._fetch)
+        elif self._rows:
+            self.layoutAboutToBeChanged.emit()
+            self._rows.sort(key=_sort_key(self.order), reverse=self.descending)
+            self.layoutChanged.emit()
 
     # -- what to show ------------------------------------------------------------------------
 
     def show_pages(self, fetch: Callable[[int, int], Any]) -> None:
-        """Page through `fetch(offset, limit)` → core.store.reads.Page."""
+        """Page through `fetch(offset, limit)` → core.store.reads.Page, in the order the
+        model's `order` and `descending` say (the fetch reads them)."""
         self._reset(fetch)
         self._request(0)
 
@@ -82,8 +110,10 @@ class MemoryTableModel(QAbstractTableModel):
                 return when.astimezone().strftime("%Y-%m-%d %H:%M") if when else ""
             if index.column() == 1:
                 return str(memory.type).replace("knowledge_vault", "vault")
+            if index.column() == 2:
+                return memory.source_app or ""
             return " ".join(memory.headline.split())[:200]
-        if role == Qt.ItemDataRole.ToolTipRole and index.column() == 2:
+        if role == Qt.ItemDataRole.ToolTipRole and index.column() == 3:
             return memory.search_text()[:500]
         return None
 

@@ -48,25 +48,37 @@ class EditMemory(QUndoCommand):
         )
 
 
-class DeleteMemory(QUndoCommand):
-    """Delete a memory everywhere; undo writes it back with its sources and graph links (as a
-    new memory: the deleted one's id and history went with it)."""
+class DeleteMemories(QUndoCommand):
+    """Delete memories everywhere; undo writes them back with their sources and graph links (as
+    new memories: the deleted ones' ids and history went with them)."""
 
     def __init__(
-        self, host: Any, memory_id: str, done: Callable[[str | None], None], owner: QObject
+        self,
+        host: Any,
+        memory_ids: list[str],
+        done: Callable[[list[str] | None], None],
+        owner: QObject,
     ) -> None:
-        super().__init__("delete a memory")
-        self.host, self.memory_id, self.done, self.owner = host, memory_id, done, owner
-        self._snapshot: tuple[Any, list[str], list[Any]] | None = None
+        n = len(memory_ids)
+        super().__init__("delete a memory" if n == 1 else f"delete {n} memories")
+        self.host, self.memory_ids, self.done, self.owner = host, list(memory_ids), done, owner
+        self._snapshots: list[tuple[Any, list[str], list[Any]]] = []
 
     def redo(self) -> None:
-        host, memory_id = self.host, self.memory_id
+        host, memory_ids = self.host, self.memory_ids
 
         def delete(_ctx: Any) -> None:
-            memory = host.store.get(memory_id, reveal=True)
-            sources = [s.id for s in host.store.sources_of(memory_id)]
-            self._snapshot = (memory, sources, host.store.links(memory_id))
-            host.store.delete(memory_id, cause="deleted in the app")
+            snapshots = []
+            for memory_id in memory_ids:
+                try:
+                    memory = host.store.get(memory_id, reveal=True)
+                except NotFound:
+                    continue  # gone meanwhile: nothing to delete or to bring back
+                sources = [s.id for s in host.store.sources_of(memory_id)]
+                links = host.store.links(memory_id)
+                host.store.delete(memory_id, cause="deleted in the app")
+                snapshots.append((memory, sources, links))
+            self._snapshots = snapshots
 
         tasks.run(
             delete,
@@ -76,25 +88,29 @@ class DeleteMemory(QUndoCommand):
         )
 
     def undo(self) -> None:
-        host, snapshot = self.host, self._snapshot
-        if snapshot is None:
-            return
-        memory, sources, links = snapshot
+        host, snapshots = self.host, list(self._snapshots)
 
-        def restore(_ctx: Any) -> str:
-            fresh = memory.model_copy(update={"id": ""})
-            stored = host.store.add(fresh, sources=sources, cause="restored (undo)")
-            for link in links:
-                src = stored.id if link.src == self.memory_id else link.src
-                dst = stored.id if link.dst == self.memory_id else link.dst
-                # The other end may have gone meanwhile (an entity named only by this memory).
-                with contextlib.suppress(NotFound):
-                    host.store.link(src, dst, link.relation)
-            return str(stored.id)
+        def restore(_ctx: Any) -> list[str]:
+            renamed: dict[str, str] = {}  # old id → the restored memory's id
+            for memory, sources, _links in snapshots:
+                fresh = memory.model_copy(update={"id": ""})
+                stored = host.store.add(fresh, sources=sources, cause="restored (undo)")
+                renamed[memory.id] = str(stored.id)
+            # Links after all are back, so links between two deleted memories come back too.
+            for _memory, _sources, links in snapshots:
+                for link in links:
+                    # The other end may have gone meanwhile (an entity named only by this one).
+                    with contextlib.suppress(NotFound):
+                        host.store.link(
+                            renamed.get(link.src, link.src),
+                            renamed.get(link.dst, link.dst),
+                            link.relation,
+                        )
+            return list(renamed.values())
 
-        def restored(new_id: str) -> None:
-            self.memory_id = new_id
-            self.done(new_id)
+        def restored(new_ids: list[str]) -> None:
+            self.memory_ids = new_ids  # a redo deletes the memories that came back
+            self.done(new_ids)
 
         tasks.run(
             restore,

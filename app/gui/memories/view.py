@@ -1,6 +1,7 @@
-"""The memory browser: every memory Mnemo keeps, by type, newest first, with search as you
-type and the selected memory's fields and the inputs it came from. Views only wire: rows come
-from MemoryTableModel (paged off the GUI thread), reads go through the host via app.gui.tasks."""
+"""The memory browser: every memory Mnemo keeps, by type, newest first (a header click sorts),
+filtered by time, app, sensitivity and folder, with search as you type and the selected
+memory's fields and the inputs it came from. Views only wire: rows come from MemoryTableModel
+(paged off the GUI thread), reads go through the host via app.gui.tasks."""
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,6 +13,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPushButton,
     QSplitter,
     QTableView,
@@ -24,9 +26,10 @@ from PySide6.QtWidgets import (
 from app.gui import tasks
 from app.gui.chat.detail import ItemDialog, linked_item, memory_html
 from app.gui.memories.editor import MemoryEditor
+from app.gui.memories.folders import FolderTree
 from app.gui.memories.history import HistoryView
 from app.gui.memories.model import MemoryTableModel
-from app.gui.memories.undo import DeleteMemory, EditMemory
+from app.gui.memories.undo import DeleteMemories, EditMemory
 from app.gui.wiring import debounced, undo_stack
 from core.memory.models import MemoryType
 
@@ -46,6 +49,12 @@ SPANS = [
     ("Last 30 days", timedelta(days=30)),
     ("Last year", timedelta(days=365)),
 ]
+SENSITIVITIES = [
+    ("Any sensitivity", None),
+    ("Low", ["low"]),
+    ("Medium", ["medium"]),
+    ("High", ["high"]),
+]
 SEARCH_DELAY_MS = 250  # typing pauses this long before the search runs
 RESULTS = 200
 
@@ -64,25 +73,43 @@ class MemoryBrowser(QWidget):
         self.span = QComboBox()
         for label, span in SPANS:
             self.span.addItem(label, span)
+        self.app = QComboBox()
+        self.app.addItem("All apps", None)
+        self.app.setToolTip("Memories written from what you did in one app")
+        self.sensitivity = QComboBox()
+        for label, levels in SENSITIVITIES:
+            self.sensitivity.addItem(label, levels)
+        self.sensitivity.setToolTip("Vault items by how sensitive they are (the rest are low)")
+        self.folders = FolderTree()
+        self.show_folders = QPushButton("Folders")
+        self.show_folders.setCheckable(True)
+        self.show_folders.setToolTip("Group memories by their folder (tree path)")
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search memories")
         self.search.setClearButtonEnabled(True)
         self.count = QLabel()
         self.count.setObjectName("muted")
+        self.count.setMinimumWidth(
+            self.count.fontMetrics().horizontalAdvance("Deleted. Ctrl+Z brings them back.") + 8
+        )
         top = QHBoxLayout()
-        top.addWidget(self.kind)
-        top.addWidget(self.span)
         top.addWidget(self.search, 1)
         top.addWidget(self.count)
+        filters = QHBoxLayout()
+        for widget in (self.kind, self.span, self.app, self.sensitivity, self.show_folders):
+            filters.addWidget(widget)
+        filters.addStretch(1)
         self.delete = QPushButton("Delete")
         self.delete.setEnabled(False)
-        self.delete.setToolTip("Delete the selected memory everywhere (Ctrl+Z undoes it)")
+        self.delete.setToolTip("Delete the selected memories everywhere (Ctrl+Z undoes it)")
         top.addWidget(self.delete)
 
         self.table = QTableView()
         self.table.setModel(self.model)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table.setSortingEnabled(True)
+        self.table.horizontalHeader().setSortIndicator(0, Qt.SortOrder.DescendingOrder)
         self.table.verticalHeader().hide()
         self.table.setShowGrid(False)
         self.table.setWordWrap(False)
@@ -92,6 +119,7 @@ class MemoryBrowser(QWidget):
         metrics = self.table.fontMetrics()
         header.resizeSection(0, metrics.horizontalAdvance("2026-12-31 23:59") + 24)
         header.resizeSection(1, metrics.horizontalAdvance("procedural") + 24)
+        header.resizeSection(2, metrics.horizontalAdvance("Thunderbird") + 24)
         header.setStretchLastSection(True)
         self.detail = QTextBrowser()
         self.detail.setPlaceholderText("Select a memory to see it and where it came from.")
@@ -111,19 +139,32 @@ class MemoryBrowser(QWidget):
         split.addWidget(self.table)
         split.addWidget(self.tabs)
         split.setSizes([380, 220])
+        sides = QSplitter()
+        sides.addWidget(self.folders)
+        sides.addWidget(split)
+        sides.setSizes([200, 800])
+        self.folders.hide()
 
         column = QVBoxLayout(self)
         column.setContentsMargins(14, 12, 14, 12)
         column.addLayout(top)
-        column.addWidget(split, 1)
+        column.addLayout(filters)
+        column.addWidget(sides, 1)
 
         self._debounce = debounced(self, SEARCH_DELAY_MS, self.reload)
         self.search.textChanged.connect(lambda _text: self._debounce.start())
-        self.kind.currentIndexChanged.connect(lambda _index: self.reload())
-        self.span.currentIndexChanged.connect(lambda _index: self.reload())
+        self.kind.currentIndexChanged.connect(lambda _index: self._kind_changed())
+        for combo in (self.span, self.app, self.sensitivity):
+            combo.currentIndexChanged.connect(lambda _index: self.reload())
+        self.show_folders.toggled.connect(self._toggle_folders)
+        self.folders.chosen.connect(lambda _path: self.reload())
+        # A search's hits come by relevance until a header click sorts them.
+        header.sectionClicked.connect(lambda _section: header.setSortIndicatorShown(True))
         self.model.loaded.connect(self._show_count)
         self.model.failed.connect(lambda error: self.count.setText(f"Could not read: {error}"))
         self.table.selectionModel().currentRowChanged.connect(lambda now, _: self._open(now.row()))
+        self.table.selectionModel().selectionChanged.connect(lambda *_: self._selection_changed())
+        self.model.modelReset.connect(self._selection_changed)
         self.editor.save_requested.connect(self._save)
         self.history.restore_requested.connect(self._restore)
         self.delete.clicked.connect(self._delete)
@@ -138,24 +179,74 @@ class MemoryBrowser(QWidget):
         if change.kind == "memory" and self.host is not None:
             self._debounce.start()
 
+    def filters(self) -> dict[str, Any]:
+        """What the filters above the table ask for, as Host.memories_page's keywords."""
+        kind, span = self.kind.currentData(), self.span.currentData()
+        return {
+            "types": None if kind is None else [kind],
+            "since": datetime.now(UTC) - span if span else None,
+            "source_apps": None if self.app.currentData() is None else [self.app.currentData()],
+            "sensitivities": self.sensitivity.currentData(),
+            "folder": self.folders.path if self.show_folders.isChecked() else None,
+        }
+
     def reload(self) -> None:
         self._debounce.stop()  # this reload is the one a pending change asked for
         if self.host is None:
             return
-        host, kind, text = self.host, self.kind.currentData(), self.search.text().strip()
-        types = None if kind is None else [kind]
-        span = self.span.currentData()
-        since = datetime.now(UTC) - span if span else None
+        host, text, filters, model = (
+            self.host,
+            self.search.text().strip(),
+            self.filters(),
+            self.model,
+        )
+        self._read_choices()
         if text:
-            self.model.show_results(
-                lambda: host.search_memories(text, types=types, since=since, limit=RESULTS)
-            )
+            self.table.horizontalHeader().setSortIndicatorShown(False)
+            model.show_results(lambda: host.search_memories(text, limit=RESULTS, **filters))
         else:
-            self.model.show_pages(
+            self.table.horizontalHeader().setSortIndicatorShown(True)
+            model.show_pages(
                 lambda offset, limit: host.memories_page(
-                    types=types, since=since, offset=offset, limit=limit
+                    order=model.order,
+                    descending=model.descending,
+                    offset=offset,
+                    limit=limit,
+                    **filters,
                 )
             )
+
+    def _read_choices(self) -> None:
+        """The apps to filter by and the folders (when shown), read off the GUI thread."""
+        host, kind = self.host, self.kind.currentData()
+        folders = self.show_folders.isChecked()
+
+        def read(_ctx: Any) -> tuple[list[str], dict[str, int] | None]:
+            types = None if kind is None else [kind]
+            return host.memory_apps(), host.memory_folders(types) if folders else None
+
+        tasks.run(read, on_done=lambda found: self._choices(*found), parent=self)
+
+    def _choices(self, apps: list[str], folders: dict[str, int] | None) -> None:
+        chosen = self.app.currentData()
+        if [self.app.itemData(i) for i in range(1, self.app.count())] != apps:
+            self.app.blockSignals(True)
+            self.app.clear()
+            self.app.addItem("All apps", None)
+            for app in apps:
+                self.app.addItem(app, app)
+            self.app.setCurrentIndex(max(self.app.findData(chosen), 0) if chosen else 0)
+            self.app.blockSignals(False)
+        if folders is not None:
+            self.folders.show_folders(folders)
+
+    def _kind_changed(self) -> None:
+        self.folders.path = ""  # folders belong to a type
+        self.reload()
+
+    def _toggle_folders(self, shown: bool) -> None:
+        self.folders.setVisible(shown)
+        self.reload()
 
     def _show_count(self) -> None:
         searched = bool(self.search.text().strip())
@@ -176,9 +267,18 @@ class MemoryBrowser(QWidget):
     def _open(self, row: int) -> None:
         if row < 0 or self.host is None:
             return
-        memory = self.model.memory(row)
-        self.delete.setEnabled(memory.type != MemoryType.CORE)  # blocks are emptied, not deleted
-        self._show(memory.id)
+        self._show(self.model.memory(row).id)
+
+    def selected_ids(self) -> list[str]:
+        """The selected memories that can be deleted (core blocks are emptied, not deleted)."""
+        rows = sorted(index.row() for index in self.table.selectionModel().selectedRows())
+        memories = [self.model.memory(r) for r in rows if r < self.model.rowCount()]
+        return [m.id for m in memories if m.type != MemoryType.CORE]
+
+    def _selection_changed(self) -> None:
+        n = len(self.selected_ids())
+        self.delete.setEnabled(n > 0)
+        self.delete.setText("Delete" if n < 2 else f"Delete {n}")
 
     def _follow(self, url: Any) -> None:
         """A source link in the detail: the input, its picture, and what was written from it.
@@ -214,16 +314,24 @@ class MemoryBrowser(QWidget):
         tasks.run(read, on_done=reveal, parent=self)
 
     def _delete(self) -> None:
-        row = self.table.currentIndex().row()
-        if row < 0 or self.host is None or not self.delete.isEnabled():
-            return
-        memory = self.model.memory(row)
+        self.delete_selected()
 
-        def done(restored: str | None) -> None:
-            self.count.setText("Restored." if restored else "Deleted. Ctrl+Z brings it back.")
+    def delete_selected(self, *, confirm: bool = True) -> None:
+        """Delete the selected memories everywhere; more than one asks first."""
+        doomed = self.selected_ids()
+        if not doomed or self.host is None:
+            return
+        if confirm and len(doomed) > 1:
+            answer = QMessageBox.question(self, "Delete memories", bulk_question(len(doomed)))
+            if answer != QMessageBox.StandardButton.Yes:
+                return
+
+        def done(restored: list[str] | None) -> None:
+            it = "it" if len(doomed) == 1 else "them"
+            self.count.setText("Restored." if restored else f"Deleted. Ctrl+Z brings {it} back.")
             self.deleted_or_restored.emit()
 
-        self.undo_stack.push(DeleteMemory(self.host, memory.id, done, self))
+        self.undo_stack.push(DeleteMemories(self.host, doomed, done, self))
 
     def _show(self, memory_id: str) -> None:
         """Read the memory afresh (an edit may have changed it) and show it in both tabs."""
@@ -296,3 +404,10 @@ class MemoryBrowser(QWidget):
             on_error=lambda error: self.editor.show_error(str(error)),
             parent=self,
         )
+
+
+def bulk_question(n: int) -> str:
+    return (
+        f"Delete {n:,} memories everywhere — their text, search entries, links and history? "
+        "Ctrl+Z brings them back (as new memories)."
+    )
