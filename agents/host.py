@@ -609,10 +609,23 @@ class Host:
 
     def merge_entities(self, keep: str, drop: str) -> Any:
         """Two nodes for one person become one; returns what moved (for split_entity)."""
-        return self.store.merge_entities(keep, drop)
+        return self.store.merge_entities(keep, drop, actor="user")
 
     def split_entity(self, merge: Any) -> Any:
-        return self.store.split_entity(merge)
+        return self.store.split_entity(merge, actor="user")
+
+    def rename_entity(self, entity_id: str, name: str) -> Any:
+        return self.store.rename_entity(entity_id, name, actor="user")
+
+    def link(self, src: str, dst: str, relation: str = "related") -> Any:
+        """A link the user drew (recorded in both ends' graph history)."""
+        return self.store.link(src, dst, relation, actor="user")
+
+    def unlink(self, src: str, dst: str, relation: str | None = None) -> int:
+        return self.store.unlink(src, dst, relation, actor="user")
+
+    def graph_history(self, node: str) -> Any:
+        return self.store.graph_history(node)
 
     def as_of(self, ref: str, rev: int) -> dict[str, Any]:
         """A memory's fields as they were at revision `rev` (to restore that version)."""

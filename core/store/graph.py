@@ -3,6 +3,7 @@ MemoryStore, kept apart for size: it shares its state."""
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from core.errors import InvalidInput, NotFound
@@ -88,7 +89,7 @@ class GraphMixin:
         )
         return [r["id"] for r in rows]
 
-    def merge_entities(self, keep: str, drop: str) -> "EntityMerge":
+    def merge_entities(self, keep: str, drop: str, *, actor: str | None = None) -> "EntityMerge":
         """Make two nodes one ("Marta" and "Marta Silva" are the same person): `drop`'s
         mentions and links move to `keep`, and `drop` goes. Returns what moved, so the merge can
         be undone (`split_entity`)."""
@@ -131,13 +132,15 @@ class GraphMixin:
                         [src, dst, link.relation, to_iso(now())],
                     )
             db.execute("DELETE FROM entities WHERE id = ?", [drop])
+            if actor is not None:
+                _record(db, keep, "", "merged", dropped.name, actor)
         self.changes.emit("entity", "deleted", [drop])
         self.changes.emit("link", "added", [keep])
         return EntityMerge(
             keep, dropped, sorted(mentions), links, sorted(mentions - had), keep_links
         )
 
-    def split_entity(self, merge: "EntityMerge") -> Entity:
+    def split_entity(self, merge: "EntityMerge", *, actor: str | None = None) -> Entity:
         """Undo a merge: the dropped entity comes back (with a new id) with its own mentions
         and links; the kept one loses those it gained only from it."""
         with self.db.write() as db:
@@ -183,6 +186,8 @@ class GraphMixin:
                         "DELETE FROM links WHERE src = ? AND dst = ? AND relation = ?",
                         [moved_src, moved_dst, link.relation],
                     )
+            if actor is not None:
+                _record(db, merge.keep, found["id"], "split", merge.dropped.name, actor)
         self.changes.emit("entity", "added", [found["id"]])
         return _entity(found)
 
@@ -190,29 +195,83 @@ class GraphMixin:
         rows = self.db.query("SELECT * FROM entities ORDER BY kind, name")
         return [_entity(r) for r in rows]
 
-    def link(self, src: str, dst: str, relation: str = "related") -> Link:
-        """A directed edge between two memories or entities (ids or memory-id prefixes)."""
+    def link(
+        self, src: str, dst: str, relation: str = "related", *, actor: str | None = None
+    ) -> Link:
+        """A directed edge between two memories or entities (ids or memory-id prefixes). With
+        an `actor` (a change made by hand), both ends' graph history records it."""
         link = Link(src=self._node(src), dst=self._node(dst), relation=relation, created_at=now())
         if link.src == link.dst:
             raise InvalidInput("a memory cannot be linked to itself")
         with self.db.write() as db:
-            db.execute(
+            added = db.execute(
                 "INSERT OR IGNORE INTO links (src, dst, relation, created_at) VALUES (?, ?, ?, ?)",
                 [link.src, link.dst, link.relation, to_iso(now())],
-            )
+            ).rowcount
+            if added and actor is not None:
+                _record_both(db, link.src, link.dst, "linked", relation, actor)
         self.changes.emit("link", "added", [link.src, link.dst])
         return link
 
-    def unlink(self, src: str, dst: str, relation: str | None = None) -> int:
+    def unlink(
+        self, src: str, dst: str, relation: str | None = None, *, actor: str | None = None
+    ) -> int:
+        """Remove the edges from `src` to `dst` (of one relation, or all); returns how many."""
         src, dst = self._node(src), self._node(dst)
         sql, params = "DELETE FROM links WHERE src = ? AND dst = ?", [src, dst]
         if relation is not None:
             sql, params = sql + " AND relation = ?", [*params, relation]
         with self.db.write() as db:
             removed = db.execute(sql, params).rowcount
+            if removed and actor is not None:
+                _record_both(db, src, dst, "unlinked", relation or "", actor)
         if removed:
             self.changes.emit("link", "deleted", [src, dst])
         return removed
+
+    def rename_entity(self, entity_id: str, name: str, *, actor: str = "user") -> Entity:
+        """Give a person, place or thing another name (its history keeps the old one)."""
+        name = " ".join(name.split())
+        if not name:
+            raise InvalidInput("a name cannot be empty")
+        with self.db.write() as db:
+            found = _one(db, "SELECT * FROM entities WHERE id = ?", [entity_id])
+            if found is None:
+                raise NotFound(f"no entity with id {entity_id}")
+            clash = _one(
+                db,
+                "SELECT * FROM entities WHERE name = ? COLLATE NOCASE AND id != ?",
+                [name, entity_id],
+            )
+            if clash is not None:
+                raise InvalidInput(f"{clash['name']!r} is already a node: merge the two instead")
+            db.execute("UPDATE entities SET name = ? WHERE id = ?", [name, entity_id])
+            _record(db, entity_id, "", "renamed", found["name"], actor)
+        self.changes.emit("entity", "updated", [entity_id])
+        return _entity({**found, "name": name})
+
+    def graph_history(self, node: str) -> list["GraphEvent"]:
+        """The changes made by hand to a node's place in the graph, oldest first, each naming
+        the other end as it is now."""
+        rows = self.db.query(
+            """SELECT h.*, coalesce(e.name, m.headline, '') AS other_name
+            FROM graph_history h
+            LEFT JOIN entities e ON e.id = h.other
+            LEFT JOIN memories m ON m.id = h.other
+            WHERE h.node = ? ORDER BY h.seq""",
+            [node],
+        )
+        return [
+            GraphEvent(
+                at=from_iso(r["at"]),
+                action=r["action"],
+                detail=r["detail"],
+                other=r["other"],
+                other_name=r["other_name"],
+                actor=r["actor"],
+            )
+            for r in rows
+        ]
 
     def links(self, ref: str | None = None) -> list[Link]:
         """Edges touching one node, or every edge of the graph."""
@@ -232,6 +291,42 @@ class GraphMixin:
         if self.db.scalar("SELECT 1 FROM entities WHERE id = ?", [ref]):
             return ref
         return self.resolve(ref)
+
+
+@dataclass(frozen=True)
+class GraphEvent:
+    """One change made by hand to a node's place in the graph."""
+
+    at: datetime
+    action: str  # linked, unlinked, renamed, merged, split
+    detail: str  # the relation; for renamed, merged and split, the other name
+    other: str  # the other end's id, "" when none
+    other_name: str  # its name or headline now ("" when it is gone)
+    actor: str
+
+    def describe(self) -> str:
+        if self.action == "renamed":
+            return f"renamed (was {self.detail!r})"
+        if self.action == "merged":
+            return f"merged {self.detail!r} into it"
+        if self.action == "split":
+            return f"split {self.detail!r} out again"
+        relation = f" ({self.detail})" if self.detail else ""
+        to = "to" if self.action == "linked" else "from"
+        return f"{self.action} {to} {self.other_name or 'a node gone since'!r}{relation}"
+
+
+def _record(db: Any, node: str, other: str, action: str, detail: str, actor: str) -> None:
+    db.execute(
+        "INSERT INTO graph_history (node, other, action, detail, actor, at) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        [node, other, action, detail, actor, to_iso(now())],
+    )
+
+
+def _record_both(db: Any, a: str, b: str, action: str, detail: str, actor: str) -> None:
+    _record(db, a, b, action, detail, actor)
+    _record(db, b, a, action, detail, actor)
 
 
 @dataclass

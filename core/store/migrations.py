@@ -203,9 +203,36 @@ def entity_mentions(db: sqlite_utils.Database) -> None:
         )
 
 
+def graph_history(db: sqlite_utils.Database) -> None:
+    """Changes made to the graph by hand (link, unlink, rename, merge, split), per node, so a
+    memory's or a person's history shows them beside its edits. A link is not an edit of the
+    memory: it does not bump the revision (the vector index keys on revisions). The other end
+    is kept by id and named at read time, and the rows go with either node."""
+    db.execute(
+        """CREATE TABLE graph_history (
+            seq INTEGER PRIMARY KEY,
+            node TEXT NOT NULL,
+            other TEXT NOT NULL DEFAULT '',
+            action TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT '',
+            actor TEXT NOT NULL,
+            at TEXT NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX graph_history_node ON graph_history (node)")
+    db.execute("CREATE INDEX graph_history_other ON graph_history (other)")
+    for table in ("memories", "entities"):
+        db.execute(
+            f"""CREATE TRIGGER {table}_graph_history AFTER DELETE ON {table} BEGIN
+            DELETE FROM graph_history WHERE node = old.id OR other = old.id;
+            END"""
+        )
+
+
 MIGRATIONS: list[Migration] = [
     initial_schema,
     source_search_text,
     memory_weight,
     entity_mentions,
+    graph_history,
 ]

@@ -210,6 +210,7 @@ class GraphNode:
     kind: str  # an entity's kind (person, place, …) or a memory's type
     label: str
     is_entity: bool
+    when: datetime | None = None  # a memory's time; an entity's first appearance
 
 
 @dataclass(frozen=True)
@@ -231,8 +232,15 @@ def graph(store: MemoryStore, limit: int = 2000) -> Graph:
         degree.setdefault(entity_id, 0)
     kept = set(sorted(degree, key=lambda node: -degree[node])[:limit])
     memories = store.get_many([node for node in kept if node not in entities])
-    nodes = [GraphNode(e.id, str(e.kind), e.name, True) for e in entities.values() if e.id in kept]
-    nodes += [GraphNode(m.id, str(m.type), m.headline, False) for m in memories.values()]
+    nodes = [
+        GraphNode(e.id, str(e.kind), e.name, True, e.created_at)
+        for e in entities.values()
+        if e.id in kept
+    ]
+    nodes += [
+        GraphNode(m.id, str(m.type), m.headline, False, m.event_time or m.created_at)
+        for m in memories.values()
+    ]
     present = {node.id for node in nodes}
     edges = [(e.src, e.dst, e.relation) for e in links if e.src in present and e.dst in present]
     return Graph(nodes, edges)

@@ -4,7 +4,7 @@ the GUI thread, found by name, memories opened by a click."""
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPointF, Qt
 
 from app.gui.main import MnemoApp
 from core.memory import EpisodicMemory
@@ -81,7 +81,7 @@ def test_two_nodes_for_one_person_merge_in_the_graph_and_undo(mnemo: MnemoApp, q
     by_label["Priya"].setSelected(True)
     by_label["Priya Nair"].setSelected(True)
     assert graph.merge.isEnabled()
-    with qtbot.waitSignal(graph.merged, timeout=30_000):
+    with qtbot.waitSignal(graph.edited, timeout=30_000):
         qtbot.mouseClick(graph.merge, Qt.MouseButton.LeftButton)
     names = {e.name for e in host.store.entities()}
     assert "Priya" in names and "Priya Nair" not in names  # the one with more links stays
@@ -91,7 +91,92 @@ def test_two_nodes_for_one_person_merge_in_the_graph_and_undo(mnemo: MnemoApp, q
         pass  # the store change redraws the graph
     assert "Priya Nair" not in {item.label for item in graph.nodes.values()}
 
-    with qtbot.waitSignal(graph.merged, timeout=30_000):
+    with qtbot.waitSignal(graph.edited, timeout=30_000):
         graph.undo_stack.undo()
     assert {"Priya", "Priya Nair"} <= {e.name for e in host.store.entities()}
     assert (note.id, priya.id) not in {(x.src, x.dst) for x in host.store.links(note.id)}
+
+
+def test_rename_link_unlink_filter_and_neighbourhood_in_the_graph(mnemo: MnemoApp, qtbot) -> None:
+    host, graph = mnemo.host, mnemo.window.graph
+    mnemo.window.nav.setCurrentRow(2)
+    seed_graph(host)
+    with qtbot.waitSignal(graph.laid_out, timeout=60_000):
+        graph.reload()
+    by_label = {item.label: item for item in graph.nodes.values()}
+    ken = by_label["Ken"]
+
+    # Rename, through the undo stack and the node's history.
+    ken.setSelected(True)
+    assert graph.rename.isEnabled() and not graph.link.isEnabled()
+    with qtbot.waitSignal(graph.edited, timeout=30_000):
+        graph.rename_entity(ken.node_id, "Ken Adams")
+    assert {e.name for e in host.store.entities()} >= {"Ken Adams"}
+    (event,) = host.store.graph_history(ken.node_id)
+    assert event.describe() == "renamed (was 'Ken')" and event.actor == "user"
+    qtbot.waitUntil(lambda: graph.nodes[ken.node_id].label == "Ken Adams", timeout=60_000)
+    with qtbot.waitSignal(graph.edited, timeout=30_000):
+        graph.undo_stack.undo()
+    assert "Ken" in {e.name for e in host.store.entities()}
+
+    # Link a memory to a place it was not linked to, then unlink it; each undoable.
+    memory = next(
+        item for item in graph.nodes.values() if not item.entity and "Met Ken" in item.label
+    )
+    oslo = by_label["Oslo"]
+    pair = {memory.node_id, oslo.node_id}
+    if any({a, b} == pair for a, b, _ in graph._edge_list):
+        oslo = by_label["Sintra"] if "Oslo" in memory.label else by_label["Oslo"]
+    graph.scene.clearSelection()
+    memory.setSelected(True)
+    oslo.setSelected(True)
+    assert graph.link.text() == "Link" and not graph.merge.isEnabled()
+    with qtbot.waitSignal(graph.edited, timeout=30_000):
+        graph.link_selected()
+    linked = {(x.dst, x.relation) for x in host.store.links(memory.node_id)}
+    assert (oslo.node_id, "mentions") in linked
+    history = host.store.graph_history(memory.node_id)
+    assert history[-1].action == "linked" and history[-1].other_name == oslo.label
+    qtbot.waitUntil(lambda: graph.link.text() == "Unlink", timeout=60_000)  # redrawn
+    with qtbot.waitSignal(graph.edited, timeout=30_000):
+        graph.link_selected()
+    assert (oslo.node_id, "mentions") not in {
+        (x.dst, x.relation) for x in host.store.links(memory.node_id)
+    }
+    with qtbot.waitSignal(graph.edited, timeout=30_000):
+        graph.undo_stack.undo()  # the unlink
+    assert (oslo.node_id, "mentions") in {
+        (x.dst, x.relation) for x in host.store.links(memory.node_id)
+    }
+    qtbot.waitUntil(lambda: not graph._refresh.isActive() and graph._task is None, timeout=60_000)
+
+    # Filters: only people; then the neighbourhood of one person.
+    for kind, box in graph.kinds.items():
+        box.setChecked(kind == "person")
+    shown = [item for item in graph.nodes.values() if item.isVisible()]
+    assert shown and all(item.kind == "person" for item in shown)
+    for box in graph.kinds.values():
+        box.setChecked(True)
+    graph.scene.clearSelection()
+    priya = next(item for item in graph.nodes.values() if item.label == "Priya")
+    priya.setSelected(True)
+    graph.near.setChecked(True)
+    near = {item.node_id for item in graph.nodes.values() if item.isVisible()}
+    assert priya.node_id in near and len(near) < len(graph.nodes)
+    assert all(item.label != "Marta" for item in graph.nodes.values() if item.isVisible())
+    screenshot(mnemo.window, "memory-graph-neighbourhood")
+    graph.near.setChecked(False)
+    assert all(item.isVisible() for item in graph.nodes.values())
+
+
+def test_a_dragged_node_takes_its_edges_along(mnemo: MnemoApp, qtbot) -> None:
+    host, graph = mnemo.host, mnemo.window.graph
+    seed_graph(host)
+    with qtbot.waitSignal(graph.laid_out, timeout=60_000):
+        graph.reload()
+    porto = next(item for item in graph.nodes.values() if item.label == "Porto")
+    porto.setPos(porto.pos() + QPointF(500, 300))  # what a drag does to the item
+    x, y = graph.positions[porto.node_id]
+    assert (x, y) == (porto.pos().x(), porto.pos().y())
+    ends = {(p.x(), p.y()) for line in graph.edges._lines for p in (line.p1(), line.p2())}
+    assert (x, y) in ends

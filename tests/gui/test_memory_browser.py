@@ -193,6 +193,7 @@ def test_history_lists_changes_and_restores_a_version(mnemo: MnemoApp, qtbot) ->
     host, browser = mnemo.host, mnemo.window.memories
     mnemo.window.nav.setCurrentRow(1)
     cat = host.store.add(SemanticMemory(name="Miso", summary="A grey cat from the shelter"))
+    host.link(cat.id, host.store.entity("place", "Elm Street").id, "mentions")  # in the graph
     host.store.update(cat.id, {"summary": "A grey tabby from the Elm Street shelter"})
     host.store.update(cat.id, {"name": "Miso the cat"}, cause="renamed")
     with qtbot.waitSignal(browser.model.loaded, timeout=30_000):
@@ -200,13 +201,17 @@ def test_history_lists_changes_and_restores_a_version(mnemo: MnemoApp, qtbot) ->
     row = next(r for r in range(browser.model.rowCount()) if browser.model.memory(r).id == cat.id)
     browser.table.selectRow(row)
     history = browser.history
-    qtbot.waitUntil(lambda: history.list.count() == 3, timeout=30_000)
+    qtbot.waitUntil(lambda: history.list.count() == 4, timeout=30_000)
     browser.tabs.setCurrentIndex(2)
     newest = history.list.item(0).text()
     assert newest.startswith("rev 3") and "renamed [name]" in newest and 'was: "Miso"' in newest
     screenshot(mnemo.window, "memory-history")
 
-    history.list.setCurrentRow(2)  # rev 1, as created
+    graph = history.list.item(2).text()
+    assert graph.startswith("graph") and "linked to 'Elm Street' (mentions)" in graph
+    history.list.setCurrentRow(2)
+    assert not history.restore.isEnabled()  # a graph change is undone in the graph
+    history.list.setCurrentRow(3)  # rev 1, as created
     qtbot.mouseClick(history.restore, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: host.store.get(cat.id).rev == 4, timeout=30_000)
     restored = host.store.get(cat.id)

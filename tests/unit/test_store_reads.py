@@ -1,5 +1,8 @@
 """Reads the window relies on: a memory as it was at an earlier revision."""
 
+import pytest
+
+from core.errors import InvalidInput
 from core.memory import SemanticMemory
 from core.store.memories import MemoryStore
 from core.store.reads import as_of, memory_apps, memory_folders, page_of_memories
@@ -35,3 +38,27 @@ def test_pages_sort_and_filter_by_folder_app_and_sensitivity(store: MemoryStore)
     folders = memory_folders(store)
     assert folders["work"] == 2 and folders["work/mnemo"] == 1 and folders["work_old"] == 1
     assert folders[""] == store.db.scalar("SELECT count(*) FROM memories")
+
+
+def test_graph_history_records_hand_edits_and_goes_with_the_node(store: MemoryStore) -> None:
+    marta = store.entity("person", "Marta")
+    note = store.add(SemanticMemory(name="Birthday", summary="Marta's is in May"))
+    store.link(note.id, marta.id, "mentions")  # the memory team's link: no history
+    assert store.graph_history(note.id) == []
+    store.link(note.id, marta.id, "related", actor="user")
+    store.unlink(note.id, marta.id, "related", actor="user")
+    store.rename_entity(marta.id, "Marta Silva")
+    events = store.graph_history(marta.id)
+    assert [e.describe() for e in events] == [
+        "linked to 'Birthday' (related)",
+        "unlinked from 'Birthday' (related)",
+        "renamed (was 'Marta')",
+    ]
+    assert store.graph_history(note.id)[0].other_name == "Marta Silva"
+    other = store.entity("place", "Lisbon")
+    with pytest.raises(InvalidInput, match="merge the two"):
+        store.rename_entity(other.id, "marta silva")
+    store.link(store.add(SemanticMemory(name="Sister", summary="Marta")).id, marta.id)
+    store.delete(note.id)
+    assert [e.action for e in store.graph_history(marta.id)] == ["renamed"]
+    assert store.db.scalar("SELECT count(*) FROM graph_history WHERE other = ?", [note.id]) == 0

@@ -3,6 +3,7 @@ single item that draws every edge, clipped to the part of the scene being repain
 repaint costs the visible edges, not an item per edge."""
 
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from PySide6.QtCore import QLineF, QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QPainter, QPen
@@ -37,28 +38,58 @@ class NodeItem(QGraphicsEllipseItem):
     """A node: entities are larger circles, memories smaller squares' round cousins."""
 
     def __init__(
-        self, node_id: str, kind: str, label: str, entity: bool, opened: Callable[[str], None]
+        self,
+        node_id: str,
+        kind: str,
+        label: str,
+        entity: bool,
+        opened: Callable[[str], None],
+        moved: Callable[[str, QPointF], None],
     ) -> None:
         size = ENTITY_SIZE if entity else MEMORY_SIZE
         super().__init__(-size / 2, -size / 2, size, size)
         self.node_id, self.kind, self.label, self.entity = node_id, kind, label, entity
-        self._opened = opened
+        self._opened, self._moved = opened, moved
+        self._pressed_at: QPointF | None = None
         colour = QColor(COLOURS.get(kind, "#7f8c8d"))
         self.setBrush(QBrush(colour))
         self.setPen(QPen(colour.darker(140), 1.2 if entity else 0.8))
         self.setToolTip(f"{label}\n({kind})")
         self.setZValue(1)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
-        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
+        flags = QGraphicsItem.GraphicsItemFlag
+        self.setFlags(flags.ItemIsSelectable | flags.ItemIsMovable | flags.ItemSendsGeometryChanges)
+        self.name: QGraphicsSimpleTextItem | None = None
         if entity:  # people and places carry their name; memories show it on hover
-            name = QGraphicsSimpleTextItem(label[:40], self)
-            name.setBrush(QBrush(QColor("#2c3e50")))
-            name.setPos(size / 2 + 3, -size / 2 - 2)
+            self.name = QGraphicsSimpleTextItem(label[:40], self)
+            self.name.setBrush(QBrush(QColor("#2c3e50")))
+            self.name.setPos(size / 2 + 3, -size / 2 - 2)
+
+    def rename(self, label: str) -> None:
+        self.label = label
+        self.setToolTip(f"{label}\n({self.kind})")
+        if self.name is not None:
+            self.name.setText(label[:40])
+
+    def itemChange(self, change: QGraphicsItem.GraphicsItemChange, value: Any) -> Any:
+        if change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged:
+            self._moved(self.node_id, self.pos())
+        return super().itemChange(change, value)
 
     def mousePressEvent(self, event: QGraphicsSceneMouseEvent) -> None:
-        if event.button() == Qt.MouseButton.LeftButton:
-            self._opened(self.node_id)
+        self._pressed_at = event.scenePos()
         super().mousePressEvent(event)
+
+    def mouseReleaseEvent(self, event: QGraphicsSceneMouseEvent) -> None:
+        """A click opens the node; a drag only moves it."""
+        pressed, self._pressed_at = self._pressed_at, None
+        super().mouseReleaseEvent(event)
+        if (
+            event.button() == Qt.MouseButton.LeftButton
+            and pressed is not None
+            and (event.scenePos() - pressed).manhattanLength() < 4
+        ):
+            self._opened(self.node_id)
 
 
 class EdgesItem(QGraphicsRectItem):
@@ -87,10 +118,13 @@ class EdgesItem(QGraphicsRectItem):
 
 
 def edge_ends(
-    edges: Sequence[tuple[str, str, str]], positions: Mapping[str, tuple[float, float]]
+    edges: Sequence[tuple[str, str, str]],
+    positions: Mapping[str, tuple[float, float]],
+    shown: set[str] | None = None,
 ) -> list[tuple[QPointF, QPointF]]:
+    """Both ends of every edge whose nodes are placed (and shown, when `shown` is given)."""
     return [
         (QPointF(*positions[a]), QPointF(*positions[b]))
         for a, b, _ in edges
-        if a in positions and b in positions
+        if a in positions and b in positions and (shown is None or (a in shown and b in shown))
     ]

@@ -1,16 +1,23 @@
 """The memory graph: people, places and organisations (large circles) and the memories that
 mention them (small), laid out off the GUI thread, starting from where nodes already were.
-Wheel to zoom, drag to pan, hover for a name, click to open, type to find a node."""
+Wheel to zoom, drag the background to pan, drag a node to move it, hover for a name, click to
+open, type to find a node. The legend's boxes and the time span filter what is shown; for a
+large graph, "Neighbourhood" shows only what is near the selected node. Rename, link, unlink
+and merge go through the undo stack and the nodes' history."""
 
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
 from PySide6.QtCore import QPointF, Signal
-from PySide6.QtGui import QPainter, QUndoCommand, QWheelEvent
+from PySide6.QtGui import QPainter, QWheelEvent
 from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
     QGraphicsScene,
     QGraphicsView,
     QHBoxLayout,
+    QInputDialog,
     QLabel,
     QLineEdit,
     QPushButton,
@@ -21,48 +28,27 @@ from PySide6.QtWidgets import (
 from app.gui import tasks
 from app.gui.chat.detail import ItemDialog
 from app.gui.graph.scene import COLOURS, EdgesItem, NodeItem, edge_ends
+from app.gui.graph.shown import Shown, visible
+from app.gui.graph.undo import LinkNodes, MergeEntities, RenameEntity
 from app.gui.wiring import debounced, undo_stack
 
-LEGEND = ("person", "place", "organization", "topic", "episodic", "semantic")
-
-
-class MergeEntities(QUndoCommand):
-    """Two nodes become one; undo splits them again (store.split_entity)."""
-
-    def __init__(self, host: Any, keep: str, drop: str, view: "GraphView") -> None:
-        super().__init__("merge two entities")
-        self.host, self.keep, self.drop, self.view = host, keep, drop, view
-        self.moved: Any = None
-
-    def redo(self) -> None:
-        host, keep, drop = self.host, self.keep, self.drop
-
-        def merged(moved: Any) -> None:
-            self.moved = moved
-            self.view.merged.emit()
-
-        tasks.run(
-            lambda _ctx: host.merge_entities(keep, drop),
-            on_done=merged,
-            on_error=lambda error: self.view.status.setText(f"Could not merge: {error}"),
-            parent=self.view,
-        )
-
-    def undo(self) -> None:
-        host, moved = self.host, self.moved
-        if moved is None:
-            return
-
-        def split(entity: Any) -> None:
-            self.drop = entity.id  # a redo merges the restored node again
-            self.view.merged.emit()
-
-        tasks.run(
-            lambda _ctx: host.split_entity(moved),
-            on_done=split,
-            on_error=lambda error: self.view.status.setText(f"Could not undo: {error}"),
-            parent=self.view,
-        )
+# The kinds a box in the legend shows or hides (the rarer ones are always shown).
+LEGEND = {
+    "person": "people",
+    "place": "places",
+    "organization": "organisations",
+    "project": "projects",
+    "episodic": "episodic",
+    "semantic": "semantic",
+    "procedural": "procedural",
+}
+SPANS = [
+    ("Any time", None),
+    ("Last 7 days", timedelta(days=7)),
+    ("Last 30 days", timedelta(days=30)),
+    ("Last year", timedelta(days=365)),
+]
+NEIGHBOURHOOD_DEPTH = 2
 
 
 class ZoomingView(QGraphicsView):
@@ -73,7 +59,7 @@ class ZoomingView(QGraphicsView):
 
 class GraphView(QWidget):
     laid_out = Signal()  # a layout reached the screen
-    merged = Signal()  # a merge (or its undo) reached the store
+    edited = Signal()  # a merge, rename, link or unlink (or its undo) reached the store
     opened = Signal(str, bool)  # node id, whether it is an entity
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -81,6 +67,7 @@ class GraphView(QWidget):
         self.host: Any = None
         self.positions: dict[str, tuple[float, float]] = {}
         self.nodes: dict[str, NodeItem] = {}
+        self.shown: set[str] = set()
         self.scene = QGraphicsScene(self)
         self.view = ZoomingView(self.scene)
         self.view.setRenderHint(QPainter.RenderHint.Antialiasing)
@@ -92,36 +79,60 @@ class GraphView(QWidget):
         self.find.setPlaceholderText("Find a person, place or memory")
         self.find.setClearButtonEnabled(True)
         self.find.returnPressed.connect(self.focus_match)
+        self.near = QPushButton("Neighbourhood")
+        self.near.setCheckable(True)
+        self.near.setToolTip("Show only what is within two links of the selected node")
+        self.rename = QPushButton("Rename…")
+        self.rename.setToolTip("Give the selected person, place or thing another name")
+        self.link = QPushButton("Link")
+        self.link.setToolTip("Link the two selected nodes, or unlink them (Ctrl+Z undoes)")
         self.merge = QPushButton("Merge")
         self.merge.setToolTip("Two selected people or places are one: merge them (Ctrl+Z undoes)")
-        self.merge.setEnabled(False)
-        self.merge.clicked.connect(self.merge_selected)
+        for button in (self.rename, self.link, self.merge):
+            button.setEnabled(False)
         self.undo_stack = undo_stack(self)
-        self.scene.selectionChanged.connect(self._selection_changed)
         self.status = QLabel()
         self.status.setObjectName("muted")
-        sample = "2,000 entities · 2,000 memories · 4,000 links"
-        self.status.setMinimumWidth(self.status.fontMetrics().horizontalAdvance(sample) + 8)
+        self.kinds: dict[str, QCheckBox] = {}
         legend = QHBoxLayout()
-        for kind in LEGEND:
-            dot = QLabel(f"<span style='color:{COLOURS[kind]}'>●</span> {kind}")
-            legend.addWidget(dot)
+        for kind, label in LEGEND.items():
+            box = QCheckBox(label)
+            box.setChecked(True)
+            box.setStyleSheet(f"QCheckBox {{ color: {COLOURS[kind]}; }}")
+            box.toggled.connect(lambda _on: self.apply_filters())
+            self.kinds[kind] = box
+            legend.addWidget(box)
         legend.addStretch(1)
+        self.span = QComboBox()
+        for label, span in SPANS:
+            self.span.addItem(label, span)
+        self.span.setToolTip("Memories from this span, and who and what they name")
+        self.span.currentIndexChanged.connect(lambda _index: self.apply_filters())
         column = QVBoxLayout(self)
         column.setContentsMargins(14, 12, 14, 12)
         top = QHBoxLayout()
         top.addWidget(self.find, 1)
-        top.addWidget(self.merge)
-        top.addWidget(self.status)
+        for widget in (self.span, self.near, self.rename, self.link, self.merge):
+            top.addWidget(widget)
         column.addLayout(top)
+        column.addWidget(self.status)
         column.addWidget(self.view, 1)
         column.addLayout(legend)
         # Changes come in bursts while a batch is written.
         self._refresh = debounced(self, 1000, self.reload)
         self._task: tasks.Task | None = None
+        self._graph: Any = None
         self._edge_list: list[tuple[str, str, str]] = []
         self._generation = 0
+        self._placing = False  # nodes placed by a layout are not "moved by hand"
+        self._focus: str | None = None
         self.opened_dialog: ItemDialog | None = None
+
+        self.scene.selectionChanged.connect(self._selection_changed)
+        self.merge.clicked.connect(self.merge_selected)
+        self.link.clicked.connect(self.link_selected)
+        self.rename.clicked.connect(self._ask_rename)
+        self.near.toggled.connect(self._toggle_neighbourhood)
 
     def set_host(self, host: Any) -> None:
         self.host = host
@@ -158,21 +169,71 @@ class GraphView(QWidget):
             parent=self,
         )
 
+    # -- what is shown -----------------------------------------------------------------------
+
+    def filters(self) -> Shown:
+        span = self.span.currentData()
+        return Shown(
+            hidden=frozenset(k for k, box in self.kinds.items() if not box.isChecked()),
+            since=datetime.now(UTC) - span if span else None,
+            focus=self._focus,
+            depth=NEIGHBOURHOOD_DEPTH,
+        )
+
+    def apply_filters(self) -> None:
+        """Show the nodes the legend, the span and the neighbourhood let through."""
+        if self._graph is None:
+            return
+        self.shown = visible(self._graph.nodes, self._edge_list, self.filters())
+        for node_id, item in self.nodes.items():
+            item.setVisible(node_id in self.shown)
+        self._draw_edges()
+        entities = sum(1 for n in self._graph.nodes if n.is_entity and n.id in self.shown)
+        links = sum(1 for a, b, _ in self._edge_list if a in self.shown and b in self.shown)
+        self.status.setText(
+            f"{entities:,} entities · {len(self.shown) - entities:,} memories · {links:,} links"
+        )
+
     def focus_match(self) -> None:
         """Centre and select the first node whose name holds the typed text."""
         wanted = self.find.text().strip().lower()
         for item in self.nodes.values():
-            if wanted and wanted in item.label.lower():
+            if wanted and wanted in item.label.lower() and item.isVisible():
                 self.scene.clearSelection()
                 item.setSelected(True)
                 self.view.centerOn(item)
                 return
 
+    def _toggle_neighbourhood(self, on: bool) -> None:
+        selected = self.selected_nodes()
+        self._focus = selected[0].node_id if on and selected else None
+        if on and self._focus is None:
+            self.near.setChecked(False)  # nothing selected to centre on
+            self.status.setText("Select a node first")
+            return
+        self.apply_filters()
+        if self._focus in self.nodes:
+            self.view.centerOn(self.nodes[self._focus])
+
+    # -- editing -----------------------------------------------------------------------------
+
+    def selected_nodes(self) -> list[NodeItem]:
+        return [i for i in self.scene.selectedItems() if isinstance(i, NodeItem)]
+
     def selected_entities(self) -> list[NodeItem]:
-        return [i for i in self.scene.selectedItems() if isinstance(i, NodeItem) and i.entity]
+        return [i for i in self.selected_nodes() if i.entity]
 
     def _selection_changed(self) -> None:
-        self.merge.setEnabled(len(self.selected_entities()) == 2)
+        nodes = self.selected_nodes()
+        self.merge.setEnabled(len(nodes) == 2 and all(i.entity for i in nodes))
+        self.rename.setEnabled(len(nodes) == 1 and nodes[0].entity)
+        self.link.setEnabled(len(nodes) == 2)
+        if len(nodes) == 2:
+            self.link.setText("Unlink" if self._between(*nodes) else "Link")
+
+    def _between(self, a: NodeItem, b: NodeItem) -> list[tuple[str, str, str]]:
+        ends = {a.node_id, b.node_id}
+        return [edge for edge in self._edge_list if {edge[0], edge[1]} == ends]
 
     def merge_selected(self) -> None:
         """Merge the two selected entities into the one with more links."""
@@ -181,43 +242,104 @@ class GraphView(QWidget):
             return
         degree = {item.node_id: self._degree(item.node_id) for item in pair}
         keep, drop = sorted(pair, key=lambda item: -degree[item.node_id])
-        self.undo_stack.push(MergeEntities(self.host, keep.node_id, drop.node_id, self))
+        self.undo_stack.push(MergeEntities(keep.node_id, drop.node_id, self))
+
+    def link_selected(self) -> None:
+        """Link the two selected nodes ("related"), or take away the links between them. A
+        memory and an entity are linked memory → entity, as the memory team links them."""
+        pair = self.selected_nodes()
+        if len(pair) != 2 or self.host is None:
+            return
+        existing = self._between(*pair)
+        if existing:
+            self.undo_stack.push(LinkNodes(existing, False, self))
+            return
+        src, dst = sorted(pair, key=lambda item: item.entity)  # the memory first
+        relation = "mentions" if dst.entity and not src.entity else "related"
+        self.undo_stack.push(LinkNodes([(src.node_id, dst.node_id, relation)], True, self))
+
+    def rename_entity(self, node_id: str, name: str) -> None:
+        item = self.nodes.get(node_id)
+        name = " ".join(name.split())
+        if item is None or not item.entity or not name or name == item.label or not self.host:
+            return
+        self.undo_stack.push(RenameEntity(node_id, item.label, name, self))
+
+    def _ask_rename(self) -> None:
+        selected = self.selected_entities()
+        if len(selected) != 1:
+            return
+        item = selected[0]
+        name, ok = QInputDialog.getText(
+            self, "Rename", f"New name for {item.label}:", text=item.label
+        )
+        if ok:
+            self.rename_entity(item.node_id, name)
 
     def _degree(self, node_id: str) -> int:
         return sum(1 for edge in self._edge_list if node_id in edge[:2])
 
+    # -- drawing -----------------------------------------------------------------------------
+
     def _draw(self, result: tuple[Any, dict[str, tuple[float, float]]]) -> None:
         graph, positions = result
         self._task = None
+        self._graph = graph
         self.positions = positions
+        self._placing = True
         for node_id in list(self.nodes):
             if node_id not in positions:
                 self.scene.removeItem(self.nodes.pop(node_id))
         for node in graph.nodes:
             item = self.nodes.get(node.id)
             if item is None:
-                item = NodeItem(node.id, node.kind, node.label, node.is_entity, self._open)
+                item = NodeItem(
+                    node.id, node.kind, node.label, node.is_entity, self._open, self._moved
+                )
                 self.nodes[node.id] = item
                 self.scene.addItem(item)
+            elif item.label != node.label:
+                item.rename(node.label)
             item.setPos(QPointF(*positions[node.id]))
+        self._placing = False
         self._edge_list = list(graph.edges)
-        self.edges.set_lines(edge_ends(graph.edges, positions))
+        if self._focus is not None and self._focus not in self.nodes:
+            self._focus = None  # the node it centred on went (merged, deleted)
+            self.near.setChecked(False)
+        self.apply_filters()
         self.scene.setSceneRect(self.scene.itemsBoundingRect().adjusted(-80, -80, 80, 80))
-        entities = sum(node.is_entity for node in graph.nodes)
-        self.status.setText(
-            f"{entities} entities · {len(graph.nodes) - entities} memories · "
-            f"{len(graph.edges)} links"
-        )
+        self._selection_changed()
         self.laid_out.emit()
 
+    def _draw_edges(self) -> None:
+        self.edges.set_lines(edge_ends(self._edge_list, self.positions, self.shown))
+
+    def _moved(self, node_id: str, pos: QPointF) -> None:
+        """A node dragged by hand: its edges follow, and the next layout starts from there."""
+        if self._placing:
+            return
+        self.positions[node_id] = (pos.x(), pos.y())
+        self._draw_edges()
+
     def _open(self, node_id: str) -> None:
-        """A memory opens in its own window; an entity says how much is linked to it."""
+        """A memory opens in its own window; an entity says how much is linked to it and
+        what was last done to it by hand."""
         item = self.nodes.get(node_id)
         if item is None:
             return
         if item.entity:
             links = self._degree(node_id)
             self.status.setText(f"{item.label} ({item.kind}): {links} linked")
+            host = self.host
+
+            def said(events: list[Any]) -> None:
+                if events and self.nodes.get(node_id) is item:
+                    last = events[-1]
+                    self.status.setText(
+                        f"{item.label} ({item.kind}): {links} linked · {last.describe()}"
+                    )
+
+            tasks.run(lambda _ctx: host.graph_history(node_id), on_done=said, parent=self)
         else:
             memory = SimpleNamespace(kind="memory", id=node_id)
             self.opened_dialog = ItemDialog(self.host, memory, self)

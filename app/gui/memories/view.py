@@ -340,7 +340,7 @@ class MemoryBrowser(QWidget):
         def read(_ctx: Any) -> tuple[Any, str, Any]:
             memory = host.store.get(memory_id)
             html = memory_html(memory, host.store.sources_of(memory.id))
-            return memory, html, host.store.history(memory.id)
+            return memory, html, (host.store.history(memory.id), host.graph_history(memory.id))
 
         def shown(result: tuple[Any, str, Any]) -> None:
             memory, html, versions = result
@@ -348,7 +348,7 @@ class MemoryBrowser(QWidget):
                 return  # the user moved on while it was read
             self.detail.setHtml(html)
             self.editor.edit(memory)
-            self.history.show_history(memory.id, versions)
+            self.history.show_history(memory.id, *versions)
             self.tabs.setTabEnabled(1, True)
             self.tabs.setTabEnabled(2, True)
 
