@@ -128,15 +128,17 @@ def sources_between(
     until: datetime | None = None,
     *,
     kinds: Iterable[str] | None = None,
+    apps: Iterable[str] | None = None,
     limit: int = 500,
 ) -> list[Source]:
-    """Kept inputs in a time range, oldest first (a timeline's rows)."""
+    """Kept inputs in a time range (of some kinds, from some apps), oldest first."""
     clauses, params = between("occurred_at", since, until)
     clauses.append("1")
-    if kinds is not None:
-        kinds = [str(k) for k in kinds]
-        clauses.append(f"kind IN ({','.join('?' * len(kinds))})")
-        params += kinds
+    for column, values in (("kind", kinds), ("app", apps)):
+        if values is not None:
+            values = [str(v) for v in values]
+            clauses.append(f"{column} IN ({','.join('?' * len(values))})")
+            params += values
     rows = store.db.query(
         f"SELECT id FROM sources WHERE {' AND '.join(clauses)} "
         f"ORDER BY occurred_at LIMIT {int(limit)}",

@@ -5,7 +5,7 @@ one app's captures for the day everywhere after a confirmation."""
 from datetime import datetime, timedelta
 
 from PIL import Image, ImageDraw
-from PySide6.QtCore import QUrl
+from PySide6.QtCore import Qt, QUrl
 
 from app.gui.main import MnemoApp
 from core.memory import EpisodicMemory
@@ -100,3 +100,42 @@ def test_a_day_of_captures_scrubs_searches_and_deletes(mnemo: MnemoApp, qtbot) -
     assert all(not (host.store.folder / p).exists() for p in pictures)
     qtbot.waitUntil(lambda: len(timeline.day_captures) == 80, timeout=30_000)
     assert host.memory(memory.id).id == memory.id  # memories stay
+
+
+def test_thumbnails_a_time_range_and_everything_from_an_app(mnemo: MnemoApp, qtbot) -> None:
+    host, timeline = mnemo.host, mnemo.window.timeline
+    mnemo.window.nav.setCurrentRow(3)
+    day = datetime.now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
+    day -= timedelta(days=2)
+    seed_day(host, day)
+    seed_day(host, day + timedelta(days=1))
+    with qtbot.waitSignal(timeline.thumbs.loaded, timeout=30_000):
+        timeline.go_to(day)
+    thumbs = timeline.thumbs
+    assert thumbs.count() == 15  # a picture every half hour, 9:00 to 17:00
+    assert not thumbs.item(0).icon().isNull()
+    screenshot(mnemo.window, "timeline-thumbnails")
+    with qtbot.waitSignal(timeline.shown, timeout=30_000):
+        thumbs.itemClicked.emit(thumbs.item(2))
+    assert timeline.current.occurred_at == thumbs.item(2).data(Qt.ItemDataRole.UserRole)
+
+    # 10:00 to 10:59 of the first day: 15 captures, every app's.
+    start = day + timedelta(hours=10)
+    with qtbot.waitSignal(timeline.deleted, timeout=60_000) as deleted:
+        timeline.delete_range(start, start + timedelta(minutes=59, seconds=59), confirm=False)
+    assert deleted.args == [15] and "(10:00–10:59" in timeline.last_question
+    left = host.sources_between(day, day + timedelta(days=2), kinds=["capture"], limit=1000)
+    assert len(left) == 225
+    assert not [c for c in left if start <= c.occurred_at < start + timedelta(hours=1)]
+
+    # Everything from Firefox, both days.
+    with qtbot.waitSignal(timeline.deleted, timeout=60_000) as deleted:
+        timeline.delete_app("Firefox", confirm=False)
+    assert "everything from Firefox" in timeline.last_question
+    left = host.sources_between(day, day + timedelta(days=2), kinds=["capture"], limit=1000)
+    assert deleted.args == [225 - len(left)] and {c.app for c in left} == {"Code", "Thunderbird"}
+    assert all(hit.source.app != "Firefox" for hit in host.search_sources("Deploys Thursday"))
+
+    with qtbot.waitSignal(timeline.loaded, timeout=30_000):
+        timeline.next.click()
+    assert timeline.date.date().toPython() == (day + timedelta(days=1)).date()

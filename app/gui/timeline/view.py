@@ -1,7 +1,8 @@
 """The capture timeline: a day of screen captures by app, a cursor to scrub through it, and
 the moment under the cursor — its picture (decoded off the GUI thread), window, app and text,
-with a search's matches marked, and the memories written from it. "Delete…" removes what is
-shown (the day, or one app's captures that day) everywhere, after saying how much goes."""
+with a search's matches marked, and the memories written from it; a row of thumbnails across
+the day. "Delete…" removes what is shown (the day, or one app's captures that day), a time
+range of the day, or everything from one app, everywhere, after saying how much goes."""
 
 import bisect
 import html
@@ -9,18 +10,24 @@ import re
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from PySide6.QtCore import QDate, Qt, QUrl, Signal
+from PySide6.QtCore import QDate, Qt, QTime, QUrl, Signal
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
     QDateEdit,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMenu,
     QMessageBox,
     QPushButton,
     QSplitter,
     QTextBrowser,
+    QTimeEdit,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -28,9 +35,11 @@ from PySide6.QtWidgets import (
 from app.gui import tasks
 from app.gui.chat.detail import LINK, ItemDialog, linked_item
 from app.gui.timeline.strip import DayStrip
+from app.gui.timeline.thumbs import ThumbRow
 from app.gui.wiring import debounced
 
 DAY_LIMIT = 20_000  # captures read for one day
+APP_LIMIT = 1_000_000  # captures read to delete everything from one app
 PICTURE_WIDTH = 520
 
 
@@ -46,11 +55,17 @@ class TimelineView(QWidget):
         self.captures: list[Any] = []  # after the app filter and the search
         self.current: Any = None
         self.opened: ItemDialog | None = None
+        self.last_question = ""  # the last delete's confirmation (tests read it)
         self._generation = 0
 
         self.date = QDateEdit(QDate.currentDate())
         self.date.setCalendarPopup(True)
         self.date.setDisplayFormat("ddd d MMM yyyy")
+        self.previous, self.next = QToolButton(), QToolButton()
+        self.previous.setArrowType(Qt.ArrowType.LeftArrow)
+        self.previous.setToolTip("The day before")
+        self.next.setArrowType(Qt.ArrowType.RightArrow)
+        self.next.setToolTip("The day after")
         self.app = QComboBox()
         self.app.addItem("All apps", None)
         self.search = QLineEdit()
@@ -59,15 +74,22 @@ class TimelineView(QWidget):
         self.count = QLabel()
         self.count.setObjectName("muted")
         self.delete = QPushButton("Delete…")
-        self.delete.setToolTip("Delete the captures shown (this day, or this app this day)")
+        self.delete.setToolTip("Delete captures everywhere: those shown, a time range, an app's")
+        menu = QMenu(self.delete)
+        menu.addAction("The captures shown…", lambda: self.delete_shown())
+        menu.addAction("A time range of this day…", self._ask_range)
+        self.delete_app_action = menu.addAction("Everything from this app…", self._delete_app)
+        menu.aboutToShow.connect(self._menu_shown)
+        self.delete.setMenu(menu)
         top = QHBoxLayout()
-        for widget in (self.date, self.app):
+        for widget in (self.previous, self.date, self.next, self.app):
             top.addWidget(widget)
         top.addWidget(self.search, 1)
         top.addWidget(self.count)
         top.addWidget(self.delete)
 
         self.strip = DayStrip()
+        self.thumbs = ThumbRow()
         self.picture = QLabel("No capture at this moment")
         self.picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.picture.setMinimumWidth(260)
@@ -90,13 +112,16 @@ class TimelineView(QWidget):
         column.setContentsMargins(14, 12, 14, 12)
         column.addLayout(top)
         column.addWidget(self.strip)
+        column.addWidget(self.thumbs)
         column.addWidget(split, 1)
 
         self.date.dateChanged.connect(lambda _date: self.reload())
         self.app.currentIndexChanged.connect(lambda _index: self._filter())
         self.search.textChanged.connect(lambda _text: self._filter())
         self.strip.moved.connect(self.show_moment)
-        self.delete.clicked.connect(lambda: self.delete_shown())
+        self.thumbs.chosen.connect(self.show_moment)
+        self.previous.clicked.connect(lambda: self.date.setDate(self.date.date().addDays(-1)))
+        self.next.clicked.connect(lambda: self.date.setDate(self.date.date().addDays(1)))
         self._refresh = debounced(self, 2000, self.reload)  # captures come every few seconds
 
     def set_host(self, host: Any) -> None:
@@ -153,16 +178,36 @@ class TimelineView(QWidget):
 
     def delete_shown(self, *, confirm: bool = True) -> None:
         """Delete every capture shown (the day, or one app's that day) everywhere."""
-        doomed = list(self.captures)
+        app = self.app.currentData() or "all apps"
+        day = self.date.date().toString("d MMM yyyy")
+        self._delete(list(self.captures), f"{app}, {day}", confirm)
+
+    def delete_range(self, start: datetime, end: datetime, *, confirm: bool = True) -> None:
+        """Delete the captures shown between two moments of the day everywhere."""
+        doomed = [c for c in self.captures if start <= c.occurred_at <= end]
+        span = f"{start.astimezone():%H:%M}–{end.astimezone():%H:%M}"
+        self._delete(doomed, f"{span}, {self.date.date().toString('d MMM yyyy')}", confirm)
+
+    def delete_app(self, app: str, *, confirm: bool = True) -> None:
+        """Delete every capture ever kept from one app, every day, everywhere."""
+        if self.host is None:
+            return
+        host = self.host
+        tasks.run(
+            lambda _ctx: host.sources_between(kinds=["capture"], apps=[app], limit=APP_LIMIT),
+            on_done=lambda found: self._delete(found, f"everything from {app}", confirm),
+            parent=self,
+        )
+
+    def _delete(self, doomed: list[Any], what: str, confirm: bool) -> None:
         if not doomed or self.host is None:
             return
         pictures = len({c.thumbnail for c in doomed if c.thumbnail})
-        app = self.app.currentData() or "all apps"
-        day = self.date.date().toString("d MMM yyyy")
         question = (
-            f"Delete {len(doomed)} captures ({app}, {day}) and {pictures} pictures everywhere? "
+            f"Delete {len(doomed):,} captures ({what}) and {pictures:,} pictures everywhere? "
             "Their text, pictures and search entries go; memories written from them stay."
         )
+        self.last_question = question
         if confirm and QMessageBox.question(self, "Delete captures", question) != (
             QMessageBox.StandardButton.Yes
         ):
@@ -173,6 +218,44 @@ class TimelineView(QWidget):
             on_done=self._deleted,
             parent=self,
         )
+
+    def _menu_shown(self) -> None:
+        app = self.app.currentData()
+        self.delete_app_action.setEnabled(app is not None)
+        self.delete_app_action.setText(
+            f"Everything from {app} (every day)…" if app else "Everything from one app…"
+        )
+
+    def _delete_app(self) -> None:
+        if (app := self.app.currentData()) is not None:
+            self.delete_app(app)
+
+    def _ask_range(self) -> None:
+        """Ask for a range of the day; it starts as the cursor's hour."""
+        dialog = QDialog(self)
+        dialog.setWindowTitle("Delete a time range")
+        cursor = (self.strip.cursor or self._day_start()).astimezone()
+        start, end = (
+            QTimeEdit(QTime(cursor.hour, 0)),
+            QTimeEdit(QTime(cursor.hour, 59)),
+        )
+        form = QFormLayout(dialog)
+        form.addRow("From", start)
+        form.addRow("To", end)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.accepted.connect(dialog.accept)
+        buttons.rejected.connect(dialog.reject)
+        form.addRow(buttons)
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            day = self.date.date().toPython()
+            local = datetime.combine(day, time(0, 0)).astimezone().tzinfo
+
+            def at(edit: QTimeEdit) -> datetime:
+                return datetime.combine(day, edit.time().toPython(), tzinfo=local)
+
+            self.delete_range(at(start), at(end) + timedelta(seconds=59.999))  # the whole minute
 
     # -- what arrives ----------------------------------------------------------------------
 
@@ -199,6 +282,8 @@ class TimelineView(QWidget):
             if (app is None or (c.app or "?") == app) and (not wanted or wanted in c.text.lower())
         ]
         self.strip.show_day(self._day_start(), self.captures)
+        if self.host is not None:
+            self.thumbs.show_captures(self.host.store.folder, self.captures)
         noun = "capture" if len(self.captures) == 1 else "captures"
         self.count.setText(f"{len(self.captures):,} {noun}")
         self.delete.setEnabled(bool(self.captures))
