@@ -47,6 +47,10 @@ class Heartbeat:
         self.last = time.perf_counter()
         self.timer.start()
 
+    def reset(self) -> None:
+        """Forget the worst gap so far, and a gap under way (work done on purpose)."""
+        self.worst, self.last = 0.0, time.perf_counter()
+
     def stop(self) -> None:
         self.timer.stop()
 

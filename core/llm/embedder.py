@@ -38,7 +38,7 @@ class LlamaEmbedder:
         """The bundled MiniLM, converted into `models_dir` on first use."""
         return cls(
             minilm.gguf_path(models_dir),
-            name=f"all-MiniLM-L6-v2/gguf-f16-c{minilm.CONVERTER_VERSION}-t{MAX_TOKENS}",
+            name=bundled_name(),
             dim=384,
             threads=threads,
         )
@@ -103,3 +103,9 @@ def _packs(model: Any, texts: Sequence[str]) -> Iterator[list[str]]:
         size += n
     if pack:
         yield pack
+
+
+def bundled_name() -> str:
+    """The bundled MiniLM's name as the store records it: vectors made by another model (or
+    another conversion of it) are not comparable, and the store re-embeds when it changes."""
+    return f"all-MiniLM-L6-v2/gguf-f16-c{minilm.CONVERTER_VERSION}-t{MAX_TOKENS}"
