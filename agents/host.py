@@ -661,7 +661,8 @@ class Host:
         filters = SearchFilters.make(
             types=types, since=since, source_apps=source_apps, sensitivities=sensitivities
         )
-        found = [hit.memory for hit in self.engine.search(query, filters=filters, limit=limit)]
+        hits = self.engine.search(query, filters=filters, limit=limit, snippets=False)
+        found = [hit.memory for hit in hits]
         if folder:  # the vector index knows no folders; a folder narrows the hits
             found = [m for m in found if f"{'/'.join(m.tree_path)}/".startswith(f"{folder}/")]
         return found

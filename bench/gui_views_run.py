@@ -144,6 +144,7 @@ def graph(mnemo: Any, figures: dict[str, Any], heartbeat: Heartbeat) -> None:
         if n % 3 == 0:
             factor = 1.15 if (n // 15) % 2 == 0 else 1 / 1.15
             scene_view.scale(factor, factor)
+            scene_view.zoomed.emit()  # as the wheel does
         else:
             bar = scene_view.horizontalScrollBar()
             bar.setValue(bar.value() + (40 if (n // 10) % 2 == 0 else -40))
@@ -194,10 +195,11 @@ def main() -> None:
 
     def run(host: Any) -> None:
         mnemo.window.resize(1280, 760)
-        # Steady state: the vector index of 100,000 memories is built in the background
-        # after the store opens (searches scan exactly until then).
+        # Steady state: the vector indexes of 100,000 memories and 20,000 captures are built
+        # in the background after the store opens (searches scan exactly until then).
         started = time.perf_counter()
         host.store.vectors.wait_for_index()
+        host.store.source_vectors.wait_for_index()
         figures["vector_index_wait_s"] = round(time.perf_counter() - started, 1)
         heartbeat.start()
         try:

@@ -49,9 +49,14 @@ class Engine:
             return self._chat
 
     def search(
-        self, query: str, *, filters: SearchFilters | None = None, limit: int = 10
+        self,
+        query: str,
+        *,
+        filters: SearchFilters | None = None,
+        limit: int = 10,
+        snippets: bool = True,
     ) -> list[SearchHit]:
-        return search(self.store, query, filters=filters, limit=limit)
+        return search(self.store, query, filters=filters, limit=limit, snippets=snippets)
 
     @property
     def loaded_chat(self) -> ChatModel | None:

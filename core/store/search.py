@@ -127,8 +127,10 @@ def search(
     filters: SearchFilters | None = None,
     limit: int = 10,
     settings: SearchSettings | None = None,
+    snippets: bool = True,
 ) -> list[SearchHit]:
-    """The best `limit` memories for `query` under `filters`, best first."""
+    """The best `limit` memories for `query` under `filters`, best first. A caller that
+    shows whole memories (the browser) asks for no snippets: 200 of them cost ~16 ms."""
     filters = filters or SearchFilters()
     settings = settings or store.settings.search
     terms = query_terms(query)
@@ -181,7 +183,7 @@ def search(
             SearchHit(
                 memory=memory,
                 score=scores[memory_id],
-                snippet=snippet(memory.search_text(), terms),
+                snippet=snippet(memory.search_text(), terms) if snippets else "",
                 keyword_rank=ranks["keyword"].get(memory_id),
                 bm25=info[memory_id].get("bm25"),
                 vector_rank=ranks["vector"].get(memory_id),

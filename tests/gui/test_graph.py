@@ -69,6 +69,7 @@ def test_the_graph_shows_people_places_and_memories(mnemo: MnemoApp, qtbot) -> N
 
 def test_two_nodes_for_one_person_merge_in_the_graph_and_undo(mnemo: MnemoApp, qtbot) -> None:
     host, graph = mnemo.host, mnemo.window.graph
+    mnemo.window.nav.setCurrentRow(2)  # a change redraws the graph while it is on screen
     seed_graph(host)
     nair = host.store.entity("organization", "Priya Nair")  # spaCy called her a company
     note = host.store.add(
@@ -180,3 +181,14 @@ def test_a_dragged_node_takes_its_edges_along(mnemo: MnemoApp, qtbot) -> None:
     assert (x, y) == (porto.pos().x(), porto.pos().y())
     ends = {(p.x(), p.y()) for line in graph.edges._lines for p in (line.p1(), line.p2())}
     assert (x, y) in ends
+
+
+def test_a_change_redraws_the_graph_when_it_is_next_shown(mnemo: MnemoApp, qtbot) -> None:
+    host, window, graph = mnemo.host, mnemo.window, mnemo.window.graph
+    window.nav.setCurrentRow(1)  # the memory browser: the graph is not on screen
+    seed_graph(host)
+    qtbot.waitUntil(lambda: graph._stale, timeout=30_000)
+    assert not graph.nodes  # nothing laid out for a page nobody looks at
+    with qtbot.waitSignal(graph.laid_out, timeout=60_000):
+        window.nav.setCurrentRow(2)
+    assert {"Priya", "Porto"} <= {item.label for item in graph.nodes.values()}

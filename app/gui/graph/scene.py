@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QGraphicsItem,
     QGraphicsRectItem,
     QGraphicsSceneMouseEvent,
+    QGraphicsSimpleTextItem,
     QStyleOptionGraphicsItem,
     QWidget,
 )
@@ -32,7 +33,8 @@ COLOURS = {
 }
 ENTITY_SIZE, MEMORY_SIZE = 16.0, 10.0
 LABEL_CHARS = 40
-LABEL_LOD = 0.6  # in a large graph, names show from this zoom on
+LABEL_LOD = 0.6  # in a large graph, names show from this zoom on (names at a whole graph's
+# zoom cost most of a frame and cannot be read anyway)
 ALWAYS_NAMED = 200  # a graph with this many entities or fewer names them at any zoom
 
 
@@ -53,7 +55,6 @@ class NodeItem(QGraphicsEllipseItem):
         self.node_id, self.kind, self.label, self.entity = node_id, kind, label, entity
         self._opened, self._moved = opened, moved
         self._pressed_at: QPointF | None = None
-        self.label_lod = LABEL_LOD  # the view sets 0 for a graph small enough to name all
         colour = QColor(COLOURS.get(kind, "#7f8c8d"))
         self.setBrush(QBrush(colour))
         self.setPen(QPen(colour.darker(140), 1.2 if entity else 0.8))
@@ -62,38 +63,19 @@ class NodeItem(QGraphicsEllipseItem):
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         flags = QGraphicsItem.GraphicsItemFlag
         self.setFlags(flags.ItemIsSelectable | flags.ItemIsMovable | flags.ItemSendsGeometryChanges)
+        # No paint() of our own: Qt's C++ one draws 2,000 discs in a fraction of the time a
+        # Python override takes (a Python call per item per frame).
+        self.name: QGraphicsSimpleTextItem | None = None
+        if entity:  # people and places carry their name; memories show it on hover
+            self.name = QGraphicsSimpleTextItem(label[:LABEL_CHARS], self)
+            self.name.setBrush(QBrush(QColor("#2c3e50")))
+            self.name.setPos(size / 2 + 3, -size / 2 - 2)
 
     def rename(self, label: str) -> None:
         self.label = label
         self.setToolTip(f"{label}\n({self.kind})")
-        self.prepareGeometryChange()
-        self.update()
-
-    def boundingRect(self) -> QRectF:
-        rect = super().boundingRect()
-        if self.entity:  # room for the name to the right
-            rect = rect.adjusted(0, -4, 8 + 7 * min(len(self.label), LABEL_CHARS), 4)
-        return rect
-
-    def paint(
-        self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
-    ) -> None:
-        """The disc, and an entity's name once zoomed in enough to read it: at a whole
-        graph's zoom, 1,000 names cost most of a frame and cannot be read anyway."""
-        painter.setPen(self.pen())
-        painter.setBrush(self.brush())
-        painter.drawEllipse(self.rect())
-        if self.isSelected():
-            painter.setPen(QPen(QColor("#c0392b"), 2))
-            painter.setBrush(Qt.BrushStyle.NoBrush)
-            painter.drawEllipse(self.rect().adjusted(-3, -3, 3, 3))
-        if (
-            self.entity
-            and option.levelOfDetailFromTransform(painter.worldTransform()) >= self.label_lod
-        ):  # type: ignore[attr-defined]
-            painter.setPen(QColor("#2c3e50"))
-            size = self.rect().width()
-            painter.drawText(QPointF(size / 2 + 3, 4), self.label[:LABEL_CHARS])
+        if self.name is not None:
+            self.name.setText(label[:LABEL_CHARS])
 
     def itemChange(self, change: QGraphicsItem.GraphicsItemChange, value: Any) -> Any:
         if change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged:
@@ -125,12 +107,10 @@ class EdgesItem(QGraphicsRectItem):
         self.setPen(QPen(QColor(127, 140, 141, 110), 0.8))
         self.setZValue(0)
 
-    def set_lines(self, ends: Sequence[tuple[QPointF, QPointF]]) -> None:
+    def set_lines(self, lines: list[QLineF], bounds: QRectF) -> None:
         self.prepareGeometryChange()
-        self._lines = [QLineF(a, b) for a, b in ends]
-        xs = [p.x() for a, b in ends for p in (a, b)] or [0.0]
-        ys = [p.y() for a, b in ends for p in (a, b)] or [0.0]
-        self.setRect(QRectF(min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)))
+        self._lines = lines
+        self.setRect(bounds)
         self.update()
 
     def paint(
@@ -144,14 +124,20 @@ class EdgesItem(QGraphicsRectItem):
         painter.drawLines(self._lines)
 
 
-def edge_ends(
+def edge_lines(
     edges: Sequence[tuple[str, str, str]],
     positions: Mapping[str, tuple[float, float]],
     shown: set[str] | None = None,
-) -> list[tuple[QPointF, QPointF]]:
-    """Both ends of every edge whose nodes are placed (and shown, when `shown` is given)."""
-    return [
-        (QPointF(*positions[a]), QPointF(*positions[b]))
-        for a, b, _ in edges
-        if a in positions and b in positions and (shown is None or (a in shown and b in shown))
-    ]
+) -> tuple[list[QLineF], QRectF]:
+    """A line for every edge whose nodes are placed (and shown, when `shown` is given), and
+    the rectangle they span. Plain floats throughout: this runs on every drag step."""
+    lines, xs, ys = [], [0.0], [0.0]
+    for a, b, _ in edges:
+        if a in positions and b in positions and (shown is None or (a in shown and b in shown)):
+            (x1, y1), (x2, y2) = positions[a], positions[b]
+            lines.append(QLineF(x1, y1, x2, y2))
+            xs += (x1, x2)
+            ys += (y1, y2)
+    if len(xs) > 1:
+        xs, ys = xs[1:], ys[1:]
+    return lines, QRectF(min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys))

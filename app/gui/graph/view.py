@@ -33,7 +33,7 @@ from app.gui.graph.scene import (
     LABEL_LOD,
     EdgesItem,
     NodeItem,
-    edge_ends,
+    edge_lines,
 )
 from app.gui.graph.shown import Shown, visible
 from app.gui.graph.undo import LinkNodes, MergeEntities, RenameEntity
@@ -60,9 +60,12 @@ PLACE_CHUNK = 200  # nodes placed per turn of the event loop
 
 
 class ZoomingView(QGraphicsView):
+    zoomed = Signal()
+
     def wheelEvent(self, event: QWheelEvent) -> None:
         factor = 1.15 if event.angleDelta().y() > 0 else 1 / 1.15
         self.scale(factor, factor)
+        self.zoomed.emit()
 
 
 class GraphView(QWidget):
@@ -128,14 +131,18 @@ class GraphView(QWidget):
         column.addWidget(self.view, 1)
         column.addLayout(legend)
         # Changes come in bursts while a batch is written.
-        self._refresh = debounced(self, 1000, self.reload)
+        self._refresh = debounced(self, 1000, self._refresh_if_seen)
+        self._stale = False  # the store changed while the graph was not on screen
         self._task: tasks.Task | None = None
         self._graph: Any = None
         self._edge_list: list[tuple[str, str, str]] = []
         self._generation = 0
         self._placing = False  # nodes placed by a layout are not "moved by hand"
         self._focus: str | None = None
+        self._small = True  # few enough entities to name them all at any zoom
+        self._named: bool | None = None  # whether names are shown now
         self.opened_dialog: ItemDialog | None = None
+        self.view.zoomed.connect(self.show_names)
 
         self.scene.selectionChanged.connect(self._selection_changed)
         self.merge.clicked.connect(self.merge_selected)
@@ -145,18 +152,32 @@ class GraphView(QWidget):
 
     def set_host(self, host: Any) -> None:
         self.host = host
-        self.reload()
+        self._refresh.start()
 
     def changed(self, change: Any) -> None:
         # A deleted input can take entities with it (they go with their last mention).
         if change.kind in ("entity", "link", "memory", "source") and self.host is not None:
             self._refresh.start()
 
+    def _refresh_if_seen(self) -> None:
+        """A change's redraw waits until the graph is on screen: laying out and placing
+        2,000 nodes for a page nobody looks at took the window's time at start-up."""
+        if self.isVisible():
+            self.reload()
+        else:
+            self._stale = True
+
+    def showEvent(self, event: Any) -> None:
+        super().showEvent(event)
+        if self._stale and self.host is not None:
+            self.reload()
+
     def reload(self) -> None:
         """Read the graph and lay it out on a worker; the current picture stays meanwhile."""
         self._refresh.stop()  # this reload is the one a pending change asked for
         if self.host is None:
             return
+        self._stale = False
         if self._task is not None:
             self._task.cancel()
         host, previous = self.host, dict(self.positions)
@@ -322,9 +343,9 @@ class GraphView(QWidget):
             return
         self._graph = graph
         self._edge_list = list(graph.edges)
-        small = sum(1 for node in graph.nodes if node.is_entity) <= ALWAYS_NAMED
-        for item in self.nodes.values():
-            item.label_lod = 0.0 if small else LABEL_LOD
+        self._small = sum(1 for node in graph.nodes if node.is_entity) <= ALWAYS_NAMED
+        self._named = None  # every item's name is set again below
+        self.show_names()
         if self._focus is not None and self._focus not in self.nodes:
             self._focus = None  # the node it centred on went (merged, deleted)
             self.near.setChecked(False)
@@ -337,8 +358,20 @@ class GraphView(QWidget):
         self._selection_changed()
         self.laid_out.emit()
 
+    def show_names(self) -> None:
+        """Entities' names, in a small graph or once zoomed in enough to read them; smooth
+        edges likewise (a whole large graph draws in half the time without them)."""
+        named = self._small or self.view.transform().m11() >= LABEL_LOD
+        if named == self._named:
+            return
+        self._named = named
+        self.view.setRenderHint(QPainter.RenderHint.Antialiasing, named)
+        for item in self.nodes.values():
+            if item.name is not None:
+                item.name.setVisible(named)
+
     def _draw_edges(self) -> None:
-        self.edges.set_lines(edge_ends(self._edge_list, self.positions, self.shown))
+        self.edges.set_lines(*edge_lines(self._edge_list, self.positions, self.shown))
 
     def _moved(self, node_id: str, pos: QPointF) -> None:
         """A node dragged by hand: its edges follow, and the next layout starts from there."""

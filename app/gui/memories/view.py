@@ -200,11 +200,11 @@ class MemoryBrowser(QWidget):
             self.filters(),
             self.model,
         )
-        self._read_choices()
         if text:
             self.table.horizontalHeader().setSortIndicatorShown(False)
             model.show_results(lambda: host.search_memories(text, limit=RESULTS, **filters))
         else:
+            self._read_choices()  # not while typing: the apps and folders stay as they are
             self.table.horizontalHeader().setSortIndicatorShown(True)
             model.show_pages(
                 lambda offset, limit: host.memories_page(
