@@ -55,6 +55,7 @@ class MainWindow(QMainWindow):
         self._add_view("Timeline", "timeline", self.timeline)
         self.nav.currentRowChanged.connect(self.stack.setCurrentIndex)
         self.nav.setCurrentRow(0)
+        self.graph.edit_requested.connect(self.edit_memory)
 
         self.settings_button = QToolButton()
         self.settings_button.setObjectName("navButton")
@@ -104,6 +105,11 @@ class MainWindow(QMainWindow):
         QShortcut(QKeySequence("Ctrl+N"), self, self.new_chat)
         QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self.chat.stop)
         QShortcut(QKeySequence("Ctrl+,"), self, self.settings_button.click)
+
+    def edit_memory(self, memory_id: str) -> None:
+        """Open a memory in the browser's editor (a memory clicked in the graph)."""
+        self.nav.setCurrentRow(1)
+        self.memories.open_memory(memory_id)
 
     def _add_view(self, title: str, icon_name: str, widget: QWidget) -> None:
         item = QListWidgetItem(icon(icon_name), title)

@@ -52,12 +52,17 @@ def test_the_graph_shows_people_places_and_memories(mnemo: MnemoApp, qtbot) -> N
     (selected,) = graph.scene.selectedItems()
     assert selected.label == "Marta" and selected.entity
 
+    # A memory clicked in the graph opens in the browser's editor.
     memory = next(item for item in graph.nodes.values() if not item.entity)
     graph._open(memory.node_id)
-    dialog = graph.opened_dialog
-    assert dialog is not None
-    qtbot.waitUntil(lambda: memory.label[:20] in dialog.text.toPlainText(), timeout=30_000)
-    dialog.close()
+    browser = window.memories
+    assert window.nav.currentRow() == 1 and browser.tabs.currentIndex() == 1
+    qtbot.waitUntil(
+        lambda: browser.editor.memory is not None and browser.editor.memory.id == memory.node_id,
+        timeout=30_000,
+    )
+    assert memory.label[:20] in browser.detail.toPlainText()
+    window.nav.setCurrentRow(2)
 
     # A new link redraws the graph, keeping the nodes where they were.
     before = dict(graph.positions)

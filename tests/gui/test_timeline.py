@@ -36,7 +36,7 @@ def seed_day(host, day: datetime) -> list[Source]:  # type: ignore[no-untyped-de
         if n % 8 == 0:
             image = Image.new("RGB", (640, 400), "white")
             ImageDraw.Draw(image).text((20, 20), f"{title}\n{line}", fill="black")
-            thumbnail = f"pictures/t{n}.webp"
+            thumbnail = f"pictures/{day:%Y%m%d}-t{n}.webp"
             image.save(host.store.folder / thumbnail, "WEBP")
         captures.append(
             Source(
@@ -121,12 +121,20 @@ def test_thumbnails_a_time_range_and_everything_from_an_app(mnemo: MnemoApp, qtb
 
     # 10:00 to 10:59 of the first day: 15 captures, every app's.
     start = day + timedelta(hours=10)
+    in_range = [c for c in timeline.captures if start <= c.occurred_at < start + timedelta(hours=1)]
+    pictures = [c.thumbnail for c in in_range if c.thumbnail]
+    assert pictures and all((host.store.folder / p).exists() for p in pictures)
     with qtbot.waitSignal(timeline.deleted, timeout=60_000) as deleted:
         timeline.delete_range(start, start + timedelta(minutes=59, seconds=59), confirm=False)
     assert deleted.args == [15] and "(10:00–10:59" in timeline.last_question
     left = host.sources_between(day, day + timedelta(days=2), kinds=["capture"], limit=1000)
     assert len(left) == 225
     assert not [c for c in left if start <= c.occurred_at < start + timedelta(hours=1)]
+    assert not any((host.store.folder / p).exists() for p in pictures)
+    gone = {c.id for c in in_range}  # their text is gone from search too
+    assert not [
+        hit for hit in host.search_sources("frame 20 layout", limit=50) if hit.source.id in gone
+    ]
 
     # Everything from Firefox, both days.
     with qtbot.waitSignal(timeline.deleted, timeout=60_000) as deleted:

@@ -6,7 +6,6 @@ large graph, "Neighbourhood" shows only what is near the selected node. Rename, 
 and merge go through the undo stack and the nodes' history."""
 
 from datetime import UTC, datetime, timedelta
-from types import SimpleNamespace
 from typing import Any
 
 from PySide6.QtCore import QPointF, QRectF, QTimer, Signal
@@ -26,7 +25,6 @@ from PySide6.QtWidgets import (
 )
 
 from app.gui import tasks
-from app.gui.chat.detail import ItemDialog
 from app.gui.graph.scene import (
     ALWAYS_NAMED,
     COLOURS,
@@ -72,6 +70,7 @@ class GraphView(QWidget):
     laid_out = Signal()  # a layout reached the screen
     edited = Signal()  # a merge, rename, link or unlink (or its undo) reached the store
     opened = Signal(str, bool)  # node id, whether it is an entity
+    edit_requested = Signal(str)  # a memory clicked: open it in the editor
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -141,7 +140,6 @@ class GraphView(QWidget):
         self._focus: str | None = None
         self._small = True  # few enough entities to name them all at any zoom
         self._named: bool | None = None  # whether names are shown now
-        self.opened_dialog: ItemDialog | None = None
         self.view.zoomed.connect(self.show_names)
 
         self.scene.selectionChanged.connect(self._selection_changed)
@@ -381,8 +379,8 @@ class GraphView(QWidget):
         self._draw_edges()
 
     def _open(self, node_id: str) -> None:
-        """A memory opens in its own window; an entity says how much is linked to it and
-        what was last done to it by hand."""
+        """A memory opens in the browser's editor; an entity says how much is linked to it
+        and what was last done to it by hand."""
         item = self.nodes.get(node_id)
         if item is None:
             return
@@ -400,9 +398,7 @@ class GraphView(QWidget):
 
             tasks.run(lambda _ctx: host.graph_history(node_id), on_done=said, parent=self)
         else:
-            memory = SimpleNamespace(kind="memory", id=node_id)
-            self.opened_dialog = ItemDialog(self.host, memory, self)
-            self.opened_dialog.show()
+            self.edit_requested.emit(node_id)
         self.opened.emit(node_id, item.entity)
 
     def _failed(self, error: BaseException) -> None:

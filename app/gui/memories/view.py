@@ -126,6 +126,7 @@ class MemoryBrowser(QWidget):
         self.detail.setOpenLinks(False)
         self.detail.anchorClicked.connect(self._follow)
         self.opened: ItemDialog | None = None  # the input a link opened (tests look)
+        self._opened: str | None = None  # a memory opened from elsewhere (open_memory)
         self.editor = MemoryEditor()
         self.tabs = QTabWidget()
         self.tabs.addTab(self.detail, "Details")
@@ -267,6 +268,7 @@ class MemoryBrowser(QWidget):
     def _open(self, row: int) -> None:
         if row < 0 or self.host is None:
             return
+        self._opened = None
         self._show(self.model.memory(row).id)
 
     def selected_ids(self) -> list[str]:
@@ -276,6 +278,8 @@ class MemoryBrowser(QWidget):
         return [m.id for m in memories if m.type != MemoryType.CORE]
 
     def _selection_changed(self) -> None:
+        if self._opened is not None and self.table.selectionModel().hasSelection():
+            self._open(self.table.currentIndex().row())  # a row chosen again: show it
         n = len(self.selected_ids())
         self.delete.setEnabled(n > 0)
         self.delete.setText("Delete" if n < 2 else f"Delete {n}")
@@ -295,9 +299,20 @@ class MemoryBrowser(QWidget):
         """An undo, redo or delete the store refused."""
         self.count.setText(message)
 
+    def open_memory(self, memory_id: str) -> None:
+        """Show one memory in the detail, editor and history tabs, on the Edit tab, whether
+        or not its row is loaded in the table (a memory opened from the graph)."""
+        self._opened = memory_id
+        self.table.clearSelection()
+        self.tabs.setCurrentIndex(1)
+        self._show(memory_id)
+
     def _selected_id(self) -> str | None:
+        """The memory the tabs are for: the current row's, or the one opened from elsewhere."""
         row = self.table.currentIndex().row()
-        return self.model.memory(row).id if 0 <= row < self.model.rowCount() else None
+        if self.table.selectionModel().hasSelection() and 0 <= row < self.model.rowCount():
+            return self.model.memory(row).id
+        return self._opened
 
     def _reveal(self, memory_id: str) -> None:
         host = self.host
