@@ -33,9 +33,17 @@ COLOURS = {
 }
 ENTITY_SIZE, MEMORY_SIZE = 16.0, 10.0
 LABEL_CHARS = 40
-LABEL_LOD = 0.6  # in a large graph, names show from this zoom on (names at a whole graph's
-# zoom cost most of a frame and cannot be read anyway)
+LABEL_LOD = 0.8  # in a large graph, names show from this zoom on (smaller, they cannot be
+# read, and a few hundred of them cost most of a frame)
 ALWAYS_NAMED = 200  # a graph with this many entities or fewer names them at any zoom
+
+
+def _hairline(colour: QColor) -> QPen:
+    """A one-pixel line at any zoom: the raster engine draws it directly, where a pen with a
+    width in scene units is stroked into polygons (most of a zoomed-in frame's time)."""
+    pen = QPen(colour, 0)
+    pen.setCosmetic(True)
+    return pen
 
 
 class NodeItem(QGraphicsEllipseItem):
@@ -57,7 +65,7 @@ class NodeItem(QGraphicsEllipseItem):
         self._pressed_at: QPointF | None = None
         colour = QColor(COLOURS.get(kind, "#7f8c8d"))
         self.setBrush(QBrush(colour))
-        self.setPen(QPen(colour.darker(140), 1.2 if entity else 0.8))
+        self.setPen(_hairline(colour.darker(140)))
         self.setToolTip(f"{label}\n({kind})")
         self.setZValue(1)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
@@ -104,7 +112,7 @@ class EdgesItem(QGraphicsRectItem):
     def __init__(self) -> None:
         super().__init__()
         self._lines: list[QLineF] = []
-        self.setPen(QPen(QColor(127, 140, 141, 110), 0.8))
+        self.setPen(_hairline(QColor(127, 140, 141, 110)))
         self.setZValue(0)
 
     def set_lines(self, lines: list[QLineF], bounds: QRectF) -> None:
