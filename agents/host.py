@@ -614,6 +614,9 @@ class Host:
     def split_entity(self, merge: Any) -> Any:
         return self.store.split_entity(merge, actor="user")
 
+    def restore_entity(self, entity: Any) -> str:
+        return str(self.store.restore_entity(entity))
+
     def rename_entity(self, entity_id: str, name: str) -> Any:
         return self.store.rename_entity(entity_id, name, actor="user")
 
@@ -661,11 +664,13 @@ class Host:
         filters = SearchFilters.make(
             types=types, since=since, source_apps=source_apps, sensitivities=sensitivities
         )
-        hits = self.engine.search(query, filters=filters, limit=limit, snippets=False)
+        # The vector index knows no folders: a folder narrows a wider set of hits.
+        wide = limit * 4 if folder else limit
+        hits = self.engine.search(query, filters=filters, limit=wide, snippets=False)
         found = [hit.memory for hit in hits]
-        if folder:  # the vector index knows no folders; a folder narrows the hits
+        if folder:
             found = [m for m in found if f"{'/'.join(m.tree_path)}/".startswith(f"{folder}/")]
-        return found
+        return found[:limit]
 
     def search_sources(self, query: str, **kw: Any) -> Any:
         """The kept inputs (chat turns, captures, files) that match, best first."""

@@ -164,6 +164,29 @@ class _Runner(QRunnable):
                 _working.notify_all()
 
 
+class Serial:
+    """Runs work one piece after another, in the order it was given: an undo stack's steps,
+    which the pool's threads would otherwise race (an unlink landing before its link)."""
+
+    def __init__(self) -> None:
+        self._last: threading.Event | None = None
+
+    def run(self, work: Callable[[Context], Any], **callbacks: Any) -> Task:
+        """As the module's `run`, once the work given before has ended."""
+        previous, mine = self._last, threading.Event()
+        self._last = mine
+
+        def ordered(ctx: Context) -> Any:
+            try:
+                if previous is not None:
+                    previous.wait()
+                return work(ctx)
+            finally:
+                mine.set()
+
+        return run(ordered, **callbacks)
+
+
 def wait_for_others(timeout: float = 10.0) -> bool:
     """From inside a task, wait until no other task's work is running (the app's close: the
     store must not be closed under a read or an undo still in flight). False on timeout."""

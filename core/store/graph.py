@@ -151,8 +151,10 @@ class GraphMixin:
                 [merge.dropped.name],
             )
             if found is None:
+                # Under its old id, so undo steps recorded before the merge still find it.
+                taken = _one(db, "SELECT id FROM entities WHERE id = ?", [merge.dropped.id])
                 found = {
-                    "id": new_id(),
+                    "id": new_id() if taken else merge.dropped.id,
                     "kind": merge.dropped.kind.value,
                     "name": merge.dropped.name,
                     "created_at": to_iso(merge.dropped.created_at or now()),
@@ -250,6 +252,26 @@ class GraphMixin:
         self.changes.emit("entity", "updated", [entity_id])
         return _entity({**found, "name": name})
 
+    def restore_entity(self, entity: Entity) -> str:
+        """Bring back an entity that went (its last link taken away, an undo puts it back):
+        under its own id, or the id of the node that has its name now. Returns that id."""
+        with self.db.write() as db:
+            found = _one(db, "SELECT * FROM entities WHERE id = ?", [entity.id])
+            if found is None:
+                found = _one(
+                    db, "SELECT * FROM entities WHERE name = ? COLLATE NOCASE", [entity.name]
+                )
+            if found is None:
+                found = {
+                    "id": entity.id,
+                    "kind": entity.kind.value,
+                    "name": entity.name,
+                    "created_at": to_iso(entity.created_at or now()),
+                }
+                db.execute(insert_sql("entities", found), list(found.values()))
+                self.changes.emit("entity", "added", [found["id"]])
+        return str(found["id"])
+
     def graph_history(self, node: str) -> list["GraphEvent"]:
         """The changes made by hand to a node's place in the graph, oldest first, each naming
         the other end as it is now."""
@@ -325,8 +347,11 @@ def _record(db: Any, node: str, other: str, action: str, detail: str, actor: str
 
 
 def _record_both(db: Any, a: str, b: str, action: str, detail: str, actor: str) -> None:
-    _record(db, a, b, action, detail, actor)
-    _record(db, b, a, action, detail, actor)
+    """Both ends' history, for the ends that still exist (an unlink can take a person or
+    place with its last link: its history went with it)."""
+    for node, other in ((a, b), (b, a)):
+        if _exists(db, node):
+            _record(db, node, other if _exists(db, other) else "", action, detail, actor)
 
 
 @dataclass

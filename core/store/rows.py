@@ -26,9 +26,10 @@ def sql_filters(
     `folder` is a tree path ("work/mnemo"): the memories in it and in the folders below it."""
     clauses, params = ["1"], []
     column = f"{alias}." if alias else ""
-    if folder:
-        clauses.append(f"({column}tree_path = ? OR {column}tree_path LIKE ? ESCAPE '\\')")
-        params += [folder, like_literal(folder + "/") + "%"]
+    if folder:  # exactly, case and all: LIKE would ignore case, unlike the folder list
+        below = folder + "/"
+        clauses.append(f"({column}tree_path = ? OR substr({column}tree_path, 1, {len(below)}) = ?)")
+        params += [folder, below]
     if isinstance(source_apps, str):
         source_apps = [source_apps]
     for name, values in (

@@ -197,3 +197,54 @@ def test_a_change_redraws_the_graph_when_it_is_next_shown(mnemo: MnemoApp, qtbot
     with qtbot.waitSignal(graph.laid_out, timeout=60_000):
         window.nav.setCurrentRow(2)
     assert {"Priya", "Porto"} <= {item.label for item in graph.nodes.values()}
+
+
+def test_undo_steps_run_in_order_and_bring_back_what_an_unlink_took(mnemo: MnemoApp, qtbot) -> None:
+    host, graph = mnemo.host, mnemo.window.graph
+    mnemo.window.nav.setCurrentRow(2)
+    note = host.store.add(EpisodicMemory(summary="Coffee with Ines in Braga", occurred_at=START))
+    ines = host.store.entity("person", "Ines")
+    host.store.link(note.id, ines.id, "mentions")  # her only link: she goes with it
+    other = host.store.add(EpisodicMemory(summary="Ines sent the slides", occurred_at=START))
+    with qtbot.waitSignal(graph.laid_out, timeout=60_000):
+        graph.reload()
+    nodes = graph.nodes
+    nodes[note.id].setSelected(True)
+    nodes[ines.id].setSelected(True)
+    assert graph.link.text() == "Unlink"
+    with qtbot.waitSignals([graph.edited, graph.edited], timeout=60_000):
+        graph.link_selected()  # unlink: Ines goes with her last link…
+        graph.undo_stack.undo()  # …and the undo, queued at once, runs after it
+    assert [(x.src, x.dst) for x in host.store.links(note.id)] == [(note.id, ines.id)]
+    assert host.store.entity("person", "Ines").id == ines.id  # back under her own id
+
+    # Rename, then merge with another node, then undo both: each step finds its node.
+    host.store.link(other.id, host.store.entity("person", "Duarte").id, "mentions")
+    with qtbot.waitSignal(graph.laid_out, timeout=60_000):
+        graph.reload()
+    duarte = next(i for i in graph.nodes.values() if i.label == "Duarte")
+    with qtbot.waitSignals([graph.edited] * 4, timeout=60_000):
+        graph.rename_entity(ines.id, "Inês")
+        graph.scene.clearSelection()
+        graph.nodes[ines.id].setSelected(True)
+        duarte.setSelected(True)
+        graph.merge_selected()
+        graph.undo_stack.undo()  # the merge
+        graph.undo_stack.undo()  # the rename
+    names = {e.name for e in host.store.entities()}
+    assert {"Ines", "Duarte"} <= names and "Inês" not in names
+    assert [(x.src, x.dst) for x in host.store.links(note.id)] == [(note.id, ines.id)]
+
+
+def test_a_refused_edit_leaves_the_undo_stack(mnemo: MnemoApp, qtbot) -> None:
+    host, graph = mnemo.host, mnemo.window.graph
+    mnemo.window.nav.setCurrentRow(2)
+    seed_graph(host)
+    with qtbot.waitSignal(graph.laid_out, timeout=60_000):
+        graph.reload()
+    ken = next(i for i in graph.nodes.values() if i.label == "Ken")
+    graph.rename_entity(ken.node_id, "Priya")  # taken: the store refuses
+    qtbot.waitUntil(lambda: "already a node" in graph.status.text(), timeout=30_000)
+    graph.undo_stack.undo()  # does nothing, and drops the refused step
+    assert graph.undo_stack.count() == 0
+    assert {"Ken", "Priya"} <= {e.name for e in host.store.entities()}

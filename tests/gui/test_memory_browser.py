@@ -338,6 +338,8 @@ def test_bulk_delete_asks_and_undo_brings_all_back_with_their_links(mnemo: Mnemo
         ]
     )
     host.store.link(a.id, b.id, "followed by")
+    porto = host.store.entity("place", "Porto")
+    host.store.link(c.id, porto.id, "mentions")  # only c names Porto: it goes with c
     with qtbot.waitSignal(browser.model.loaded, timeout=30_000):
         browser.reload()
     selection = browser.table.selectionModel()
@@ -354,6 +356,7 @@ def test_bulk_delete_asks_and_undo_brings_all_back_with_their_links(mnemo: Mnemo
         browser.delete_selected(confirm=False)
     assert not [m for m in host.store.memories() if "in Porto" in m.headline]
     assert browser.count.text() == "Deleted. Ctrl+Z brings them back."
+    assert "Porto" not in {e.name for e in host.store.entities()}
 
     with qtbot.waitSignal(browser.deleted_or_restored, timeout=30_000):
         browser.undo_stack.undo()
@@ -365,3 +368,6 @@ def test_bulk_delete_asks_and_undo_brings_all_back_with_their_links(mnemo: Mnemo
         back[b.headline],
         "followed by",
     )
+    assert [(x.dst, x.relation) for x in host.store.links(back[c.headline])] == [
+        (porto.id, "mentions")  # Porto is back, under its own id
+    ]

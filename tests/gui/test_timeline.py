@@ -2,7 +2,7 @@
 its picture and text, search with the match marked, the memories from a moment, and deleting
 one app's captures for the day everywhere after a confirmation."""
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 from PIL import Image, ImageDraw
 from PySide6.QtCore import Qt, QUrl
@@ -21,6 +21,11 @@ APPS = [
     ),
     ("Code", "graph_layout.py - mnemo", "def layout(nodes, edges, previous=None)"),
 ]
+
+
+def local_midnight(days_ago: int) -> datetime:
+    """The start of a past local day, with that day's own offset (a DST day included)."""
+    return datetime.combine(date.today() - timedelta(days=days_ago), time(0)).astimezone()
 
 
 def seed_day(host, day: datetime) -> list[Source]:  # type: ignore[no-untyped-def]
@@ -53,8 +58,7 @@ def seed_day(host, day: datetime) -> list[Source]:  # type: ignore[no-untyped-de
 
 def test_a_day_of_captures_scrubs_searches_and_deletes(mnemo: MnemoApp, qtbot) -> None:
     host, window = mnemo.host, mnemo.window
-    day = datetime.now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
-    day -= timedelta(days=1)
+    day = local_midnight(days_ago=1)
     stored = seed_day(host, day)
     memory = host.store.add(
         EpisodicMemory(summary="Read the deploy runbook", occurred_at=stored[0].occurred_at),
@@ -105,8 +109,7 @@ def test_a_day_of_captures_scrubs_searches_and_deletes(mnemo: MnemoApp, qtbot) -
 def test_thumbnails_a_time_range_and_everything_from_an_app(mnemo: MnemoApp, qtbot) -> None:
     host, timeline = mnemo.host, mnemo.window.timeline
     mnemo.window.nav.setCurrentRow(3)
-    day = datetime.now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
-    day -= timedelta(days=2)
+    day = local_midnight(days_ago=2)
     seed_day(host, day)
     seed_day(host, day + timedelta(days=1))
     with qtbot.waitSignal(timeline.thumbs.loaded, timeout=30_000):
@@ -120,7 +123,7 @@ def test_thumbnails_a_time_range_and_everything_from_an_app(mnemo: MnemoApp, qtb
     assert timeline.current.occurred_at == thumbs.item(2).data(Qt.ItemDataRole.UserRole)
 
     # 10:00 to 10:59 of the first day: 15 captures, every app's.
-    start = day + timedelta(hours=10)
+    start = datetime.combine(day.date(), time(10)).astimezone()  # 10:00 on the clock
     in_range = [c for c in timeline.captures if start <= c.occurred_at < start + timedelta(hours=1)]
     pictures = [c.thumbnail for c in in_range if c.thumbnail]
     assert pictures and all((host.store.folder / p).exists() for p in pictures)

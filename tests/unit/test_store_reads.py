@@ -25,10 +25,11 @@ def test_pages_sort_and_filter_by_folder_app_and_sensitivity(store: MemoryStore)
             SemanticMemory(name="A", summary="x", tree_path=["work", "mnemo"]),
             SemanticMemory(name="c", summary="x", tree_path=["work_old"]),  # not under "work"
             SemanticMemory(name="d", summary="x", tree_path=["50%"]),
+            SemanticMemory(name="e", summary="x", tree_path=["Work", "x"]),  # not "work"
         ]
     )
     by_name = page_of_memories(store, types=["semantic"], order="memory", descending=False)
-    assert [m.headline for m in by_name.items] == ["A", "b", "c", "d"]
+    assert [m.headline for m in by_name.items] == ["A", "b", "c", "d", "e"]
     work = page_of_memories(store, folder="work", order="memory", descending=False)
     assert [m.headline for m in work.items] == ["A", "b"] and work.total == 2
     assert [m.headline for m in page_of_memories(store, folder="50%").items] == ["d"]

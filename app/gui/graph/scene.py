@@ -62,7 +62,6 @@ class NodeItem(QGraphicsEllipseItem):
         super().__init__(-size / 2, -size / 2, size, size)
         self.node_id, self.kind, self.label, self.entity = node_id, kind, label, entity
         self._opened, self._moved = opened, moved
-        self._pressed_at: QPointF | None = None
         colour = QColor(COLOURS.get(kind, "#7f8c8d"))
         self.setBrush(QBrush(colour))
         self.setPen(_hairline(colour.darker(140)))
@@ -90,20 +89,12 @@ class NodeItem(QGraphicsEllipseItem):
             self._moved(self.node_id, self.pos())
         return super().itemChange(change, value)
 
-    def mousePressEvent(self, event: QGraphicsSceneMouseEvent) -> None:
-        self._pressed_at = event.scenePos()
-        super().mousePressEvent(event)
-
-    def mouseReleaseEvent(self, event: QGraphicsSceneMouseEvent) -> None:
-        """A click opens the node; a drag only moves it."""
-        pressed, self._pressed_at = self._pressed_at, None
-        super().mouseReleaseEvent(event)
-        if (
-            event.button() == Qt.MouseButton.LeftButton
-            and pressed is not None
-            and (event.scenePos() - pressed).manhattanLength() < 4
-        ):
+    def mouseDoubleClickEvent(self, event: QGraphicsSceneMouseEvent) -> None:
+        """A double click opens the node; a click selects it (Ctrl+click adds to the
+        selection, for Link and Merge), a drag moves it."""
+        if event.button() == Qt.MouseButton.LeftButton:
             self._opened(self.node_id)
+        super().mouseDoubleClickEvent(event)
 
 
 class EdgesItem(QGraphicsRectItem):

@@ -1,12 +1,11 @@
 """Undoable edits made in the graph (Ctrl+Z / Ctrl+Shift+Z): merge, rename, link, unlink. Each
 step is a store change made as the user, so the nodes' graph history records the undo too;
-the work runs off the GUI thread and the view hears back through its `edited` signal."""
+the work runs off the GUI thread, one step after another (the view's `edits` queue), and the
+view hears back through its `edited` signal. A step the store refused leaves the stack."""
 
 from typing import Any
 
 from PySide6.QtGui import QUndoCommand
-
-from app.gui import tasks
 
 
 class GraphEdit(QUndoCommand):
@@ -15,19 +14,23 @@ class GraphEdit(QUndoCommand):
     def __init__(self, text: str, view: Any) -> None:
         super().__init__(text)
         self.host, self.view = view.host, view
+        self.failed = False
 
     def run(self, work: Any, then: Any = None) -> None:
+        if self.failed:
+            return
+
         def done(result: Any) -> None:
             if then is not None:
                 then(result)
             self.view.edited.emit()
 
-        tasks.run(
-            lambda _ctx: work(),
-            on_done=done,
-            on_error=lambda error: self.view.status.setText(f"Could not {self.text()}: {error}"),
-            parent=self.view,
-        )
+        def refused(error: BaseException) -> None:
+            self.failed = True
+            self.setObsolete(True)  # the next undo or redo drops it from the stack
+            self.view.status.setText(f"Could not {self.text()}: {error}")
+
+        self.view.edits.run(lambda _ctx: work(), on_done=done, on_error=refused, parent=self.view)
 
 
 class MergeEntities(GraphEdit):
@@ -39,21 +42,18 @@ class MergeEntities(GraphEdit):
         self.moved: Any = None
 
     def redo(self) -> None:
-        def merged(moved: Any) -> None:
-            self.moved = moved
+        def merge() -> Any:
+            self.moved = self.host.merge_entities(self.keep, self.drop)
+            return self.moved
 
-        keep, drop = self.keep, self.drop
-        self.run(lambda: self.host.merge_entities(keep, drop), merged)
+        self.run(merge)
 
     def undo(self) -> None:
-        moved = self.moved
-        if moved is None:
-            return
-
         def split(entity: Any) -> None:
             self.drop = entity.id  # a redo merges the restored node again
 
-        self.run(lambda: self.host.split_entity(moved), split)
+        # Read when the step runs: the merge before it in the queue has set it by then.
+        self.run(lambda: self.host.split_entity(self.moved), split)
 
 
 class RenameEntity(GraphEdit):
@@ -69,17 +69,23 @@ class RenameEntity(GraphEdit):
 
 
 class LinkNodes(GraphEdit):
-    """Draw links (`linking`) or take them away; the other one undoes it."""
+    """Draw links (`linking`) or take them away; the other one undoes it. A person or place
+    whose last link goes is deleted with it (as everywhere in the store), so taking links
+    away first notes the entities at their ends, and drawing them again brings those back."""
 
     def __init__(self, links: list[tuple[str, str, str]], linking: bool, view: Any) -> None:
         super().__init__("link two nodes" if linking else "unlink two nodes", view)
         self.links, self.linking = list(links), linking
+        self.ends: dict[str, Any] = {}  # entity id → the Entity, noted before an unlink
 
     def _link(self) -> None:
+        renamed = {e.id: self.host.restore_entity(e) for e in self.ends.values()}
         for src, dst, relation in self.links:
-            self.host.link(src, dst, relation)
+            self.host.link(renamed.get(src, src), renamed.get(dst, dst), relation)
 
     def _unlink(self) -> None:
+        nodes = {node for src, dst, _ in self.links for node in (src, dst)}
+        self.ends = {e.id: e for e in self.host.store.entities() if e.id in nodes}
         for src, dst, relation in self.links:
             self.host.unlink(src, dst, relation)
 

@@ -102,6 +102,7 @@ class GraphView(QWidget):
         for button in (self.rename, self.link, self.merge):
             button.setEnabled(False)
         self.undo_stack = undo_stack(self)
+        self.edits = tasks.Serial()  # the stack's steps reach the store in order
         self.status = QLabel()
         self.status.setObjectName("muted")
         self.kinds: dict[str, QCheckBox] = {}
@@ -337,7 +338,7 @@ class GraphView(QWidget):
             item.setPos(QPointF(*self.positions[node.id]))
         self._placing = False
         if start + PLACE_CHUNK < len(graph.nodes):
-            QTimer.singleShot(0, lambda: self._place(graph, start + PLACE_CHUNK, generation))
+            QTimer.singleShot(0, self, lambda: self._place(graph, start + PLACE_CHUNK, generation))
             return
         self._graph = graph
         self._edge_list = list(graph.edges)

@@ -1,5 +1,6 @@
 """Undoable changes to memories (Ctrl+Z / Ctrl+Shift+Z in the browser). Every step is a store
-update, so the memory's history records the undo too; the work runs off the GUI thread."""
+update, so the memory's history records the undo too; the work runs off the GUI thread, one
+step after another (the owner's `edits` queue: an undo never overtakes what it undoes)."""
 
 import contextlib
 from collections.abc import Callable
@@ -40,7 +41,7 @@ class EditMemory(QUndoCommand):
 
     def _apply(self, values: dict[str, Any], cause: str) -> None:
         host, memory_id = self.host, self.memory_id
-        tasks.run(
+        _queue(self.owner).run(
             lambda _ctx: host.store.update(memory_id, values, cause=cause),
             on_done=lambda _memory: self.done(),
             on_error=lambda error: _tell(self.owner, error),
@@ -62,25 +63,29 @@ class DeleteMemories(QUndoCommand):
         n = len(memory_ids)
         super().__init__("delete a memory" if n == 1 else f"delete {n} memories")
         self.host, self.memory_ids, self.done, self.owner = host, list(memory_ids), done, owner
-        self._snapshots: list[tuple[Any, list[str], list[Any]]] = []
+        self._snapshots: list[tuple[Any, list[str], list[Any], list[Any]]] = []
 
     def redo(self) -> None:
-        host, memory_ids = self.host, self.memory_ids
+        host = self.host
 
         def delete(_ctx: Any) -> None:
-            snapshots = []
-            for memory_id in memory_ids:
+            self._snapshots = []
+            entities = {e.id: e for e in host.store.entities()}
+            for memory_id in self.memory_ids:
                 try:
                     memory = host.store.get(memory_id, reveal=True)
                 except NotFound:
                     continue  # gone meanwhile: nothing to delete or to bring back
                 sources = [s.id for s in host.store.sources_of(memory_id)]
                 links = host.store.links(memory_id)
+                # A person or place named only by this memory goes with it: noted, to return.
+                ends = [
+                    entities[n] for link in links for n in (link.src, link.dst) if n in entities
+                ]
                 host.store.delete(memory_id, cause="deleted in the app")
-                snapshots.append((memory, sources, links))
-            self._snapshots = snapshots
+                self._snapshots.append((memory, sources, links, ends))  # as each one goes
 
-        tasks.run(
+        _queue(self.owner).run(
             delete,
             on_done=lambda _r: self.done(None),
             on_error=lambda error: _tell(self.owner, error),
@@ -88,36 +93,42 @@ class DeleteMemories(QUndoCommand):
         )
 
     def undo(self) -> None:
-        host, snapshots = self.host, list(self._snapshots)
+        host = self.host
 
         def restore(_ctx: Any) -> list[str]:
-            renamed: dict[str, str] = {}  # old id → the restored memory's id
-            for memory, sources, _links in snapshots:
+            snapshots = self._snapshots  # read here: the delete before it has ended
+            renamed: dict[str, str] = {}  # old id → the restored memory's or entity's id
+            for memory, sources, _links, ends in snapshots:
                 fresh = memory.model_copy(update={"id": ""})
                 stored = host.store.add(fresh, sources=sources, cause="restored (undo)")
                 renamed[memory.id] = str(stored.id)
+                for entity in ends:
+                    renamed.setdefault(entity.id, host.restore_entity(entity))
             # Links after all are back, so links between two deleted memories come back too.
-            for _memory, _sources, links in snapshots:
+            for _memory, _sources, links, _ends in snapshots:
                 for link in links:
-                    # The other end may have gone meanwhile (an entity named only by this one).
+                    # The other end may have gone meanwhile (another memory deleted since).
                     with contextlib.suppress(NotFound):
                         host.store.link(
                             renamed.get(link.src, link.src),
                             renamed.get(link.dst, link.dst),
                             link.relation,
                         )
-            return list(renamed.values())
+            self.memory_ids = [renamed[m.id] for m, *_ in snapshots]  # what a redo deletes
+            return self.memory_ids
 
-        def restored(new_ids: list[str]) -> None:
-            self.memory_ids = new_ids  # a redo deletes the memories that came back
-            self.done(new_ids)
-
-        tasks.run(
+        _queue(self.owner).run(
             restore,
-            on_done=restored,
+            on_done=self.done,
             on_error=lambda error: _tell(self.owner, error),
             parent=self.owner,
         )
+
+
+def _queue(owner: QObject) -> tasks.Serial:
+    """The owner's queue of store changes (views that hold an undo stack have `edits`)."""
+    queue: tasks.Serial = getattr(owner, "edits")  # noqa: B009
+    return queue
 
 
 def _tell(owner: QObject, error: BaseException) -> None:

@@ -136,6 +136,8 @@ class MemoryBrowser(QWidget):
         self.tabs.setTabEnabled(1, False)
         self.tabs.setTabEnabled(2, False)
         self.undo_stack = undo_stack(self)
+        self.edits = tasks.Serial()  # edits and their undos reach the store in order
+        self._choices_asked = 0
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.table)
         split.addWidget(self.tabs)
@@ -226,7 +228,13 @@ class MemoryBrowser(QWidget):
             types = None if kind is None else [kind]
             return host.memory_apps(), host.memory_folders(types) if folders else None
 
-        tasks.run(read, on_done=lambda found: self._choices(*found), parent=self)
+        self._choices_asked += 1
+        asked = self._choices_asked  # a later answer wins, whichever arrives first
+        tasks.run(
+            read,
+            on_done=lambda found: self._choices(*found) if asked == self._choices_asked else None,
+            parent=self,
+        )
 
     def _choices(self, apps: list[str], folders: dict[str, int] | None) -> None:
         chosen = self.app.currentData()
@@ -238,6 +246,8 @@ class MemoryBrowser(QWidget):
                 self.app.addItem(app, app)
             self.app.setCurrentIndex(max(self.app.findData(chosen), 0) if chosen else 0)
             self.app.blockSignals(False)
+            if chosen is not None and chosen not in apps:
+                self.reload()  # its last memory went: the table shows every app again
         if folders is not None:
             self.folders.show_folders(folders)
 
@@ -413,7 +423,7 @@ class MemoryBrowser(QWidget):
             )
             self._show(memory_id)
 
-        tasks.run(
+        self.edits.run(
             lambda _ctx: host.store.update(memory_id, changes, cause=cause),
             on_done=saved,
             on_error=lambda error: self.editor.show_error(str(error)),

@@ -41,6 +41,7 @@ class ThumbRow(QListWidget):
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self._generation = 0
+        self._task: tasks.Task | None = None
         self.itemClicked.connect(lambda item: self.chosen.emit(item.data(WHEN)))
 
     def show_captures(self, folder: Path, captures: Sequence[Any]) -> None:
@@ -57,9 +58,11 @@ class ThumbRow(QListWidget):
             item.setToolTip(f"{label} · {capture.app or ''} — {capture.title or ''}")
             self.addItem(item)
 
-        def decode(_ctx: Any) -> list[QImage | None]:
+        def decode(ctx: Any) -> list[QImage | None]:
             images: list[QImage | None] = []
             for capture in chosen:
+                if ctx.cancelled:  # another day or search since: its row is not this one
+                    break
                 image = QImage(str(folder / capture.thumbnail))
                 images.append(
                     None
@@ -73,7 +76,9 @@ class ThumbRow(QListWidget):
                 )
             return images
 
-        tasks.run(
+        if self._task is not None:
+            self._task.cancel()
+        self._task = tasks.run(
             decode,
             on_done=lambda images: self._fill(generation, images),
             parent=self,

@@ -183,10 +183,16 @@ class TimelineView(QWidget):
         self._delete(list(self.captures), f"{app}, {day}", confirm)
 
     def delete_range(self, start: datetime, end: datetime, *, confirm: bool = True) -> None:
-        """Delete the captures shown between two moments of the day everywhere."""
+        """Delete the captures shown between two moments of the day everywhere (those the
+        app filter and the search let through, as the question says)."""
         doomed = [c for c in self.captures if start <= c.occurred_at <= end]
-        span = f"{start.astimezone():%H:%M}–{end.astimezone():%H:%M}"
-        self._delete(doomed, f"{span}, {self.date.date().toString('d MMM yyyy')}", confirm)
+        what = [f"{start.astimezone():%H:%M}–{end.astimezone():%H:%M}"]
+        what.append(self.date.date().toString("d MMM yyyy"))
+        if self.app.currentData() is not None:
+            what.append(f"only {self.app.currentData()}")
+        if self.search.text().strip():
+            what.append(f"only those with “{self.search.text().strip()}”")
+        self._delete(doomed, ", ".join(what), confirm)
 
     def delete_app(self, app: str, *, confirm: bool = True) -> None:
         """Delete every capture ever kept from one app, every day, everywhere."""
@@ -221,13 +227,15 @@ class TimelineView(QWidget):
 
     def _menu_shown(self) -> None:
         app = self.app.currentData()
+        if app == "?":  # captures with no app name: nothing to name them by
+            app = None
         self.delete_app_action.setEnabled(app is not None)
         self.delete_app_action.setText(
             f"Everything from {app} (every day)…" if app else "Everything from one app…"
         )
 
     def _delete_app(self) -> None:
-        if (app := self.app.currentData()) is not None:
+        if (app := self.app.currentData()) not in (None, "?"):
             self.delete_app(app)
 
     def _ask_range(self) -> None:
@@ -250,10 +258,10 @@ class TimelineView(QWidget):
         form.addRow(buttons)
         if dialog.exec() == QDialog.DialogCode.Accepted:
             day = self.date.date().toPython()
-            local = datetime.combine(day, time(0, 0)).astimezone().tzinfo
 
             def at(edit: QTimeEdit) -> datetime:
-                return datetime.combine(day, edit.time().toPython(), tzinfo=local)
+                # Local wall time on that day, with that moment's own offset (DST days).
+                return datetime.combine(day, edit.time().toPython()).astimezone()
 
             self.delete_range(at(start), at(end) + timedelta(seconds=59.999))  # the whole minute
 
