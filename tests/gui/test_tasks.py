@@ -124,3 +124,25 @@ def test_a_task_can_wait_for_the_others_to_finish(qtbot) -> None:
         pass
     qtbot.waitUntil(lambda: first not in tasks._running, timeout=30_000)
     assert results == [True] and order == ["other work", "close"]
+
+
+def test_serial_work_runs_in_the_order_given(qapp, qtbot) -> None:
+    gate, order = threading.Event(), []
+    queue = tasks.Serial()
+
+    def first(_ctx: tasks.Context) -> None:
+        gate.wait(30)  # held until both are queued: the second could overtake it in the pool
+        order.append(1)
+
+    one = queue.run(first)
+    two = queue.run(lambda _ctx: order.append(2))
+    gate.set()
+    with qtbot.waitSignals([one.finished, two.finished], timeout=30_000):
+        pass
+    assert order == [1, 2]
+
+    failing = queue.run(lambda _ctx: 1 / 0, on_error=lambda _e: order.append("error"))
+    after = queue.run(lambda _ctx: order.append(3))  # a failure does not stall the queue
+    with qtbot.waitSignals([failing.finished, after.finished], timeout=30_000):
+        pass
+    assert sorted(map(str, order[2:])) == ["3", "error"]
