@@ -69,6 +69,16 @@ def _pipeline() -> Any:
     return spacy.load(PIPELINE, exclude=unused)
 
 
+def warm() -> None:
+    """Load the pipeline now. Reading its vocabulary holds the GIL for ~100 ms (a freeze of
+    the window), so the app does it at start, not in the middle of a conversation."""
+    try:
+        with _lock:
+            _pipeline()
+    except (ImportError, OSError) as exc:
+        log.warning("spaCy pipeline %s unavailable (%s)", PIPELINE, exc)
+
+
 def find(texts: Sequence[str]) -> list[list[Found]]:
     """The entities named in each text, in order, each name once per text. "my sister Marta"
     makes Marta a person whatever spaCy's label says."""

@@ -126,6 +126,7 @@ class Host:
             self._start_scheduler(owner)
             if owner:
                 self._writer.submit(self._repair)
+                self._writer.submit(self._warm_entities)
             else:
                 log.info("background work is owned by process %s", self.owner.owner_pid())
 
@@ -140,6 +141,11 @@ class Host:
             log.exception("vector repair failed")
             self.alert("Indexing failed", str(exc))
         indexing(1, 1)
+
+    def _warm_entities(self) -> None:
+        from agents import entities
+
+        entities.warm()
 
     def _start_scheduler(self, owner: bool) -> None:
         from apscheduler.executors.pool import ThreadPoolExecutor as Executor
