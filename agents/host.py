@@ -126,7 +126,7 @@ class Host:
             self._start_scheduler(owner)
             if owner:
                 self._writer.submit(self._repair)
-                self._writer.submit(self._warm_entities)
+                self._writer.submit(self._warm_up)
             else:
                 log.info("background work is owned by process %s", self.owner.owner_pid())
 
@@ -142,9 +142,24 @@ class Host:
             self.alert("Indexing failed", str(exc))
         indexing(1, 1)
 
-    def _warm_entities(self) -> None:
+    def wait_for_startup_work(self) -> None:
+        """Wait until the work queued at start (index repair, the warm-up) has ended: a
+        benchmark measures the app at rest, not while it settles."""
+        if self._writer is not None:
+            self._writer.submit(lambda: None).result()
+
+    def _warm_up(self) -> None:
+        """Load now, at start, what the first question or search would otherwise wait for:
+        the vector matrices (1-2 s for 100,000 memories; their ANN index then builds in the
+        background) and spaCy's pipeline (reading its vocabulary holds the GIL ~100 ms, a
+        freeze of the window if it came in the middle of a conversation)."""
         from agents import entities
 
+        try:
+            self.store.vectors.load()
+            self.store.source_vectors.load()
+        except Exception:  # a search loads them again, and says what is wrong
+            log.exception("loading the vector matrices failed")
         entities.warm()
 
     def _start_scheduler(self, owner: bool) -> None:
