@@ -4,7 +4,9 @@ the GUI thread, found by name, memories opened by a click."""
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from PySide6.QtCore import QPointF, Qt
+from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
+from PySide6.QtGui import QMouseEvent
+from PySide6.QtWidgets import QApplication
 
 from app.gui.main import MnemoApp
 from core.memory import EpisodicMemory
@@ -181,7 +183,23 @@ def test_a_dragged_node_takes_its_edges_along(mnemo: MnemoApp, qtbot) -> None:
     with qtbot.waitSignal(graph.laid_out, timeout=60_000):
         graph.reload()
     porto = next(item for item in graph.nodes.values() if item.label == "Porto")
-    porto.setPos(porto.pos() + QPointF(500, 300))  # what a drag does to the item
+    before = porto.pos()
+    viewport = graph.view.viewport()
+    start = graph.view.mapFromScene(porto.scenePos())
+    qtbot.mousePress(viewport, Qt.MouseButton.LeftButton, pos=start)
+    for step in (1, 2, 3):  # a drag: moves with the button held
+        at = start + QPoint(20 * step, 12 * step)
+        move = QMouseEvent(
+            QEvent.Type.MouseMove,
+            QPointF(at),
+            QPointF(viewport.mapToGlobal(at)),
+            Qt.MouseButton.NoButton,
+            Qt.MouseButton.LeftButton,
+            Qt.KeyboardModifier.NoModifier,
+        )
+        QApplication.sendEvent(viewport, move)
+    qtbot.mouseRelease(viewport, Qt.MouseButton.LeftButton, pos=start + QPoint(60, 36))
+    assert porto.pos() != before  # it moved with the mouse
     x, y = graph.positions[porto.node_id]
     assert (x, y) == (porto.pos().x(), porto.pos().y())
     ends = {(p.x(), p.y()) for line in graph.edges._lines for p in (line.p1(), line.p2())}

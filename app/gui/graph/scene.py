@@ -3,9 +3,8 @@ single item that draws every edge, clipped to the part of the scene being repain
 repaint costs the visible edges, not an item per edge."""
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
 
-from PySide6.QtCore import QLineF, QPointF, QRectF, Qt
+from PySide6.QtCore import QLineF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QPainter, QPen
 from PySide6.QtWidgets import (
     QGraphicsEllipseItem,
@@ -56,7 +55,7 @@ class NodeItem(QGraphicsEllipseItem):
         label: str,
         entity: bool,
         opened: Callable[[str], None],
-        moved: Callable[[str, QPointF], None],
+        moved: Callable[["NodeItem"], None],
     ) -> None:
         size = ENTITY_SIZE if entity else MEMORY_SIZE
         super().__init__(-size / 2, -size / 2, size, size)
@@ -69,14 +68,23 @@ class NodeItem(QGraphicsEllipseItem):
         self.setZValue(1)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         flags = QGraphicsItem.GraphicsItemFlag
-        self.setFlags(flags.ItemIsSelectable | flags.ItemIsMovable | flags.ItemSendsGeometryChanges)
-        # No paint() of our own: Qt's C++ one draws 2,000 discs in a fraction of the time a
-        # Python override takes (a Python call per item per frame).
-        self.name: QGraphicsSimpleTextItem | None = None
-        if entity:  # people and places carry their name; memories show it on hover
-            self.name = QGraphicsSimpleTextItem(label[:LABEL_CHARS], self)
+        self.setFlags(flags.ItemIsSelectable | flags.ItemIsMovable)
+        # No paint() or itemChange() of our own: Qt calls them in C++ for each item many
+        # times (each frame; each change while 2,000 items are placed), and a Python
+        # override makes every call a Python one. A drag is followed by its mouse moves.
+        self.name: QGraphicsSimpleTextItem | None = None  # made when first shown
+
+    def show_name(self, shown: bool) -> None:
+        """An entity's name beside it. Made on first use: a large graph shows none until
+        zoomed in, and 1,000 text items cost the placing of the graph ~30 ms."""
+        if not self.entity or (self.name is None and not shown):
+            return
+        if self.name is None:
+            size = self.rect().width()
+            self.name = QGraphicsSimpleTextItem(self.label[:LABEL_CHARS], self)
             self.name.setBrush(QBrush(QColor("#2c3e50")))
             self.name.setPos(size / 2 + 3, -size / 2 - 2)
+        self.name.setVisible(shown)
 
     def rename(self, label: str) -> None:
         self.label = label
@@ -84,10 +92,9 @@ class NodeItem(QGraphicsEllipseItem):
         if self.name is not None:
             self.name.setText(label[:LABEL_CHARS])
 
-    def itemChange(self, change: QGraphicsItem.GraphicsItemChange, value: Any) -> Any:
-        if change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged:
-            self._moved(self.node_id, self.pos())
-        return super().itemChange(change, value)
+    def mouseMoveEvent(self, event: QGraphicsSceneMouseEvent) -> None:
+        super().mouseMoveEvent(event)  # moves this node and the other selected ones
+        self._moved(self)
 
     def mouseDoubleClickEvent(self, event: QGraphicsSceneMouseEvent) -> None:
         """A double click opens the node; a click selects it (Ctrl+click adds to the

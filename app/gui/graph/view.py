@@ -8,7 +8,7 @@ and merge go through the undo stack and the nodes' history."""
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from PySide6.QtCore import QPointF, QRectF, QTimer, Signal
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QPainter, QWheelEvent
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -137,9 +137,9 @@ class GraphView(QWidget):
         self._graph: Any = None
         self._edge_list: list[tuple[str, str, str]] = []
         self._generation = 0
-        self._placing = False  # nodes placed by a layout are not "moved by hand"
         self._focus: str | None = None
         self._small = True  # few enough entities to name them all at any zoom
+        self._fitted = False  # the view was fitted to the graph once
         self._named: bool | None = None  # whether names are shown now
         self.view.zoomed.connect(self.show_names)
 
@@ -215,7 +215,8 @@ class GraphView(QWidget):
             return
         self.shown = visible(self._graph.nodes, self._edge_list, self.filters())
         for node_id, item in self.nodes.items():
-            item.setVisible(node_id in self.shown)
+            if item.isVisible() != (node_id in self.shown):  # most stay as they were
+                item.setVisible(node_id in self.shown)
         self._draw_edges()
         entities = sum(1 for n in self._graph.nodes if n.is_entity and n.id in self.shown)
         links = sum(1 for a, b, _ in self._edge_list if a in self.shown and b in self.shown)
@@ -324,7 +325,6 @@ class GraphView(QWidget):
     def _place(self, graph: Any, start: int, generation: int) -> None:
         if generation != self._generation:
             return  # a newer reload is under way
-        self._placing = True
         for node in graph.nodes[start : start + PLACE_CHUNK]:
             item = self.nodes.get(node.id)
             if item is None:
@@ -336,15 +336,12 @@ class GraphView(QWidget):
             elif item.label != node.label:
                 item.rename(node.label)
             item.setPos(QPointF(*self.positions[node.id]))
-        self._placing = False
         if start + PLACE_CHUNK < len(graph.nodes):
             QTimer.singleShot(0, self, lambda: self._place(graph, start + PLACE_CHUNK, generation))
             return
         self._graph = graph
         self._edge_list = list(graph.edges)
         self._small = sum(1 for node in graph.nodes if node.is_entity) <= ALWAYS_NAMED
-        self._named = None  # every item's name is set again below
-        self.show_names()
         if self._focus is not None and self._focus not in self.nodes:
             self._focus = None  # the node it centred on went (merged, deleted)
             self.near.setChecked(False)
@@ -354,6 +351,13 @@ class GraphView(QWidget):
             ys = [y for _, y in self.positions.values()]
             rect = QRectF(min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys))
             self.scene.setSceneRect(rect.adjusted(-120, -80, 320, 80))  # names run right
+            if not self._fitted:  # the first picture is the whole graph, never magnified
+                self._fitted = True
+                self.view.fitInView(self.scene.sceneRect(), Qt.AspectRatioMode.KeepAspectRatio)
+                if self.view.transform().m11() > 1:
+                    self.view.resetTransform()
+        self._named = None  # every item's name is set again, at the zoom now
+        self.show_names()
         self._selection_changed()
         self.laid_out.emit()
 
@@ -366,17 +370,16 @@ class GraphView(QWidget):
         self._named = named
         self.view.setRenderHint(QPainter.RenderHint.Antialiasing, named)
         for item in self.nodes.values():
-            if item.name is not None:
-                item.name.setVisible(named)
+            item.show_name(named)
 
     def _draw_edges(self) -> None:
         self.edges.set_lines(*edge_lines(self._edge_list, self.positions, self.shown))
 
-    def _moved(self, node_id: str, pos: QPointF) -> None:
-        """A node dragged by hand: its edges follow, and the next layout starts from there."""
-        if self._placing:
-            return
-        self.positions[node_id] = (pos.x(), pos.y())
+    def _moved(self, grabbed: NodeItem) -> None:
+        """Nodes dragged by hand (the one grabbed and the others selected): their edges
+        follow, and the next layout starts from where they are."""
+        for item in {grabbed, *self.selected_nodes()}:
+            self.positions[item.node_id] = (item.pos().x(), item.pos().y())
         self._draw_edges()
 
     def _open(self, node_id: str) -> None:
