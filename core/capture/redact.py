@@ -62,9 +62,14 @@ _TOKENS = re.compile(
     r")"
 )
 _BEARER = re.compile(r"(?i)\b(bearer\s+)([A-Za-z0-9._~+/-]{16,}=*)")
+# A name that holds a secret-like word anywhere ("AWS_SECRET_ACCESS_KEY", "db.auth_token",
+# "stripeApiKey"), assigned a long value. "_" is a word character, so a \b before the word
+# missed every name that has a prefix (found: an AWS secret key stored from a terminal).
 _ASSIGNED = re.compile(
-    r"(?i)\b((?:api[_ -]?key|secret(?:[_ -]?key)?|access[_ -]?token|auth[_ -]?token|token"
-    r"|client[_ -]?secret|private[_ -]?key)[\"']?\s*[:=]\s*[\"']?)([A-Za-z0-9/+_.=-]{12,})"
+    r"(?i)((?<![\w.-])[\w.-]*?"
+    r"(?:api[_ -]?key|secret|access[_ -]?key|access[_ -]?token|auth[_ -]?token|token"
+    r"|private[_ -]?key|credentials?)"
+    r"[\w.-]*[\"']?\s*[:=]\s*[\"']?)([A-Za-z0-9/+_.=-]{12,})"
 )
 # Preceded by anything but a letter, so "db_pwd=" counts; a value that starts like a UI's
 # mask or placeholder ("••••", "(hidden)") is not a password.

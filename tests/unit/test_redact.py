@@ -68,3 +68,30 @@ def test_emails_and_phones_when_asked() -> None:
     result = redact("call +351 213 555 019 or mail sam@example.com", emails=True, phones=True)
     assert result.text == "call [redacted: phone] or mail [redacted: email]"
     assert result.found == {"phone": 1, "email": 1}
+
+
+SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        f"AWS_SECRET_ACCESS_KEY={SECRET}",  # the leak found: "_" before "SECRET"
+        f"aws_secret_access_key = {SECRET}",
+        f"Aws_Secret_Access_Key: {SECRET}",
+        f'export AWS_SECRET_ACCESS_KEY="{SECRET}"',
+        f"spring.datasource.secret={SECRET}",
+        f'"clientSecret": "{SECRET}"',
+        f"STRIPE_API_KEY={SECRET}",
+        f"github_token: {SECRET}",
+        f"DB_CREDENTIALS={SECRET}",
+    ],
+)
+def test_a_secret_assigned_to_any_secret_like_name_goes(line: str) -> None:
+    result = redact(f"$ cat ~/.aws/credentials\n{line}\n$")
+    assert SECRET not in result.text and result.found["secret"] == 1
+
+
+def test_names_that_only_contain_token_keep_short_values() -> None:
+    for text in ("max_tokens=4096", "tokenizer: bert-base", "secret_santa = yes"):
+        assert redact(text).text == text
