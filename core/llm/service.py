@@ -18,6 +18,8 @@ from core.errors import MnemoError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+BUFFER = 64  # pieces a stream holds before its producer waits for the reader
+EMIT_POLL_S = 0.2  # how often a waiting producer looks whether its job was cancelled
 
 
 class Priority(IntEnum):
@@ -154,8 +156,21 @@ class ModelService:
         stream = TextStream(timeout)
         # The job holds the stream's queue, not the stream: a stream its reader abandoned is
         # collected at once, and that cancels the job.
-        pieces, end = stream.pieces, TextStream.END
-        stream.job = self.submit(lambda model, job: produce(model, job, pieces.put), priority)
+        pieces, room, end = stream.pieces, stream.room, TextStream.END
+
+        def emitter(job: Job[None]) -> Callable[[str], None]:
+            def emit(piece: str) -> None:
+                # Back-pressure: a reader that falls behind holds the producer once BUFFER
+                # pieces wait; one that stopped reading cancels the job, which frees it.
+                while not room.acquire(timeout=EMIT_POLL_S):
+                    if job.cancelled:
+                        return
+                if not job.cancelled:
+                    pieces.put(piece)
+
+            return emit
+
+        stream.job = self.submit(lambda model, job: produce(model, job, emitter(job)), priority)
         # Tied to the job's end, not to `produce` returning: a model that fails to load ends
         # the job before `produce` ever runs.
         stream.job.on_done(lambda: pieces.put(end))
@@ -228,7 +243,8 @@ class TextStream:
     def __init__(self, timeout: float | None) -> None:
         self.timeout = timeout
         self.job: Job[None] | None = None
-        self.pieces: queue.Queue = queue.Queue()
+        self.pieces: queue.Queue = queue.Queue()  # unbounded: the end never waits for room
+        self.room = threading.Semaphore(BUFFER)  # pieces the producer may still put
         self._finished = False
 
     def __iter__(self) -> "TextStream":
@@ -242,18 +258,20 @@ class TextStream:
         except queue.Empty:
             self.cancel()
             raise Cancelled(f"the model produced nothing for {self.timeout:g} s") from None
-        if piece is self.END:
-            self._finished = True
-            assert self.job is not None
-            if self.job.cancelled:
-                raise StopIteration
-            self.job.result()  # re-raise the job's error, if it failed
+        if piece is not self.END:
+            self.room.release()
+            return str(piece)
+        self._finished = True
+        assert self.job is not None
+        if self.job.cancelled:
             raise StopIteration
-        return piece
+        self.job.result()  # re-raise the job's error, if it failed
+        raise StopIteration
 
     def cancel(self) -> None:
         if self.job is not None:
             self.job.cancel()
+        self.room.release()  # a producer waiting for room sees the cancel at once
         self.pieces.put(self.END)
 
     close = cancel
@@ -262,3 +280,4 @@ class TextStream:
         # An abandoned stream (a `break` out of a for loop) must not keep the model busy.
         if not self._finished and self.job is not None:
             self.job.cancel()
+            self.room.release()
