@@ -5,17 +5,20 @@ the fallback is explicit: a key file with user-only permissions in the data fold
 warning — never a silent plaintext store.
 """
 
+import contextlib
 import logging
 import os
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
+from filelock import FileLock
 
 from core.errors import MnemoError
 
 log = logging.getLogger(__name__)
 SERVICE = "mnemo"
 KEY_FILE = "vault.key"
+KEY_LOCK = "vault.key.lock"  # held while a process finds or makes the key
 
 
 class SecretError(MnemoError):
@@ -50,22 +53,42 @@ class SecretBox:
         make every earlier secret unreadable. `store_id` keeps keys of separate data folders apart.
         """
         path = folder / KEY_FILE
-        if location == "keyring" or (location is None and use_keyring):
-            key = _keyring_key(store_id, create=location is None)
-            if key is not None:
-                return cls(key, "keyring")
-            if location == "keyring":
+        # Two processes writing their first secret at once (the app and `mnemo add`) must
+        # not make two keys: the one that did not win the keyring or the file would encrypt
+        # with a key nobody keeps.
+        with FileLock(str(folder / KEY_LOCK)):
+            if location == "keyring" or (location is None and use_keyring):
+                key = _keyring_key(store_id, create=location is None)
+                if key is not None:
+                    return cls(key, "keyring")
+                if location == "keyring":
+                    raise SecretError(
+                        "the vault key is kept in the OS keyring, which is not reachable now; "
+                        "unlock or start the keyring and try again"
+                    )
+            if location not in (None, "keyring") and not path.exists():
                 raise SecretError(
-                    "the vault key is kept in the OS keyring, which is not reachable now; "
-                    "unlock or start the keyring and try again"
+                    f"the vault key file {path} is missing; vault secrets cannot be read"
                 )
-        if location not in (None, "keyring") and not path.exists():
-            raise SecretError(f"the vault key file {path} is missing; vault secrets cannot be read")
-        if not path.exists():
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(Fernet.generate_key())
-        return cls(path.read_bytes().strip(), "file")
+            if not path.exists():
+                _write_new_key(path)
+            return cls(path.read_bytes().strip(), "file")
+
+
+def _write_new_key(path: Path) -> None:
+    """A new key in a user-only file, whole or not at all: written aside, then linked into
+    place (a reader never sees it half written; a key already there is kept)."""
+    aside = path.with_name(f"{path.name}.{os.getpid()}.new")
+    fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(Fernet.generate_key())
+            handle.flush()
+            os.fsync(handle.fileno())
+        with contextlib.suppress(FileExistsError):
+            os.link(aside, path)
+    finally:
+        aside.unlink(missing_ok=True)
 
 
 def _keyring_key(store_id: str, *, create: bool) -> bytes | None:

@@ -1,5 +1,6 @@
 """Delete means gone from every file; vault keys live in the keyring or an explicit fallback."""
 
+import contextlib
 import stat
 import time
 from pathlib import Path
@@ -228,3 +229,37 @@ def test_a_secret_to_remember_goes_to_the_vault_encrypted_only(
         assert answer.items[0].label == "user: my wifi password is [redacted: password]"
         store.db.checkpoint()
     assert files_containing(data_dir, CANARY.encode()) == []
+
+
+def _encrypt_first_secret(args: tuple[str, object, int]) -> str:
+    import threading
+
+    import core.secrets
+
+    folder, both_made_one, n = args
+    make = core.secrets.Fernet.generate_key
+
+    def generate_key() -> bytes:
+        # Two processes that both got here would both make a key: wait for the other one.
+        # With the key's lock, only one ever gets here, and it goes on when the wait ends.
+        with contextlib.suppress(threading.BrokenBarrierError):
+            both_made_one.wait(3)  # type: ignore[attr-defined]
+        return make()
+
+    core.secrets.Fernet.generate_key = generate_key  # type: ignore[method-assign]
+    box = SecretBox.open(Path(folder), "store-x", location=None, use_keyring=False)
+    return box.encrypt(f"secret {n}")
+
+
+def test_processes_opening_the_vault_at_once_share_one_key(tmp_path: Path) -> None:
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    with context.Manager() as manager:
+        barrier = manager.Barrier(2)
+        with context.Pool(2) as pool:
+            tokens = pool.map(_encrypt_first_secret, [(str(tmp_path), barrier, n) for n in (0, 1)])
+    # Both processes encrypted with the key that was kept: each secret reads back.
+    box = SecretBox.open(tmp_path, "store-x", location="file", use_keyring=False)
+    assert [box.decrypt(token) for token in tokens] == ["secret 0", "secret 1"]
+    assert not list(tmp_path.glob("vault.key.*.new"))  # no half-made key left aside
