@@ -55,8 +55,10 @@ class SecretBox:
         path = folder / KEY_FILE
         # Two processes writing their first secret at once (the app and `mnemo add`) must
         # not make two keys: the one that did not win the keyring or the file would encrypt
-        # with a key nobody keeps.
-        with FileLock(str(folder / KEY_LOCK)):
+        # with a key nobody keeps. A key already made is only read (no lock file needed, so
+        # a read-only data folder still opens).
+        making = location is None
+        with FileLock(str(folder / KEY_LOCK)) if making else contextlib.nullcontext():
             if location == "keyring" or (location is None and use_keyring):
                 key = _keyring_key(store_id, create=location is None)
                 if key is not None:
