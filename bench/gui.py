@@ -26,7 +26,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bench import gui_views
+from bench import gui_views, seeds
 from bench.display import app_window, tray_host, virtual_display
 from bench.report import report
 
@@ -134,15 +134,9 @@ def seed(folder: Path, memories: int, captures: int) -> None:
 
 
 def seeded_store(memories: int, captures: int) -> Path:
-    from platformdirs import user_cache_dir
-
-    folder = Path(user_cache_dir("mnemo-bench")) / f"gui-seed-{memories}-{captures}-v1"
-    if not (folder / "seeded").exists():
-        shutil.rmtree(folder, ignore_errors=True)
-        folder.mkdir(parents=True)
-        seed(folder, memories, captures)
-        (folder / "seeded").touch()
-    return folder
+    return seeds.cached(
+        f"gui-seed-{memories}-{captures}-v1", lambda folder: seed(folder, memories, captures)
+    )
 
 
 def conversation(sessions: int, folder: Path) -> Path:

@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bench import seeds
 from bench.display import virtual_display
 from bench.report import report
 from bench.search import DIM, PROJECTS, TOPICS, synthetic_memories
@@ -122,16 +123,10 @@ def seed(folder: Path, memories: int, entities: int, captures: int) -> None:
 
 
 def seeded_store(memories: int, entities: int, captures: int) -> Path:
-    from platformdirs import user_cache_dir
-
-    name = f"views-seed-{memories}-{entities}-{captures}-v1"
-    folder = Path(user_cache_dir("mnemo-bench")) / name
-    if not (folder / "seeded").exists():
-        shutil.rmtree(folder, ignore_errors=True)
-        folder.mkdir(parents=True)
-        seed(folder, memories, entities, captures)
-        (folder / "seeded").touch()
-    return folder
+    return seeds.cached(
+        f"views-seed-{memories}-{entities}-{captures}-v1",
+        lambda folder: seed(folder, memories, entities, captures),
+    )
 
 
 def measure(memories: int, entities: int, captures: int) -> dict[str, Any]:
