@@ -193,8 +193,12 @@ class GraphMixin:
         self.changes.emit("entity", "added", [found["id"]])
         return _entity(found)
 
-    def entities(self) -> list[Entity]:
-        rows = self.db.query("SELECT * FROM entities ORDER BY kind, name")
+    def entities(self, ids: Sequence[str] | None = None) -> list[Entity]:
+        """Every entity, or those of `ids` that exist (ids of other nodes are skipped)."""
+        if ids is None:
+            rows = self.db.query("SELECT * FROM entities ORDER BY kind, name")
+        else:
+            rows = list(self.db.query_in("SELECT * FROM entities WHERE id IN ({marks})", ids))
         return [_entity(r) for r in rows]
 
     def link(

@@ -172,7 +172,7 @@ def neighbourhood(store: MemoryStore, ref: str, depth: int = 1) -> Neighbourhood
         seen |= reached
         if not frontier:
             break
-    entities = {e.id: e for e in store.entities() if e.id in seen}
+    entities = {e.id: e for e in store.entities(sorted(seen))}
     memories = store.get_many([node for node in seen if node not in entities])
     return Neighbourhood(center, memories, entities, list(links.values()))
 

@@ -85,7 +85,7 @@ class LinkNodes(GraphEdit):
 
     def _unlink(self) -> None:
         nodes = {node for src, dst, _ in self.links for node in (src, dst)}
-        self.ends = {e.id: e for e in self.host.store.entities() if e.id in nodes}
+        self.ends = {e.id: e for e in self.host.store.entities(sorted(nodes))}
         for src, dst, relation in self.links:
             self.host.unlink(src, dst, relation)
 

@@ -70,7 +70,6 @@ class DeleteMemories(QUndoCommand):
 
         def delete(_ctx: Any) -> None:
             self._snapshots = []
-            entities = {e.id: e for e in host.store.entities()}
             for memory_id in self.memory_ids:
                 try:
                     memory = host.store.get(memory_id, reveal=True)
@@ -79,9 +78,7 @@ class DeleteMemories(QUndoCommand):
                 sources = [s.id for s in host.store.sources_of(memory_id)]
                 links = host.store.links(memory_id)
                 # A person or place named only by this memory goes with it: noted, to return.
-                ends = [
-                    entities[n] for link in links for n in (link.src, link.dst) if n in entities
-                ]
+                ends = host.store.entities(sorted({n for x in links for n in (x.src, x.dst)}))
                 host.store.delete(memory_id, cause="deleted in the app")
                 self._snapshots.append((memory, sources, links, ends))  # as each one goes
 
