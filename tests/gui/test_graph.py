@@ -35,6 +35,16 @@ def seed_graph(host) -> None:  # type: ignore[no-untyped-def]
         host.store.link(memory.id, where.id, "mentions")
 
 
+def seeded_graph(mnemo: MnemoApp, qtbot):  # type: ignore[no-untyped-def]
+    """The graph page on screen, drawn from `seed_graph`'s month of memories."""
+    graph = mnemo.window.graph
+    mnemo.window.nav.setCurrentRow(2)
+    seed_graph(mnemo.host)
+    with qtbot.waitSignal(graph.laid_out, timeout=60_000):
+        graph.reload()
+    return graph
+
+
 def test_the_graph_shows_people_places_and_memories(mnemo: MnemoApp, qtbot) -> None:
     host, window = mnemo.host, mnemo.window
     host.ingest_chat(DEMO)
@@ -106,11 +116,7 @@ def test_two_nodes_for_one_person_merge_in_the_graph_and_undo(mnemo: MnemoApp, q
 
 
 def test_rename_link_unlink_filter_and_neighbourhood_in_the_graph(mnemo: MnemoApp, qtbot) -> None:
-    host, graph = mnemo.host, mnemo.window.graph
-    mnemo.window.nav.setCurrentRow(2)
-    seed_graph(host)
-    with qtbot.waitSignal(graph.laid_out, timeout=60_000):
-        graph.reload()
+    host, graph = mnemo.host, seeded_graph(mnemo, qtbot)
     by_label = {item.label: item for item in graph.nodes.values()}
     ken = by_label["Ken"]
 
@@ -178,10 +184,7 @@ def test_rename_link_unlink_filter_and_neighbourhood_in_the_graph(mnemo: MnemoAp
 
 
 def test_a_dragged_node_takes_its_edges_along(mnemo: MnemoApp, qtbot) -> None:
-    host, graph = mnemo.host, mnemo.window.graph
-    seed_graph(host)
-    with qtbot.waitSignal(graph.laid_out, timeout=60_000):
-        graph.reload()
+    graph = seeded_graph(mnemo, qtbot)
     porto = next(item for item in graph.nodes.values() if item.label == "Porto")
     before = porto.pos()
     viewport = graph.view.viewport()
@@ -255,11 +258,7 @@ def test_undo_steps_run_in_order_and_bring_back_what_an_unlink_took(mnemo: Mnemo
 
 
 def test_a_refused_edit_leaves_the_undo_stack(mnemo: MnemoApp, qtbot) -> None:
-    host, graph = mnemo.host, mnemo.window.graph
-    mnemo.window.nav.setCurrentRow(2)
-    seed_graph(host)
-    with qtbot.waitSignal(graph.laid_out, timeout=60_000):
-        graph.reload()
+    host, graph = mnemo.host, seeded_graph(mnemo, qtbot)
     ken = next(i for i in graph.nodes.values() if i.label == "Ken")
     graph.rename_entity(ken.node_id, "Priya")  # taken: the store refuses
     qtbot.waitUntil(lambda: "already a node" in graph.status.text(), timeout=30_000)
