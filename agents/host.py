@@ -181,6 +181,9 @@ class Host:
             hours = self.settings.agents.consolidate_every_hours
             schedule(scheduler, self._consolidate_quietly, hours)
             scheduler.add_job(self._recycle_pictures, "interval", hours=1, id="mnemo-retention")
+            every = self.settings.backup.every_hours
+            if every:
+                scheduler.add_job(self.backup, "interval", hours=every, id="mnemo-backup")
         scheduler.start()
         self._scheduler = scheduler
 
@@ -451,6 +454,20 @@ class Host:
             return Consolidator(self.store, self.chat_model).run(progress=report)
         finally:
             self.progress("Consolidating memories", 1, 1)
+
+    def backup(self) -> Any:
+        """A scheduled backup (settings [backup]), keeping the newest `keep`. A failure is
+        shown as an alert, never raised into the scheduler."""
+        from core import backup as backups
+
+        wanted = self.settings.backup
+        dest = Path(wanted.folder).expanduser() if wanted.folder else None
+        try:
+            return backups.backup(self.data_dir, dest, keep=wanted.keep)
+        except (MnemoError, OSError) as exc:
+            log.exception("scheduled backup failed")
+            self.alert("Backup failed", str(exc))
+            return None
 
     def _consolidate_quietly(self) -> None:
         try:

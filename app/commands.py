@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.host import Host
-from app import cli_agents, cli_capture, cli_models
+from app import cli_agents, cli_backup, cli_capture, cli_models
 from app import cli_output as out
 from core.errors import Ambiguous, MnemoError, NotFound
 from core.memory.models import (
@@ -389,6 +389,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_models.add_commands(sub)
     cli_agents.add_commands(sub)
     cli_capture.add_commands(sub)
+    cli_backup.add_commands(sub)
     return parser
 
 
@@ -419,6 +420,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `mnemo list | head`: the reader has all it wanted
+        sys.stderr.close()
+        return 0
     except Exception as exc:  # a bug or a broken environment: one line here, details in the log
         logging.getLogger("mnemo.cli").exception("mnemo %s failed", args.command)
         try:

@@ -30,6 +30,7 @@ class SecretBox:
 
     def __init__(self, key: bytes, where: str) -> None:
         self._fernet = Fernet(key)
+        self.key = key  # for a backup that must carry it to another computer
         self.where = where  # "keyring" or "file": recorded in the store so the key is found again
 
     def encrypt(self, plaintext: str) -> str:

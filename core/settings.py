@@ -174,6 +174,20 @@ class PrivacySettings(_Section):
     )
 
 
+class BackupSettings(_Section):
+    every_hours: float = Field(
+        0,
+        ge=0,
+        description="Back up the store this often while the app runs; 0 = only by hand "
+        "(`mnemo backup`). Off by default: a backup keeps what you delete later, until it is "
+        "itself deleted",
+    )
+    keep: int = Field(3, ge=1, le=1000, description="Scheduled backups kept; older ones go")
+    folder: str = Field(
+        "", description="Where scheduled backups go; empty = `backups` in the data folder"
+    )
+
+
 class AppSettings(_Section):
     first_run_done: bool = Field(False, description="The welcome has been shown")
     start_at_login: bool = Field(
@@ -194,6 +208,7 @@ class Settings(_Section):
     security: SecuritySettings = SecuritySettings()
     capture: CaptureSettings = CaptureSettings()
     privacy: PrivacySettings = PrivacySettings()
+    backup: BackupSettings = BackupSettings()
     app: AppSettings = AppSettings()
 
     @classmethod

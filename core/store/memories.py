@@ -23,6 +23,7 @@ import numpy as np
 from core.embed import Embedder
 from core.errors import InvalidInput, MnemoError, NotFound
 from core.ids import new_id
+from core.locks import maintenance
 from core.memory.models import (
     CoreBlock,
     Memory,
@@ -55,6 +56,7 @@ from core.timeutil import from_iso, now, to_iso
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]  # (done, total)
 PURGE_DELAY_S = 5.0
+PURGE_WAIT_S = 120  # another process purging or backing up: wait this long, then later
 CORE_LABELS = ("human", "persona")
 
 
@@ -425,6 +427,11 @@ class MemoryStore(SourcesMixin, GraphMixin, RepairMixin):
         index segments until they are merged, and the WAL keeps old page images until a
         checkpoint; LanceDB keeps old versions until cleaned. This clears all three.
         """
+        with maintenance(self.folder, timeout=PURGE_WAIT_S) as held:
+            if held:  # else purge_pending stays set: the next start or delete purges
+                self._purge()
+
+    def _purge(self) -> None:
         with self.db.write() as db:
             db.execute("INSERT INTO memories_fts (memories_fts) VALUES ('optimize')")
             db.execute("INSERT INTO sources_fts (sources_fts) VALUES ('optimize')")

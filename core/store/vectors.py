@@ -22,12 +22,14 @@ import lancedb
 import numpy as np
 import pyarrow as pa
 
+from core.locks import maintenance
 from core.settings import IndexSettings
 from core.store import ivf as ivf_index
 
 log = logging.getLogger(__name__)
 # Compact and prune LanceDB's versions after this many writes (its docs suggest ~20).
 WRITES_PER_MAINTENANCE = 20
+MAINTENANCE_WAIT_S = 120  # another process compacting: wait this long, then leave it for later
 SYNC_SECONDS = 0.5
 
 
@@ -431,6 +433,13 @@ class VectorIndex:
         LanceDB keeps every version until cleaned, so a deleted vector still sits in old files:
         `purge=True` removes all versions but the latest, which is what makes delete final.
         """
+        with maintenance(self.folder.parent, timeout=MAINTENANCE_WAIT_S) as held:
+            if held:
+                self._maintain(purge=purge)
+            elif purge:
+                self._pending_purge = True  # made final by the next maintenance
+
+    def _maintain(self, *, purge: bool) -> None:
         with self._lock:
             purge = purge or self._pending_purge
             try:
