@@ -8,7 +8,9 @@ per thread, and re-entrant within one, so a purge may compact under the lock it 
 """
 
 import logging
+import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +19,9 @@ from filelock import FileLock, Timeout
 
 log = logging.getLogger(__name__)
 LOCK_FILE = "maintenance.lock"
+# bench.reliability sets this to a file where each holder appends when it takes and leaves the
+# lock, to prove that no two maintenance runs ever overlapped across its processes.
+TRACE_ENV = "MNEMO_MAINTENANCE_TRACE"
 _locks: dict[Path, FileLock] = {}
 _guard = threading.Lock()
 
@@ -44,7 +49,20 @@ def maintenance(folder: Path, *, timeout: float = 300) -> Iterator[bool]:
         log.warning("maintenance of %s skipped: %s", folder, exc)
         yield False
         return
+    _trace("begin")
     try:
         yield True
     finally:
+        _trace("end")
         lock.release()
+
+
+def _trace(event: str) -> None:
+    path = os.environ.get(TRACE_ENV)
+    if path:  # one short O_APPEND write: lines of several processes never interleave
+        line = f"{os.getpid()} {threading.get_ident()} {event} {time.time_ns()}\n"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            os.write(fd, line.encode())
+        finally:
+            os.close(fd)
