@@ -470,6 +470,7 @@ def run(
     embedder = LlamaEmbedder.bundled(folder / "models")
     totals = Check()
     kills = 0
+    mid_write: dict[str, int] = {}
     for trial in range(trials):
         with open(root / f"child-{trial}.err", "wb") as errors:
             child = subprocess.Popen(
@@ -497,6 +498,9 @@ def run(
         else:
             totals.crashes.append(f"trial {trial}: the workload died by itself (see {root})")
         child.wait()
+        last = read_journal(journal)[-1]
+        if last["op"] == "begin":  # the kill came in the middle of this write
+            mid_write[last["what"]] = mid_write.get(last["what"], 0) + 1
         found = check(folder, journal, embedder)
         for name in ("lost", "corrupt", "inconsistent", "pictures", "secrets", "canaries"):
             getattr(totals, name).extend(f"trial {trial}: {p}" for p in getattr(found, name))
@@ -517,6 +521,7 @@ def run(
         "deleted_canary_leftovers": len(totals.canaries),
         "workload_crashes": len(totals.crashes),
         "acknowledged_by_kind": kinds,
+        "killed_mid_write": mid_write,
         "problems": (
             totals.lost
             + totals.corrupt

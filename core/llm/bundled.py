@@ -9,6 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from filelock import FileLock
+
 from core.errors import MnemoError
 
 log = logging.getLogger(__name__)
@@ -64,20 +66,29 @@ def derived_file(target: Path, stamp: dict[str, Any], make: Callable[[Path], Non
     """`target`, made by `make(temporary path)` unless the stamp beside it says it was made
     from `stamp`. The rename at the end means a crash never leaves half a model under its name."""
     stamp_path = target.with_suffix(".json")
-    try:
-        if target.exists() and json.loads(stamp_path.read_text()) == stamp:
-            return target
-    except (OSError, ValueError):
-        pass
+
+    def made() -> bool:
+        try:
+            return target.exists() and json.loads(stamp_path.read_text()) == stamp
+        except (OSError, ValueError):
+            return False
+
+    if made():  # no lock to read a file made already (a read-only models folder still works)
+        return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    log.info("making %s", target)
-    tmp = target.with_name(target.name + ".tmp")
-    try:
-        make(tmp)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
-    stamp_path.write_text(json.dumps(stamp))
+    # Two processes starting on a new data folder at once (the app and `mnemo search`) would
+    # both make it, into one temporary name: one makes it, the other waits and uses it.
+    with FileLock(str(target.with_name(target.name + ".lock")), mode=0o600):
+        if made():
+            return target
+        log.info("making %s", target)
+        tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+        try:
+            make(tmp)
+            os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)
+        stamp_path.write_text(json.dumps(stamp))
     return target
 
 

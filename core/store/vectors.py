@@ -17,10 +17,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import lancedb
 import numpy as np
 import pyarrow as pa
+from filelock import FileLock
 
 from core.locks import maintenance
 from core.settings import IndexSettings
@@ -29,6 +31,7 @@ from core.store import ivf as ivf_index
 log = logging.getLogger(__name__)
 # Compact and prune LanceDB's versions after this many writes (its docs suggest ~20).
 WRITES_PER_MAINTENANCE = 20
+OPEN_LOCK = "vectors.lock"  # in the data folder: held while a table is opened or made
 MAINTENANCE_WAIT_S = 120  # another process compacting: wait this long, then leave it for later
 SYNC_SECONDS = 0.5
 
@@ -249,6 +252,20 @@ class VectorIndex:
                 self._matrix = None
 
     def _open(self) -> lancedb.table.Table:
+        # Two processes opening a new folder at once (the app and `mnemo search`): one made a
+        # table while the other found it half made ("not found") and threw the index away.
+        try:
+            lock: Any = FileLock(str(self.folder.parent / OPEN_LOCK), mode=0o600)
+            lock.acquire()
+        except OSError:  # a read-only folder: nothing will be created there anyway
+            lock = None
+        try:
+            return self._open_or_create()
+        finally:
+            if lock is not None:
+                lock.release()
+
+    def _open_or_create(self) -> lancedb.table.Table:
         try:
             db = self._connect()
             if self.table_name in db.list_tables().tables:
@@ -260,8 +277,14 @@ class VectorIndex:
             return db.create_table(self.table_name, schema=_schema(self.dim))
         except (OSError, ValueError, RuntimeError) as exc:
             # The index is derived from SQLite: a broken one is thrown away, not repaired.
-            log.warning("vector index at %s is unreadable (%s); rebuilding it", self.folder, exc)
-            shutil.rmtree(self.folder, ignore_errors=True)
+            log.warning(
+                "vector table %s at %s is unreadable (%s); rebuilding it",
+                self.table_name,
+                self.folder,
+                exc,
+            )
+            # This table only: the folder holds the other table too, which is fine.
+            shutil.rmtree(self.folder / f"{self.table_name}.lance", ignore_errors=True)
             return self._connect().create_table(self.table_name, schema=_schema(self.dim))
 
     def count(self) -> int:

@@ -56,6 +56,19 @@ def test_a_deleted_vector_index_is_rebuilt_from_sqlite(data_dir: Path, settings)
         assert store.get(memory.id).headline == "Harbour"
 
 
+def test_an_unreadable_vector_table_is_rebuilt_alone(data_dir: Path, settings) -> None:
+    """It used to throw the whole vector folder away, the healthy table with it; a second
+    process that found a table half made by the first one did the same."""
+    import shutil
+
+    with MemoryStore(data_dir, HashingEmbedder(), settings) as store:
+        store.add(SemanticMemory(name="Harbour", summary="boats at the harbour"))
+    shutil.rmtree(data_dir / "vectors" / "sources.lance" / "_versions")
+    with MemoryStore(data_dir, HashingEmbedder(), settings, repair=False) as store:
+        assert store.source_vectors.revisions() == {}
+        assert len(store.vectors.revisions()) == 3  # the memories' table was kept as it was
+
+
 def test_changing_the_embedding_model_re_embeds_everything(data_dir: Path, settings) -> None:
     with MemoryStore(data_dir, HashingEmbedder(384), settings) as store:
         store.add(SemanticMemory(name="Harbour", summary="boats at the harbour"))

@@ -1,6 +1,8 @@
 """The GUI thread, the scheduler and the agents share one store: writes and reads at once."""
 
 import threading
+from collections.abc import Callable
+from pathlib import Path
 
 from core.memory import SemanticMemory
 from core.store.memories import MemoryStore
@@ -41,3 +43,39 @@ def test_threads_writing_and_reading_at_once(store: MemoryStore) -> None:
     assert {r["id"]: r["rev"] for r in rows} == revisions
     hits = search(store, "topic2", limit=100)
     assert sum(h.memory.headline.startswith("w2 ") for h in hits) == per_thread
+
+
+def test_a_model_file_two_processes_derive_at_once_is_made_once(tmp_path: Path) -> None:
+    """The app and `mnemo search` starting on a new folder both converted MiniLM into one
+    temporary file; the second rename failed with FileNotFoundError."""
+    from core.llm.bundled import derived_file
+
+    target = tmp_path / "models" / "model.gguf"
+    in_make, release = threading.Event(), threading.Event()
+    makers: list[str] = []
+
+    def make(name: str) -> Callable[[Path], None]:
+        def write(tmp: Path) -> None:
+            makers.append(name)
+            in_make.set()
+            release.wait()
+            tmp.write_text(name)
+
+        return write
+
+    results: dict[str, Path] = {}
+    first = threading.Thread(
+        target=lambda: results.update(a=derived_file(target, {"v": 1}, make("a")))
+    )
+    first.start()
+    in_make.wait()
+    second = threading.Thread(
+        target=lambda: results.update(b=derived_file(target, {"v": 1}, make("b")))
+    )
+    second.start()
+    release.set()
+    first.join()
+    second.join()
+    assert makers == ["a"]
+    assert results == {"a": target, "b": target} and target.read_text() == "a"
+    assert list(target.parent.glob("*.tmp")) == []
