@@ -180,7 +180,7 @@ class ChatAgent:
         if self.plan_queries:
             messages = [
                 {"role": "system", "content": prompt("plan")},
-                {"role": "user", "content": question},
+                {"role": "user", "content": redact(question).text},
             ]
             try:
                 plan = self.chat.structured(messages, SearchPlan, priority=Priority.CHAT)
@@ -318,6 +318,9 @@ class ChatAgent:
         return stream.answer
 
     def stream(self, message: str, *, now: datetime | None = None) -> AnswerStream:
+        # An unpaired surrogate (pasted from a broken page) is no character: SQLite could
+        # neither store nor search it.
+        message = message.encode("utf-8", "replace").decode("utf-8")
         intent, rest = intent_of(message)
         if intent == "remember":
             answer = self.remember(rest, now=now)
@@ -377,7 +380,10 @@ class ChatAgent:
         # The fixed instructions and the user's core blocks come first and change rarely, so
         # llama.cpp keeps them in its KV cache from one question to the next.
         system = f"{prompt('chat')}\n\nAbout the user:\n{about or '(nothing yet)'}"
-        user = f"Today is {today}.\n\nNotes:\n{notes}\n\nQuestion: {question}"
+        # A token pasted into a question is not needed to answer it (what is kept of it is
+        # redacted too) and must not reach a model, which may be a server's.
+        asked = redact(question).text
+        user = f"Today is {today}.\n\nNotes:\n{notes}\n\nQuestion: {asked}"
         return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
     # -- remember and forget ---------------------------------------------------------------
@@ -405,8 +411,10 @@ class ChatAgent:
         lines = [f"- {written[i].headline}" for i in report.memory_ids if i in written]
         answer = Answer(question=text, intent="remember", report=report)
         answer.items = [_source_item(source)]
+        # A list for the user, not a prompt: a high-sensitivity vault item just filed is
+        # listed by its caption (its value is never decrypted for this).
         answer.citations = [
-            self._memory_item(written[i]) for i in report.memory_ids if i in written
+            self._memory_item(written[i], shown=False) for i in report.memory_ids if i in written
         ]
         for number, item in enumerate(answer.citations, 1):
             item.number = number
@@ -486,7 +494,8 @@ def _finish(answer: Answer, text: str, *, stopped: bool = False) -> None:
     ):
         # What the model wrote repeats its prompt or says what no note says: the user sees
         # the notes' own best sentence instead (the pane shows the final text).
-        log.info("a generated answer was replaced by an extractive one: %r", text[:200])
+        # Its length only: what a model writes may repeat a vault value it was shown.
+        log.info("a generated answer (%d characters) was replaced by an extractive one", len(text))
         text = grounding.extractive(answer.question, answer.items)
     answer.text = text
     if answer.intent != "ask":

@@ -33,7 +33,13 @@ from core.llm.chat import ChatModel, StructuredOutputError
 from core.llm.service import Priority
 from core.memory.models import Memory, MemoryType
 from core.store.memories import MemoryStore
-from core.store.upkeep import changed_since, rank_weights, same_name, set_rank_weights
+from core.store.upkeep import (
+    changed_since,
+    in_order_written,
+    rank_weights,
+    same_name,
+    set_rank_weights,
+)
 from core.store.vectors import VectorFilter
 from core.timeutil import now, to_iso
 
@@ -87,7 +93,12 @@ class Consolidator:
     ) -> ConsolidationReport:
         at = at or now()
         report = ConsolidationReport()
-        changed = changed_since(self.store, MERGEABLE, self.store.meta("consolidated_at"))
+        since = self.store.meta("consolidated_at")
+        if since is not None and since > to_iso(at):
+            # The clock was set back since the last run: what was written meanwhile is dated
+            # before that run, and would never be compared. Everything is, once.
+            since = None
+        changed = changed_since(self.store, MERGEABLE, since)
         gone: set[str] = set()
         for n, memory_id in enumerate(changed, 1):
             if memory_id not in gone:
@@ -121,7 +132,13 @@ class Consolidator:
         for other_id in duplicates:
             if other_id not in others:
                 continue
-            older, newer = sorted([memory, others[other_id]], key=_created)
+            # The one the store has held longer stays: by the order written, not by its
+            # created_at, which a clock set back dates before a memory held for months (whose
+            # whole history a merge into the new one would delete).
+            first = in_order_written(self.store, [memory.id, other_id])[0]
+            older, newer = (
+                (memory, others[other_id]) if first == memory.id else (others[other_id], memory)
+            )
             try:
                 self._merge(older, newer)
             except MnemoError as exc:
@@ -160,6 +177,7 @@ class Consolidator:
                     {target: merged},
                     cause=f"merged duplicate {newer.id}: {newer.headline[:80]}",
                     actor=ACTOR,
+                    expect_rev=older.rev,
                 )
         sources = [s.id for s in self.store.sources_of(newer.id)]
         self.store.link_sources(older.id, sources)
@@ -168,7 +186,11 @@ class Consolidator:
             dst = older.id if link.dst == newer.id else link.dst
             if src != dst:
                 self.store.link(src, dst, link.relation)
-        self.store.delete(newer.id, cause=f"merged into {older.id}", actor=ACTOR)
+        # Only the version merged in: an edit made since (by the user, in another process)
+        # keeps the memory, and the next run merges it with that edit.
+        self.store.delete(
+            newer.id, cause=f"merged into {older.id}", actor=ACTOR, expect_rev=newer.rev
+        )
 
     def _linked(self, a: str, b: str) -> bool:
         return any({link.src, link.dst} == {a, b} for link in self.store.links(a))
@@ -229,11 +251,6 @@ def _rewrite_schema(chars: int) -> type[BaseModel]:
         __config__=ConfigDict(extra="forbid"),
         text=(Annotated[str, Field(min_length=1, max_length=chars)], ...),
     )
-
-
-def _created(memory: Memory) -> datetime:
-    assert memory.created_at is not None
-    return memory.created_at
 
 
 def schedule(

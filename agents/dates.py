@@ -21,6 +21,13 @@ NUMBERS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5
 
 def resolve_date(text: str, reference: datetime) -> date | None:
     """The day `text` names, seen from `reference` (the time of the input that says it)."""
+    try:
+        return _resolve_date(text, reference)
+    except (OverflowError, ValueError):  # "9999 years ago": a day outside years 1 to 9999
+        return None
+
+
+def _resolve_date(text: str, reference: datetime) -> date | None:
     words = " ".join(text.lower().strip().replace(",", " ").split())
     if not words:
         return None
@@ -111,6 +118,13 @@ def time_range(question: str, now: datetime) -> tuple[datetime, datetime] | None
     Used as a search filter, so it errs wide: a day is the whole day, "last week" the seven
     days before this week, "in May" the month (the last May, unless a year is said).
     """
+    try:
+        return _time_range(question, now)
+    except (OverflowError, ValueError):  # "in 9999", "in 0000": a span outside years 1 to 9999
+        return None
+
+
+def _time_range(question: str, now: datetime) -> tuple[datetime, datetime] | None:
     # A bare "may" is the verb far more often than the month.
     found = (m for m in _RANGE_WORDS.finditer(question.lower()) if m.group(0) != "may")
     match = next(found, None)

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agents.chat import ChatAgent, Item
 from agents.ingest import ingest_sessions
@@ -149,16 +149,40 @@ def evaluate_locomo(
     return report
 
 
+class _Question(BaseModel):
+    model_config = ConfigDict(extra="allow")  # answer, adversarial_answer
+    question: str
+    category: int | None = None
+    evidence: list[str] = []
+
+
+class _Sample(BaseModel):
+    """What the evaluation reads of a sample, checked before hours of ingestion begin."""
+
+    model_config = ConfigDict(extra="allow")  # observation, session_summary, …
+    # A folder of the run is named after it: a name, never a path.
+    sample_id: str = Field(pattern=r"^[\w-][\w.-]{0,99}$")
+    conversation: dict[str, Any]
+    qa: list[_Question]
+
+
 def _load(data: Path) -> list[dict[str, Any]]:
     try:
         samples = json.loads(data.read_text("utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ImportFailed(f"cannot read LoCoMo data {data}: {exc}") from None
-    if not isinstance(samples, list) or not all(
-        isinstance(s, dict) and "qa" in s and "sample_id" in s for s in samples
-    ):
+    except (OSError, ValueError, RecursionError) as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else exc
+        raise ImportFailed(f"cannot read LoCoMo data {data}: {reason}") from None
+    if not isinstance(samples, list):
         raise ImportFailed(f"{data} is not LoCoMo data (a list of samples with qa)")
-    return samples
+    checked = []
+    for index, sample in enumerate(samples):
+        try:
+            checked.append(_Sample.model_validate(sample).model_dump())
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in (index, *first["loc"]))[:80]
+            raise ImportFailed(f"{data} is not LoCoMo data: at {where}: {first['msg']}") from None
+    return checked
 
 
 def _ingest(

@@ -92,6 +92,7 @@ class Host:
         self._writer: Any = None  # the background memory writer (one thread)
         self._batches = [0, 0]  # the writer's batches: done, handed over
         self._batches_lock = threading.Lock()
+        self._started_at = utc_now()  # set again by start()
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -105,6 +106,7 @@ class Host:
         from core.engine import Engine
 
         report = progress or (lambda *_: None)
+        self._started_at = utc_now()
         report("opening the memory store", 0, 1)
         # With background work the vector repair runs after start() returns; without (the
         # command line), before, as a command expects a consistent index.
@@ -121,13 +123,21 @@ class Host:
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="mnemo-writer")
         self.ready.set()
         report("opening the memory store", 1, 1)
+        if engine.store.read_only:  # the store opened for reading only: say why, once
+            full = engine.store.db.full
+            self.alert(
+                "Disk full" if full else "Read-only data folder",
+                f"{self.data_dir} {'is out of space' if full else 'cannot be written'}: your "
+                "memories can be read and searched, but nothing new is saved",
+            )
         if background:
             owner = self.owner.acquire()
             self._start_scheduler(owner)
             if owner:
-                self._writer.submit(self._repair)
+                if not engine.store.read_only:  # the index is brought in step when writable
+                    self._writer.submit(self._repair)
                 self._writer.submit(self._warm_up)
-            else:
+            elif not self.owner.read_only:
                 log.info("background work is owned by process %s", self.owner.owner_pid())
 
     def _repair(self) -> None:
@@ -137,10 +147,30 @@ class Host:
         try:
             self.store.purge_if_pending()
             self.store.repair(indexing)
+            self._sweep_pictures()
         except Exception as exc:  # logged and shown; search falls back to keywords meanwhile
             log.exception("vector repair failed")
             self.alert("Indexing failed", str(exc))
         indexing(1, 1)
+
+    def _sweep_pictures(self) -> None:
+        """Delete pictures no capture points at: a crash between saving a picture and storing
+        its capture leaves one. Never beside a capture of this process (one being stored is
+        not in the store yet); only this process, the owner, captures the folder. Pictures
+        taken since this start are left alone besides, in case the clock went back."""
+        from core.capture.pictures import orphans
+
+        with self._capture_lock:  # held by capture's start and by a one-off capture
+            if self._capture is not None:
+                return  # capturing already (capture_on_start): the next start sweeps
+            kept = {
+                row["thumbnail"]
+                for row in self.store.db.query("SELECT DISTINCT thumbnail FROM sources")
+                if row["thumbnail"]
+            }
+            for path in orphans(self.data_dir, kept, before=self._started_at):
+                path.unlink(missing_ok=True)
+                log.info("deleted picture %s: no capture points at it", path.name)
 
     def wait_for_startup_work(self) -> None:
         """Wait until the work queued at start (index repair, the warm-up) has ended: a

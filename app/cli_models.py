@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from core.llm.gguf_file import InvalidModelFile, read_header
 from core.llm.manager import ROLES, ModelManager, recommended
 from core.logs import setup_logging
 from core.paths import data_dir
@@ -40,6 +41,12 @@ def cmd_list(args: argparse.Namespace) -> int:
     for entry in manager.entries():
         roles = [r for r in ROLES if manager.is_in_use(r, entry)]
         size = entry.path.stat().st_size if entry.path and entry.path.exists() else None
+        problem = None
+        if entry.path is not None and entry.origin != "bundled":  # bundled ones are remade
+            try:
+                read_header(entry.path)  # a few milliseconds: the header and the file's size
+            except InvalidModelFile as exc:
+                problem = str(exc)
         rows.append(
             {
                 "name": entry.name,
@@ -47,6 +54,7 @@ def cmd_list(args: argparse.Namespace) -> int:
                 "in_use_for": roles,
                 "size_bytes": size,
                 "path": str(entry.path) if entry.path else None,
+                "problem": problem,
             }
         )
     suggestions = [vars(r) for r in recommended()]
@@ -57,6 +65,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         use = f"  ← {', '.join(row['in_use_for'])}" if row["in_use_for"] else ""
         size = "" if row["size_bytes"] is None else _size(row["size_bytes"])
         print(f"{row['name']:<36} {row['origin']:<10} {size:>9}{use}")
+        if row["problem"]:
+            print(f"  unusable: {row['problem']}")
     print("\nRecommended downloads (mnemo models download NAME):")
     for r in suggestions:
         print(f"  {r['name']:<26} {r['role']:<7} {r['size']:>7}  {r['about']}")

@@ -17,7 +17,7 @@ from typing import Any
 from agents.host import Host
 from app import cli_agents, cli_backup, cli_capture, cli_models
 from app import cli_output as out
-from core.errors import Ambiguous, MnemoError, NotFound
+from core.errors import Ambiguous, InvalidInput, MnemoError, NotFound
 from core.memory.models import (
     MEMORY_MODELS,
     EntityKind,
@@ -43,13 +43,19 @@ def parse_assignments(kind: MemoryType, pairs: Sequence[str]) -> dict[str, Any]:
     for pair in pairs:
         key, sep, raw = pair.partition("=")
         if not sep or not key:
-            raise MnemoError(f"expected key=value, got {pair!r}")
+            raise MnemoError(f"expected key=value, got {out.one_line(pair, 60)!r}")
         value: Any = raw
-        if raw[:1] in "[{":
+        if raw[:1] in ("[", "{"):  # not `in "[{"`: an empty value ("details=") is text too
             try:
                 value = json.loads(raw)
             except json.JSONDecodeError as exc:
-                raise MnemoError(f"{key}: value is not valid JSON: {exc}") from None
+                raise MnemoError(
+                    f"{out.one_line(key, 40)}: value is not valid JSON: {exc}"
+                ) from None
+            except RecursionError:  # the parser recurses once per level of nesting
+                raise MnemoError(
+                    f"{out.one_line(key, 40)}: value is JSON nested too deeply"
+                ) from None
         field = model.model_fields.get(key)
         is_list = field is not None and typing.get_origin(field.annotation) is list
         if key in values:
@@ -76,7 +82,15 @@ def _filters(args: argparse.Namespace) -> SearchFilters:
 
 def cmd_add(host: Host, args: argparse.Namespace) -> int:
     kind = MemoryType.parse(args.kind)
-    data = json.loads(args.from_json) if args.from_json else parse_assignments(kind, args.fields)
+    if args.from_json:
+        try:
+            data = json.loads(args.from_json)
+        except RecursionError:  # the parser recurses once per level of nesting
+            raise MnemoError("--from-json is JSON nested too deeply") from None
+        if not isinstance(data, dict):  # a list or a string would be read as field names
+            raise MnemoError('--from-json needs a JSON object: {"field": value, …}')
+    else:
+        data = parse_assignments(kind, args.fields)
     check_fields(kind, data)
     memory = parse_memory({**data, "type": kind.value})
     stored = host.store.add(memory, sources=args.source or ())
@@ -197,14 +211,31 @@ def cmd_history(host: Host, args: argparse.Namespace) -> int:
     return 0
 
 
-def _node(host: Host, ref: str) -> str:
+def _entity_ref(ref: str) -> tuple[str, str] | None:
+    """(kind, name) of a KIND:NAME reference, None for a memory's id."""
     kind, sep, name = ref.partition(":")
-    if sep and kind in {k.value for k in EntityKind}:
-        return host.store.entity(kind, name).id
-    return host.store.resolve(ref)
+    if not (sep and kind in {k.value for k in EntityKind}):
+        return None
+    if not name.strip():
+        raise InvalidInput(f"a {kind} needs a name: write {kind}:NAME")
+    return kind, name
+
+
+def _node(host: Host, ref: str) -> str:
+    entity = _entity_ref(ref)
+    return host.store.entity(*entity).id if entity else host.store.resolve(ref)
 
 
 def cmd_link(host: Host, args: argparse.Namespace) -> int:
+    # Everything is checked before an entity is created for either end: a link refused (a
+    # memory that is not there, a blank relation) must not leave a new node behind.
+    ends = [_entity_ref(ref) or host.store.resolve(ref) for ref in (args.src, args.dst)]
+    if not args.remove:
+        if args.relation is not None and not args.relation.strip():
+            raise InvalidInput("a relation cannot be blank")
+        names = [" ".join(e[1].split()).casefold() if isinstance(e, tuple) else e for e in ends]
+        if names[0] == names[1]:
+            raise InvalidInput("a memory cannot be linked to itself")
     src, dst = _node(host, args.src), _node(host, args.dst)
     if args.remove:
         removed = host.store.unlink(src, dst, args.relation)
@@ -395,6 +426,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     os.umask(0o077)  # everything Mnemo writes is for its user's eyes only
+    argv = list(sys.argv[1:] if argv is None else argv)
+    for arg in argv:
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:  # a byte that is not UTF-8: Python keeps it as a surrogate
+            print(f"mnemo: an argument is not UTF-8 text: {ascii(arg)[:80]}", file=sys.stderr)
+            return EXIT_USAGE
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:  # app.cli opens the window for a bare `mnemo`

@@ -157,6 +157,15 @@ def host_process(folder: Path, seconds: float) -> None:
     print(json.dumps({"errors": errors, **done}))
 
 
+MERGED = re.compile(r"deleted memory (\w+) \(\w+\) by agent:consolidation: merged into (\w+)")
+
+
+def merges(log: Path) -> dict[str, str]:
+    """Memories consolidation merged into another (merged id -> kept id), from the log."""
+    text = "".join(p.read_text(errors="replace") for p in log.parent.glob(log.name + "*"))
+    return dict(MERGED.findall(text))
+
+
 def overlaps(trace: Path) -> tuple[int, int]:
     """Maintenance runs, and those that began while another holder's run was going on."""
     if not trace.exists():
@@ -233,9 +242,21 @@ def run(seconds: float, seed: int = 1) -> dict[str, Any]:
             r["id"]: json.loads(r["data"]).get("summary")
             for r in store.db.query("SELECT id, data FROM memories")
         }
+        # Consolidation merges near-duplicates (the writer's memories are much alike): the
+        # newer one goes and its text joins the older one. Not lost if the text is there.
+        texts = {
+            r["id"]: r["data"].lower() for r in store.db.query("SELECT id, data FROM memories")
+        }
+        merged = merges(folder / "mnemo.log")
         for memory_id, summary in results.get("state", {}).items():
             if summary is None and memory_id in rows:
                 lost.append(f"deleted {memory_id} is back")
+            elif summary is not None and memory_id not in rows and memory_id in merged:
+                kept = memory_id
+                for _ in range(10):  # merged into one that was merged in turn
+                    kept = merged.get(kept, kept)
+                if summary.lower() not in texts.get(kept, ""):
+                    lost.append(f"{memory_id} merged into {kept} without its text {summary!r}")
             elif summary is not None and rows.get(memory_id) != summary:
                 lost.append(f"{memory_id}: {rows.get(memory_id)!r}, not {summary!r}")
         inconsistent = store.vectors.revisions() != {
@@ -252,6 +273,7 @@ def run(seconds: float, seed: int = 1) -> dict[str, Any]:
         "lock_errors_shown": len(shown.lock_errors),
         "other_errors_shown": len(shown.other_errors),
         "concurrent_lost_writes": len(lost),
+        "concurrent_merged_by_consolidation": len(set(merged) & set(results.get("state", {}))),
         "concurrent_corrupt_dbs": int(bool(corrupt)),
         "concurrent_inconsistent_indexes": int(inconsistent),
         "maintenance_runs": runs,

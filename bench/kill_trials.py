@@ -274,7 +274,7 @@ class Workload:
             (self.vault, 8),
             (self.canary, 5),
             (self.ingest, 6),
-            (self.capture, 6),
+            (self.capture, 3),  # seconds each (OCR): kills land in it most often anyway
             (self.import_export, 5),
             (self.consolidate, 2),
         ]
@@ -367,10 +367,10 @@ class Check:
     crashes: list[str] = field(default_factory=list)  # the workload failed before its kill
 
 
-def check(folder: Path, journal_path: Path, embedder: Any) -> Check:
-    """Reopen the store as the next start would (repair, pending purge) and compare."""
-    from core.settings import Settings
-    from core.store.memories import MemoryStore
+def check(folder: Path, journal_path: Path) -> Check:
+    """Restart as the app would (the host, owning the background work: pending purge, index
+    repair, picture sweep), let its start-up work finish, and compare."""
+    from agents.host import Host
 
     events = read_journal(journal_path)
     state, in_flight, refs, sources, secrets = expected_state(events)
@@ -378,7 +378,10 @@ def check(folder: Path, journal_path: Path, embedder: Any) -> Check:
     found.corrupt += integrity(folder / "mnemo.db")
     if found.corrupt:
         return found
-    with MemoryStore(folder, embedder, Settings.load(folder)) as store:
+    with Host(folder, watch_s=None) as host:
+        host.start(background=True)
+        host.wait_for_startup_work()
+        store = host.store
         rows = {r["id"]: r for r in store.db.query("SELECT id, rev, data FROM memories")}
         for memory_id, want in state.items():
             if memory_id in in_flight:
@@ -459,7 +462,6 @@ def run(
     trials: int, folder: Path | None = None, seed: int = 1, max_run_s: float = MAX_RUN_S
 ) -> dict[str, Any]:
     """`trials` kill trials in one data folder; returns the figures (and the problems found)."""
-    from core.llm.embedder import LlamaEmbedder
 
     own = folder is None
     root = Path(tempfile.mkdtemp(prefix="mnemo-kill-trials-"))
@@ -467,7 +469,6 @@ def run(
     folder.mkdir(parents=True, exist_ok=True)
     journal = root / "journal.jsonl"
     rng = random.Random(seed)
-    embedder = LlamaEmbedder.bundled(folder / "models")
     totals = Check()
     kills = 0
     mid_write: dict[str, int] = {}
@@ -501,11 +502,10 @@ def run(
         last = read_journal(journal)[-1]
         if last["op"] == "begin":  # the kill came in the middle of this write
             mid_write[last["what"]] = mid_write.get(last["what"], 0) + 1
-        found = check(folder, journal, embedder)
+        found = check(folder, journal)
         for name in ("lost", "corrupt", "inconsistent", "pictures", "secrets", "canaries"):
             getattr(totals, name).extend(f"trial {trial}: {p}" for p in getattr(found, name))
         totals.acknowledged = found.acknowledged
-    embedder.close()
     kinds: dict[str, int] = {}
     for event in read_journal(journal):
         if event["op"] == "ack":

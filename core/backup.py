@@ -20,7 +20,7 @@ import shutil
 import sqlite3
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from core.errors import InvalidInput, MnemoError, StorageFull
@@ -73,8 +73,7 @@ def backup(
     if not source_db.exists():
         raise MnemoError(f"there is nothing to back up: {data} holds no Mnemo store")
     dest = Path(dest) if dest is not None else default_folder(data)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    final = dest / f"{PREFIX}{stamp}"
+    final = dest / f"{PREFIX}{_stamp(dest)}"
     if final.exists():
         raise MnemoError(f"{final} exists already; try again in a second")
     partial = final.with_name(final.name + ".partial")
@@ -102,6 +101,19 @@ def backup(
     if keep is not None:
         prune(dest, keep)
     return info
+
+
+def _stamp(dest: Path) -> str:
+    """The new backup's name sorts after every backup there, even when the clock was set back
+    (keep-the-newest goes by name: it would otherwise delete the backup just made)."""
+    stamp = datetime.now(UTC).replace(microsecond=0)
+    made = backups(dest)
+    try:
+        newest = datetime.strptime(made[-1].path.name[len(PREFIX) :], "%Y%m%dT%H%M%SZ")
+        stamp = max(stamp, newest.replace(tzinfo=UTC) + timedelta(seconds=1))
+    except (IndexError, ValueError):  # none yet, or a name renamed by hand
+        pass
+    return stamp.strftime("%Y%m%dT%H%M%SZ")
 
 
 def _write(data: Path, out: Path, include_key: bool, progress: Progress | None) -> BackupInfo:

@@ -23,3 +23,12 @@ class ImportFailed(MnemoError):
 
 class StorageFull(MnemoError):
     """The disk (or the database's size limit) is full; the write was rolled back whole."""
+
+
+class ReadOnlyFolder(MnemoError):
+    """The data folder cannot be written (a read-only mount or permissions); reads still work."""
+
+
+class Changed(MnemoError):
+    """A memory changed between being read and a write meant for what was read; nothing was
+    written (the caller reads it again, or leaves it for its next run)."""

@@ -6,10 +6,11 @@ consolidations would merge the same memories twice. The owner holds an OS file l
 owner. Everything else (reading, asking, adding memories) works in any number of processes.
 """
 
+import contextlib
 import os
 from pathlib import Path
 
-from core.errors import MnemoError
+from core.errors import MnemoError, ReadOnlyFolder
 
 try:
     import fcntl
@@ -30,6 +31,7 @@ class BackgroundOwner:
     def __init__(self, folder: Path) -> None:
         self.path = folder / LOCK_FILE
         self._fd: int | None = None
+        self.read_only = False  # the lock file could not be opened: the folder is read-only
 
     @property
     def held(self) -> bool:
@@ -39,7 +41,11 @@ class BackgroundOwner:
         """Take the lock if nobody holds it; False (at once, never waiting) if someone does."""
         if self._fd is not None:
             return True
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError:  # a read-only folder: no background work can be done in it
+            self.read_only = True
+            return False
         try:
             if fcntl is not None:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -48,8 +54,9 @@ class BackgroundOwner:
         except OSError:
             os.close(fd)
             return False
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
+        with contextlib.suppress(OSError):  # the pid is for messages; a full disk drops it
+            os.ftruncate(fd, 0)
+            os.write(fd, str(os.getpid()).encode())
         self._fd = fd
         return True
 
@@ -64,6 +71,10 @@ class BackgroundOwner:
     def require(self, what: str) -> None:
         """Take the lock or raise BackgroundBusy naming the owner."""
         if not self.acquire():
+            if self.read_only:
+                raise ReadOnlyFolder(
+                    f"cannot {what}: the data folder {self.path.parent} is read-only"
+                )
             pid = self.owner_pid()
             owner = f"process {pid}" if pid else "another process"
             raise BackgroundBusy(

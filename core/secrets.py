@@ -97,7 +97,6 @@ def _write_new_key(path: Path) -> None:
 def _keyring_key(store_id: str, *, create: bool) -> bytes | None:
     try:
         import keyring
-        from keyring.errors import KeyringError
 
         account = f"vault-key-{store_id}"
         key = keyring.get_password(SERVICE, account)
@@ -105,6 +104,9 @@ def _keyring_key(store_id: str, *, create: bool) -> bytes | None:
             key = Fernet.generate_key().decode("ascii")
             keyring.set_password(SERVICE, account, key)
         return None if key is None else key.encode("ascii")
-    except (KeyringError, RuntimeError, OSError) as exc:
-        log.warning("no usable OS keyring (%s); the vault key goes in a user-only key file", exc)
+    # Locked, missing, or a backend's own error (a D-Bus failure is not a KeyringError): no
+    # keyring now. A key recorded there is then refused with a SecretError, never replaced.
+    except Exception as exc:
+        then = "; the vault key goes in a user-only key file" if create else ""
+        log.warning("no usable OS keyring (%s)%s", exc, then)
         return None

@@ -18,7 +18,8 @@ FILENAME = "settings.toml"
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # inf and nan pass `ge=0` and then break what uses them (a timedelta, an int of bytes).
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class SearchSettings(_Section):
@@ -218,10 +219,23 @@ class Settings(_Section):
             return cls()
         try:
             return cls.model_validate(tomllib.loads(path.read_text("utf-8")))
+        except UnicodeDecodeError as exc:
+            raise InvalidInput(f"{path} is not UTF-8 text (byte {exc.start})") from None
+        except OSError as exc:
+            raise InvalidInput(f"cannot read {path}: {exc.strerror or exc}") from None
         except tomllib.TOMLDecodeError as exc:
             raise InvalidInput(f"{path} is not valid TOML: {exc}") from exc
+        except RecursionError:  # tomllib recurses once per level of nesting
+            raise InvalidInput(f"{path} is not valid TOML: nested too deeply") from None
         except ValidationError as exc:
-            raise InvalidInput(f"{path} has invalid settings:\n{exc}") from exc
+            # One line, each wrong field by its place, as `mnemo: …` prints it.
+            errors = exc.errors()
+            problems = "; ".join(
+                f"{'.'.join(map(str, e['loc']))[:80] or 'top level'}: {e['msg']}"
+                for e in errors[:5]
+            )
+            more = f"; and {len(errors) - 5} more" if len(errors) > 5 else ""
+            raise InvalidInput(f"{path} has invalid settings: {problems}{more}") from exc
 
     def save(self, folder: Path) -> Path:
         """Write atomically: a crash mid-write leaves the old file, never half a new one."""

@@ -17,13 +17,19 @@ def now() -> datetime:
 
 def as_utc(value: datetime) -> datetime:
     """Naive datetimes are taken as the user's local time, the way they typed them."""
-    if value.tzinfo is None:
-        value = value.astimezone()
-    return value.astimezone(UTC)
+    try:
+        if value.tzinfo is None:
+            value = value.astimezone()
+        return value.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:00-05:00 is in the year 10000 in UTC
+        raise ValueError(f"{value.isoformat()} is outside the years 1 to 9999 in UTC") from None
 
 
 def to_iso(value: datetime) -> str:
-    return as_utc(value).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    value = as_utc(value)
+    # %Y does not pad a year before 1000 to four digits (glibc): "999-…" would neither sort
+    # with the others nor parse back.
+    return f"{value.year:04d}-{value:%m-%dT%H:%M:%S.%fZ}"
 
 
 def from_iso(text: str) -> datetime:
@@ -42,7 +48,10 @@ def parse_when(text: str, *, reference: datetime | None = None) -> datetime:
     match = _RELATIVE.match(text.lower())
     if match:
         amount, unit = match.groups()
-        return reference - timedelta(**{_UNITS[unit]: int(amount)})
+        try:
+            return reference - timedelta(**{_UNITS[unit]: int(amount)})
+        except OverflowError:
+            raise ValueError(f"{text!r} reaches back before the year 1") from None
     try:
         return from_iso(text)
     except ValueError:

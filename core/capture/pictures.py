@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 
 # Only files of this shape are ever deleted: a user's file dropped in the folder is not ours.
 _NAME = re.compile(r"^(\d{8}T\d{12})-[0-9a-z]+\.webp$")
+WEBP_MAX = 16383
 
 
 @dataclass
@@ -47,7 +48,15 @@ class PictureStore:
         day = self.folder / f"{at:%Y-%m-%d}"
         day.mkdir(parents=True, exist_ok=True)
         path = day / f"{at:%Y%m%dT%H%M%S%f}-{name}.webp"
-        size = (max(1, round(image.width * self.scale)), max(1, round(image.height * self.scale)))
+        # A clock set back (or too coarse) can give a second picture the first one's time:
+        # it gets a name of its own rather than replacing a picture a source points at.
+        again = 1
+        while path.exists():
+            again += 1
+            path = day / f"{at:%Y%m%dT%H%M%S%f}-{name}n{again}.webp"
+        # A WebP picture holds at most 16383 pixels a side: a wider one is scaled to fit.
+        scale = min(self.scale, WEBP_MAX / image.width, WEBP_MAX / image.height)
+        size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
         small = image.convert("RGB").resize(size, Image.Resampling.BILINEAR)
         tmp = path.with_suffix(".tmp")
         try:
@@ -110,3 +119,14 @@ class PictureStore:
                 day.rmdir()  # only empty ones go
         log.info("recycled %d capture pictures (%.1f MB)", done.files, done.bytes / 1e6)
         return done
+
+
+def orphans(data: Path, kept: set[str], *, before: datetime) -> list[Path]:
+    """Pictures under `data`/capture/pictures taken before `before` that no capture keeps
+    (`kept`: paths relative to `data`, as the store records them)."""
+    store = PictureStore(data / "capture" / "pictures")
+    return [
+        path
+        for path, _, taken in store.pictures()
+        if taken < before and str(path.relative_to(data)) not in kept
+    ]

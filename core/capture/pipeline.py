@@ -193,6 +193,10 @@ class Capturer:
                 raise FrameError(
                     f"frame of {image.width} × {image.height} from a {width} × {height} monitor"
                 )
+            # All that follows reads RGB pixels in memory: a frame in another mode is converted
+            # here, and one whose pixels cannot be read (a truncated image) is skipped here.
+            image = image.convert("RGB") if image.mode != "RGB" else image
+            image.load()
         except (FrameError, OSError, ValueError) as exc:
             self._fail(f"frame of monitor {monitor.number} skipped: {exc}")
             return None
@@ -347,6 +351,7 @@ class Reader:
             new_lines = screen.update(regions, read, full=frame.full)
         self.stats.read += 1
         text = redact("\n".join(line.text for line in new_lines))
+        last_picture = self._last_picture.get(frame.monitor)
         picture = self._picture(frame, screen)
         if not text.text.strip() and picture is None:
             return None
@@ -372,7 +377,18 @@ class Reader:
             thumbnail=picture or self._last_picture.get(frame.monitor, (0.0, None))[1],
             meta=meta,
         )
-        (stored,) = self.store.add_sources([source], embed=False)
+        try:
+            (stored,) = self.store.add_sources([source], embed=False)
+        except BaseException:
+            # Not stored (a full disk): the picture goes too, as no source points at it.
+            if picture is not None:
+                (self.data_dir / picture).unlink(missing_ok=True)
+                self.stats.pictures -= 1
+                if last_picture is None:
+                    self._last_picture.pop(frame.monitor, None)
+                else:
+                    self._last_picture[frame.monitor] = last_picture
+            raise
         self.stats.stored += 1
         if self.on_source is not None:
             self.on_source(stored)

@@ -12,9 +12,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from core.errors import ImportFailed
 from core.timeutil import as_utc
@@ -43,6 +43,8 @@ def read_chats(path: Path) -> list[Session]:
         raise ImportFailed(f"cannot read {path}: {exc.strerror or exc}") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ImportFailed(f"{path} is not a JSON file: {exc}") from None
+    except RecursionError:  # the parser recurses once per level of nesting
+        raise ImportFailed(f"{path} is not a chat file Mnemo reads: nested too deeply") from None
     reader = _detect(data)
     if reader is None:
         raise ImportFailed(
@@ -51,9 +53,38 @@ def read_chats(path: Path) -> list[Session]:
         )
     try:
         sessions = list(reader(data))
-    except (KeyError, TypeError, ValueError, ValidationError) as exc:
-        raise ImportFailed(f"{path} is malformed ({reader.__name__[6:]}): {exc}") from None
+    except (KeyError, IndexError, TypeError, AttributeError, ValueError, OverflowError) as exc:
+        # A value of the wrong shape anywhere (a list where an object belongs, a string where
+        # a number does): the whole file is refused, with the first problem on one line.
+        raise ImportFailed(
+            f"{path} is malformed ({reader.__name__[6:]}): {_problem(exc)}"
+        ) from None
+    for session in sessions:
+        for turn in session.turns:
+            try:  # a "\\udcff" escape: SQLite stores UTF-8, which cannot hold it
+                f"{session.title}{turn.speaker}{turn.text}{turn.ref}".encode()
+            except UnicodeEncodeError:
+                raise ImportFailed(
+                    f"{path} holds text that is not valid Unicode (an unpaired surrogate) "
+                    f"in {session.title[:60]!r}"
+                ) from None
     return [s for s in sessions if s.turns]
+
+
+def _problem(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        text = f"at {where}: {first['msg']}" if where else first["msg"]
+    elif isinstance(exc, KeyError):
+        text = f"no {exc.args[0]!r} where one is needed"
+    elif isinstance(exc, OverflowError):
+        text = "a time outside the years 1 to 9999"
+    elif isinstance(exc, TypeError | AttributeError | IndexError):
+        text = f"a value of the wrong type or shape ({exc})"
+    else:
+        text = str(exc)
+    return " ".join(text.split())[:300]
 
 
 def _detect(data: Any) -> Any:
@@ -70,12 +101,16 @@ def _detect(data: Any) -> Any:
     return None
 
 
+# Who said a turn: a name, not blank (a source's actor is stripped; "  " would be no one).
+Speaker = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
 # -- Mnemo's own format ---------------------------------------------------------------------
 
 
 class _MnemoTurn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    speaker: str = Field(min_length=1, max_length=200)
+    speaker: Speaker
     text: str
     time: datetime | None = None
     id: str | None = None
@@ -95,8 +130,8 @@ def _read_mnemo(data: Any) -> Iterator[Session]:
         try:
             chat = _MnemoChat.model_validate(raw)
         except ValidationError as exc:
-            raise ValueError(f"chat {index}: {exc}") from None
-        dated = chat.started_at or chat.turns[0].time
+            raise ValueError(f"chat {index}: {_problem(exc)}") from None
+        dated = chat.started_at or (chat.turns[0].time if chat.turns else None)
         clock = as_utc(dated or datetime.now(UTC))
         turns = []
         for turn in chat.turns:
@@ -120,14 +155,26 @@ def _content_ref(*parts: object) -> str:
 
 def parse_locomo_time(text: str) -> datetime:
     """LoCoMo's "1:56 pm on 8 May, 2023" (taken as UTC: the dataset has no zones)."""
+    if not isinstance(text, str):
+        raise ValueError(f"a session time that is not text: {text!r}"[:200])
     return datetime.strptime(text.strip(), "%I:%M %p on %d %B, %Y").replace(tzinfo=UTC)
+
+
+class _LocomoTurn(BaseModel):
+    model_config = ConfigDict(extra="allow")  # img_url, query, …
+    speaker: Speaker
+    dia_id: str = Field(min_length=1)
+    text: str
+    blip_caption: str | None = None
 
 
 def _read_locomo(data: Any) -> Iterator[Session]:
     """One session per LoCoMo session, dated; a shared photo becomes its caption in text.
     Turn references are "<sample_id>:<dia_id>", since dia_ids repeat across conversations."""
-    for sample in data:
+    for index, sample in enumerate(data):
         conversation = sample["conversation"]
+        if not isinstance(conversation, dict):
+            raise ValueError(f"sample {index}: its conversation is not an object")
         sample_id = sample.get("sample_id", "locomo")
         numbers = sorted(
             int(key.split("_")[1])
@@ -137,13 +184,17 @@ def _read_locomo(data: Any) -> Iterator[Session]:
         for n in numbers:
             started = parse_locomo_time(conversation[f"session_{n}_date_time"])
             turns = []
-            for k, turn in enumerate(conversation[f"session_{n}"]):
-                text = turn["text"]
-                if turn.get("blip_caption"):
-                    text += f" [shares a photo of {turn['blip_caption']}]"
+            for k, raw in enumerate(conversation[f"session_{n}"]):
+                try:
+                    turn = _LocomoTurn.model_validate(raw)
+                except ValidationError as exc:
+                    raise ValueError(f"session_{n}[{k}]: {_problem(exc)}") from None
+                text = turn.text
+                if turn.blip_caption:
+                    text += f" [shares a photo of {turn.blip_caption}]"
                 # Turns a second apart keep their order; the session's date is what counts.
-                ref = f"{sample_id}:{turn['dia_id']}"
-                turns.append(Turn(turn["speaker"], text, started + timedelta(seconds=k), ref))
+                ref = f"{sample_id}:{turn.dia_id}"
+                turns.append(Turn(turn.speaker, text, started + timedelta(seconds=k), ref))
             yield Session(f"{sample_id} session {n}", started, turns)
 
 
@@ -157,7 +208,11 @@ def _read_chatgpt(data: Any) -> Iterator[Session]:
         mapping = conversation["mapping"]
         node_id = conversation.get("current_node") or _last_leaf(mapping)
         chain = []
+        seen = set()
         while node_id is not None:
+            if node_id in seen:  # a parent that is its own descendant would loop forever
+                raise ValueError(f"the messages' parents form a cycle at {node_id!r}")
+            seen.add(node_id)
             node = mapping[node_id]
             chain.append(node)
             node_id = node.get("parent")
@@ -172,11 +227,22 @@ def _read_chatgpt(data: Any) -> Iterator[Session]:
             if not text:
                 continue
             stamp = message.get("create_time") or conversation.get("create_time") or 0
+            ref = message.get("id")
             turns.append(
-                Turn(role, text, datetime.fromtimestamp(float(stamp), UTC), message.get("id"))
+                Turn(role, text, _from_timestamp(stamp), None if ref is None else str(ref))
             )
-        started = datetime.fromtimestamp(float(conversation.get("create_time") or 0), UTC)
-        yield Session(conversation.get("title") or "ChatGPT conversation", started, turns)
+        started = _from_timestamp(conversation.get("create_time") or 0)
+        title = conversation.get("title")
+        yield Session(
+            title if isinstance(title, str) and title else "ChatGPT conversation", started, turns
+        )
+
+
+def _from_timestamp(stamp: Any) -> datetime:
+    try:
+        return datetime.fromtimestamp(float(stamp), UTC)
+    except (OverflowError, OSError):  # OSError: beyond what the C library's time_t holds
+        raise ValueError(f"create_time {stamp!r} is outside the years 1 to 9999") from None
 
 
 def _last_leaf(mapping: dict[str, Any]) -> str | None:

@@ -12,6 +12,7 @@ from typing import Any
 from filelock import FileLock
 
 from core.errors import MnemoError
+from core.llm.gguf_file import read_header
 
 log = logging.getLogger(__name__)
 
@@ -55,23 +56,41 @@ def chat_model(models_dir: Path) -> Path:
     stamp = {"source": CHAT_FILE, "source_size": source.stat().st_size, "type": "Q8_0"}
     try:
         return derived_file(
-            models_dir / CHAT_Q8_FILE, stamp, lambda tmp: requantize(source, tmp, "Q8_0")
+            models_dir / CHAT_Q8_FILE,
+            stamp,
+            lambda tmp: requantize(source, tmp, "Q8_0"),
+            whole=read_header,
         )
     except (MnemoError, OSError) as exc:
         log.warning("using %s as shipped: requantizing failed: %s", source.name, exc)
         return source
 
 
-def derived_file(target: Path, stamp: dict[str, Any], make: Callable[[Path], None]) -> Path:
+def derived_file(
+    target: Path,
+    stamp: dict[str, Any],
+    make: Callable[[Path], None],
+    *,
+    whole: Callable[[Path], object] | None = None,
+) -> Path:
     """`target`, made by `make(temporary path)` unless the stamp beside it says it was made
-    from `stamp`. The rename at the end means a crash never leaves half a model under its name."""
+    from `stamp` (and `whole(target)`, which raises MnemoError for a damaged file, passes).
+    The rename at the end means a crash never leaves half a model under its name."""
     stamp_path = target.with_suffix(".json")
 
     def made() -> bool:
         try:
-            return target.exists() and json.loads(stamp_path.read_text()) == stamp
+            if not (target.exists() and json.loads(stamp_path.read_text()) == stamp):
+                return False
         except (OSError, ValueError):
             return False
+        if whole is not None:
+            try:
+                whole(target)  # cut short since it was made (a bad copy, a failing disk)
+            except MnemoError as exc:
+                log.warning("%s; making it again", exc)
+                return False
+        return True
 
     if made():  # no lock to read a file made already (a read-only models folder still works)
         return target

@@ -32,6 +32,7 @@ _SCALARS = {
 # Far above any real model; a garbage header must fail fast, not allocate gigabytes.
 _MAX_COUNT = 10_000_000
 _MAX_STRING = 64 * 1024 * 1024
+_MAX_DEPTH = 16  # arrays of arrays
 
 
 class InvalidModelFile(ModelError):
@@ -126,11 +127,13 @@ class _Reader:
             raise InvalidModelFile(f"implausible string length {n} in the header")
         self.file.seek(n, 1)
 
-    def value(self, kind: int) -> Any:
+    def value(self, kind: int, depth: int = 0) -> Any:
         kind = _value_type(kind)
         if kind == GGUFValueType.STRING:
             return self.string()
         if kind == GGUFValueType.ARRAY:
+            if depth > _MAX_DEPTH:  # each level recurses: a forged header must not overflow
+                raise InvalidModelFile(f"arrays nested over {_MAX_DEPTH} deep in the header")
             item = _value_type(self.unpack("<I"))
             n = self.count()
             if item == GGUFValueType.STRING:
@@ -138,7 +141,7 @@ class _Reader:
                     self.skip_string()
             elif item == GGUFValueType.ARRAY:
                 for _ in range(n):
-                    self.value(GGUFValueType.ARRAY)
+                    self.value(GGUFValueType.ARRAY, depth + 1)
             else:
                 self.file.seek(n * struct.calcsize(_SCALARS[item]), 1)
             return f"[{n}]"
@@ -199,7 +202,9 @@ def _parse(path: Path, size: int, r: _Reader) -> GGUFHeader:
         parameters += elements
         data_end = max(data_end, offset + elements // block * block_bytes)
 
-    alignment = int(metadata.get("general.alignment", 32))
+    alignment = metadata.get("general.alignment", 32)
+    if type(alignment) is not int or alignment <= 0:  # bool, float and "[n]" are not either
+        raise InvalidModelFile(f"implausible alignment {alignment!r} in the header")
     data_start = -(-r.file.tell() // alignment) * alignment
     expected = data_start + data_end
     if size < expected:

@@ -18,7 +18,7 @@ from core.embed import Embedder
 from core.errors import InvalidInput, NotFound
 from core.llm import bundled, download, gpu_offload, minilm
 from core.llm.chat import ChatModel, LlamaChat
-from core.llm.gguf_file import GGUFHeader, read_header
+from core.llm.gguf_file import GGUFHeader, InvalidModelFile, read_header
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -246,8 +246,22 @@ class ModelManager:
         if entry.name == BUNDLED_CHAT and entry.origin == "bundled":
             chat.small = True
         elif entry.path is not None:
-            chat.small = read_header(entry.path).parameters < SMALL_PARAMETERS
+            chat.small = self._checked("chat", entry).parameters < SMALL_PARAMETERS
         return chat
+
+    def _checked(self, role: Role, entry: ModelEntry) -> GGUFHeader:
+        """The header of the model in use for `role`; a file that is not whole (a download
+        cut short, a bad copy) is refused naming it and what to do, before llama.cpp sees it."""
+        try:
+            header = self.header(entry)
+        except InvalidModelFile as exc:
+            raise InvalidModelFile(
+                f"the {role} model {exc}; download it again, or choose another with "
+                f"`mnemo models use {role} NAME` (the bundled one: "
+                f"{BUNDLED_CHAT if role == 'chat' else BUNDLED_EMBEDDING})"
+            ) from None
+        assert header is not None
+        return header
 
     def embedder(self) -> Embedder:
         """The embedding model in use. Its name records which model made the stored vectors,
@@ -260,8 +274,8 @@ class ModelManager:
             return OpenAIEmbedder(self._server(), entry.name[len(SERVER_PREFIX) :])
         if entry.name == BUNDLED_EMBEDDING and entry.origin == "bundled":
             return LlamaEmbedder.bundled(self.models_dir, threads=self.settings.models.threads)
-        header = self.header(entry)
-        assert header is not None and header.embedding_length
+        header = self._checked("embedding", entry)
+        assert header.embedding_length
         return LlamaEmbedder(
             header.path,
             name=f"{entry.name}/{header.size}",

@@ -16,6 +16,7 @@ import numpy as np
 
 from core.errors import MnemoError
 from core.llm.bundled import ModelMissing, derived_file, package_dir
+from core.llm.gguf_file import read_header
 
 log = logging.getLogger(__name__)
 __all__ = ["ModelMissing", "convert", "gguf_path", "source_dir"]
@@ -35,7 +36,9 @@ def gguf_path(models_dir: Path) -> Path:
         "converter": CONVERTER_VERSION,
         "source_sha256": _sha256(source / "model.safetensors"),
     }
-    return derived_file(models_dir / FILENAME, stamp, lambda tmp: convert(source, tmp))
+    return derived_file(
+        models_dir / FILENAME, stamp, lambda tmp: convert(source, tmp), whole=read_header
+    )
 
 
 def _sha256(path: Path) -> str:

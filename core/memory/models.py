@@ -67,8 +67,31 @@ def _utc(value: datetime | None) -> datetime | None:
     return None if value is None else as_utc(value)
 
 
+def _unicode(value: Any) -> Any:
+    """Refuse an unpaired surrogate ("\\udcff" in a JSON file, a file name's undecodable
+    byte): SQLite stores UTF-8, which cannot hold one, and the write would fail half-way."""
+    text = value.get_secret_value() if isinstance(value, SecretStr) else value
+    if isinstance(text, str):
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValueError(
+                f"text that is not valid Unicode (an unpaired surrogate at character {exc.start})"
+            ) from None
+    elif isinstance(text, list | tuple):
+        for item in text:
+            _unicode(item)
+    elif isinstance(text, dict):
+        for key, item in text.items():
+            _unicode(key)
+            _unicode(item)
+    return value
+
+
 class _Record(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    _valid_unicode = field_validator("*", mode="after")(_unicode)
 
 
 class _MemoryBase(_Record):
@@ -269,8 +292,14 @@ def _describe(exc: ValidationError) -> str:
     lines = []
     for error in exc.errors():
         where = ".".join(str(p) for p in error["loc"] if not str(p).endswith("Memory"))
-        lines.append(f"{where or 'memory'}: {error['msg']}")
+        lines.append(f"{_short(where or 'memory', 60)}: {_short(error['msg'], 200)}")
     return "invalid memory: " + "; ".join(lines)
+
+
+def _short(text: str, limit: int) -> str:
+    """An error quotes what it was given (a field's name, a type's tag): a pasted page of text
+    must not become a page of error."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class SourceKind(StrEnum):
@@ -330,6 +359,8 @@ class Entity(_Record):
     name: NonEmpty
     created_at: datetime | None = None
 
+    _utc_times = field_validator("created_at", mode="after")(_utc)
+
 
 class Link(_Record):
     """A directed edge of the memory graph between two memories or entities."""
@@ -338,6 +369,8 @@ class Link(_Record):
     dst: str
     relation: NonEmpty = "related"
     created_at: datetime | None = None
+
+    _utc_times = field_validator("created_at", mode="after")(_utc)
 
 
 class Version(_Record):
@@ -350,3 +383,5 @@ class Version(_Record):
     actor: str
     changed: list[str]
     old: dict[str, Any] | None
+
+    _utc_times = field_validator("changed_at", mode="after")(_utc)

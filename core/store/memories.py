@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from core.embed import Embedder
-from core.errors import InvalidInput, MnemoError, NotFound
+from core.errors import Changed, InvalidInput, MnemoError, NotFound
 from core.ids import new_id
 from core.locks import maintenance
 from core.memory.models import (
@@ -32,6 +32,7 @@ from core.memory.models import (
     parse_memory,
     sensitivity_of,
 )
+from core.paths import make_private, writable
 from core.secrets import SecretBox
 from core.settings import Settings
 from core.store.changes import ChangeHub
@@ -78,9 +79,16 @@ class MemoryStore(SourcesMixin, GraphMixin, RepairMixin):
         old vectors cannot be searched with the new model."""
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        make_private(folder)
         self.settings = settings or Settings.load(folder)
         self.embedder = embedder
-        self.db = Database(folder / "mnemo.db")
+        # A read-only folder (a read-only mount, a copy the user may only read) or a disk too
+        # full to open the store for writing still opens for reading and searching; each write
+        # is refused with ReadOnlyFolder or StorageFull, which say so.
+        path = folder / "mnemo.db"
+        read_only = not writable(folder) or (path.exists() and not writable(path))
+        self.db = Database(path, read_only=read_only)
+        self.read_only = self.db.read_only
         self.store_id = self.meta("store_id") or self.set_meta("store_id", new_id())
         self.vectors = VectorIndex(folder / "vectors", embedder.dim, self.settings.index)
         self.source_vectors = VectorIndex(
@@ -101,7 +109,9 @@ class MemoryStore(SourcesMixin, GraphMixin, RepairMixin):
         if repair and self.meta("purge_pending"):
             self.purge()
         self.last_repair: RepairReport | None = None
-        if repair or self.meta("embedder") != embedder.name:
+        if self.read_only:  # nothing can be written: search uses the index as it is
+            log.info("the memory store in %s opened for reading only", folder)
+        elif repair or self.meta("embedder") != embedder.name:
             self.last_repair = self.repair()
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -148,6 +158,8 @@ class MemoryStore(SourcesMixin, GraphMixin, RepairMixin):
 
     def _open_box(self) -> SecretBox:
         location = self.meta("vault_key_location")
+        if location is None and self.read_only:  # a first key cannot be made or recorded
+            raise self.db.refused("no vault secret can be saved")
         box = SecretBox.open(
             self.folder,
             self.store_id,
@@ -317,15 +329,20 @@ class MemoryStore(SourcesMixin, GraphMixin, RepairMixin):
         *,
         cause: str = "edited",
         actor: str = "user",
+        expect_rev: int | None = None,
     ) -> Memory:
         """Change some fields of a memory, keeping the old value in its history.
 
         Unknown fields, the store's own fields and invalid values are refused with nothing
-        written. An update that changes nothing records no version.
+        written. An update that changes nothing records no version. With `expect_rev`, only
+        if the memory is still at that revision (raises Changed): changes computed from what
+        was read must not overwrite an edit made since.
         """
         memory_id = self.resolve(ref)
         for _attempt in range(3):
             row = self.db.query("SELECT * FROM memories WHERE id = ?", [memory_id])[0]
+            if expect_rev is not None and row["rev"] != expect_rev:
+                raise Changed(f"memory {memory_id} changed meanwhile; it was left as it is")
             kind = MemoryType(row["type"])
             check_fields(kind, changes)
             old = json.loads(row["data"])
@@ -343,7 +360,9 @@ class MemoryStore(SourcesMixin, GraphMixin, RepairMixin):
                 changed.append("secret_value")
             if not changed:
                 return self._to_memory(row)
-            stamp = now()
+            # Never before the version it replaces: a clock set back must not date an edit
+            # earlier than the one before it (the history's times follow its revisions).
+            stamp = max(now(), from_iso(row["updated_at"]))
             candidate = candidate.model_copy(update={"updated_at": stamp})
             new_row = self.row_for(candidate, token)
             vector = self._embed([new_row["search_text"]])
@@ -376,14 +395,30 @@ class MemoryStore(SourcesMixin, GraphMixin, RepairMixin):
             return self.get(memory_id)
         raise MnemoError(f"memory {memory_id} kept changing while being updated; try again")
 
-    def delete(self, ref: str, *, cause: str = "deleted", actor: str = "user") -> Memory:
+    def delete(
+        self,
+        ref: str,
+        *,
+        cause: str = "deleted",
+        actor: str = "user",
+        expect_rev: int | None = None,
+    ) -> Memory:
         """Remove a memory everywhere: its row, keyword index entries, versions, provenance
-        links, graph edges and vector. Core blocks cannot be deleted, only emptied."""
+        links, graph edges and vector. Core blocks cannot be deleted, only emptied.
+
+        With `expect_rev`, only if the memory is still at that revision (raises Changed): a
+        merge must not delete an edit made, by another process, after it read the memory."""
         memory = self.get(ref)
         if memory.type == MemoryType.CORE:
             raise InvalidInput("core blocks cannot be deleted; clear one with: edit core:<label>")
         with self.db.lock:
             with self.db.write() as db:
+                if expect_rev is not None:
+                    rev = db.execute(
+                        "SELECT rev FROM memories WHERE id = ?", [memory.id]
+                    ).fetchone()
+                    if rev is None or rev[0] != expect_rev:
+                        raise Changed(f"memory {memory.id} changed meanwhile; it was kept")
                 db.execute("DELETE FROM memories WHERE id = ?", [memory.id])
                 db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('purge_pending', '1')")
             removed = self._in_order(self.vectors.delete, [memory.id])

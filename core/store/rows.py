@@ -80,7 +80,8 @@ def check_fields(kind: MemoryType, changes: Mapping[str, Any]) -> None:
                 for f in model.model_fields
                 if f not in model.BOOKKEEPING | {"type", "secret_stored"}
             )
-            raise InvalidInput(f"{kind.value} memories have no field {key!r}; fields: {fields}")
+            shown = key if len(key) <= 60 else key[:59] + "…"  # a pasted page is not a name
+            raise InvalidInput(f"{kind.value} memories have no field {shown!r}; fields: {fields}")
 
 
 def insert_version(

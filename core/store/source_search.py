@@ -13,6 +13,7 @@ vectors get a quarter of the keywords' weight, and a small k lets the best keywo
 no word with the question. These were tuned on the development split.
 """
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,6 +26,8 @@ from core.store.memories import MemoryStore
 from core.store.rows import between
 from core.store.search import _phrase, query_terms, snippet
 from core.store.vectors import VectorFilter
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -72,15 +75,19 @@ def search_sources(
             [*params, k],
         ).fetchall()
     ]
-    vector = store.source_vectors.search(
-        store.embedder.embed([query])[0],
-        k,
-        VectorFilter(
-            types=kind_values,
-            since_ts=None if since is None else since.timestamp(),
-            until_ts=None if until is None else until.timestamp(),
-        ),
-    )
+    try:
+        vector = store.source_vectors.search(
+            store.embedder.embed([query])[0],
+            k,
+            VectorFilter(
+                types=kind_values,
+                since_ts=None if since is None else since.timestamp(),
+                until_ts=None if until is None else until.timestamp(),
+            ),
+        )
+    except (OSError, RuntimeError, ValueError) as exc:  # an embedding model that cannot load
+        log.warning("source vector search failed, answering from keywords alone: %s", exc)
+        vector = []
     vector = [hit for hit in vector if hit[1] >= settings.min_similarity]
     if actor is not None and vector:
         # The vector index does not hold speakers: the pool is filtered after the search.

@@ -8,6 +8,7 @@ unless asked for, because an export file sits outside the encrypted store.
 
 import json
 import os
+import re
 import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
@@ -15,13 +16,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from core.errors import ImportFailed, InvalidInput
+from core.errors import ImportFailed, InvalidInput, NotFound
 from core.memory.models import Entity, Link, MemoryType, Source, Version, parse_memory
 from core.store.memories import MemoryStore, Progress
 from core.store.rows import insert_sql, insert_version, link_source, source_row, to_source
 from core.timeutil import now, to_iso
 
 FORMAT = "mnemo-export"
+ID = re.compile(r"[0-9a-f]{32}")
 FORMAT_VERSION = 1
 
 
@@ -129,18 +131,39 @@ def read_export(path: Path) -> ExportFile:
         raise ImportFailed(f"cannot read {path}: {exc}") from None
     except json.JSONDecodeError as exc:
         raise ImportFailed(f"{path} is not JSON: {exc}") from None
+    except RecursionError:  # the parser recurses once per level of nesting
+        raise ImportFailed(f"{path} is not a Mnemo export: nested too deeply") from None
     try:
         export = ExportFile.model_validate(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
+        where = ".".join(str(p) for p in first["loc"])[:80]  # a key may be a pasted page
         raise ImportFailed(f"{path} is not a Mnemo export: at {where}: {first['msg']}") from None
     for index, data in enumerate(export.memories):
         try:
-            parse_memory(data)
+            memory = parse_memory(data)
         except InvalidInput as exc:
             raise ImportFailed(f"{path}: memories[{index}]: {exc}") from None
+        _check_id(path, f"memories[{index}]", memory.id)
+        # What the store keeps of every memory: a memory without them cannot be a row.
+        missing = [name for name in ("created_at", "updated_at") if not getattr(memory, name)]
+        if missing:
+            raise ImportFailed(f"{path}: memories[{index}]: no {' or '.join(missing)}")
+    for index, source in enumerate(export.sources):
+        _check_id(path, f"sources[{index}]", source.id)
+    for index, entity in enumerate(export.entities):
+        _check_id(path, f"entities[{index}]", entity.id)
+    for index, pair in enumerate(export.provenance):
+        for record_id in pair:
+            _check_id(path, f"provenance[{index}]", record_id)
     return export
+
+
+def _check_id(path: Path, where: str, record_id: str) -> None:
+    """Ids are what Mnemo makes (core.ids): any other could be stored but never found again,
+    since an id typed or shown is read as a lower-case hex prefix."""
+    if not ID.fullmatch(record_id):
+        raise ImportFailed(f"{path}: {where}: {record_id[:40]!r} is not a Mnemo id (32 hex digits)")
 
 
 def import_json(store: MemoryStore, path: Path, progress: Progress | None = None) -> dict[str, int]:
@@ -153,6 +176,8 @@ def import_json(store: MemoryStore, path: Path, progress: Progress | None = None
     try:
         counts = _import(store, export)
     except sqlite3.IntegrityError as exc:  # e.g. provenance naming a memory that is not there
+        raise ImportFailed(f"{path} is inconsistent: {exc}") from None
+    except (NotFound, InvalidInput) as exc:  # the transaction was rolled back whole
         raise ImportFailed(f"{path} is inconsistent: {exc}") from None
     store.repair(progress)
     return counts
@@ -189,14 +214,31 @@ def _import(store: MemoryStore, export: ExportFile) -> dict[str, int]:
                 counts["sources"] += 1
         for memory_id, source_id in export.provenance:
             link_source(db, memory_id, source_id)
+        # An entity this store knows by name already (made here, or imported from another
+        # device) is that one: the file's links to it are moved to the id it has here.
+        known: dict[str, str] = {}
         for entity in export.entities:
             cursor = db.execute(
                 "INSERT OR IGNORE INTO entities (id, kind, name, created_at) VALUES (?, ?, ?, ?)",
                 [entity.id, entity.kind.value, entity.name, to_iso(entity.created_at or now())],
             )
             counts["entities"] += cursor.rowcount
-        _check_nodes(db, export.links)
-        for link in export.links:
+            if not cursor.rowcount:
+                found = db.execute(
+                    "SELECT id FROM entities WHERE id = ? UNION ALL SELECT id FROM entities "
+                    "WHERE kind = ? AND name = ? COLLATE NOCASE",
+                    [entity.id, entity.kind.value, entity.name],
+                ).fetchone()
+                if found:
+                    known[entity.id] = found[0]
+        links = [
+            link.model_copy(
+                update={"src": known.get(link.src, link.src), "dst": known.get(link.dst, link.dst)}
+            )
+            for link in export.links
+        ]
+        _check_nodes(db, links)
+        for link in links:
             cursor = db.execute(
                 "INSERT OR IGNORE INTO links (src, dst, relation, created_at) VALUES (?, ?, ?, ?)",
                 [link.src, link.dst, link.relation, to_iso(link.created_at or now())],

@@ -22,6 +22,12 @@ def changed_since(store: MemoryStore, types: Iterable[MemoryType], since: str | 
     return [row["id"] for row in rows]
 
 
+def in_order_written(store: MemoryStore, ids: Sequence[str]) -> list[str]:
+    """`ids` in the order the store first held them (its row order, which no clock moves)."""
+    rows = store.db.query_in("SELECT id FROM memories WHERE id IN ({marks}) ORDER BY seq", ids)
+    return [row["id"] for row in rows]
+
+
 def same_name(store: MemoryStore, name: str, *, besides: str) -> list[str]:
     """Other semantic memories with this name (any case, outer spaces ignored)."""
     rows = store.db.query(

@@ -116,7 +116,7 @@ def test_only_the_newest_backups_are_kept(
     for i in range(4):
         # Backups are named by the second; make each name distinct without waiting.
         info = backups.backup(data_dir, dest)
-        renamed = info.path.with_name(f"{backups.PREFIX}2026010{i}T000000Z")
+        renamed = info.path.with_name(f"{backups.PREFIX}2026010{i + 1}T000000Z")
         info.path.rename(renamed)
         made.append(renamed)
     (dest / f"{backups.PREFIX}20260109T000000Z.partial").mkdir()  # a crash mid-backup

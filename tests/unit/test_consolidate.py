@@ -48,6 +48,30 @@ def test_near_duplicates_merge_into_the_older_with_history(store: MemoryStore) -
     assert Consolidator(store).run().checked == 0  # nothing changed since the last run
 
 
+def test_an_edit_made_while_consolidation_merges_is_kept(store: MemoryStore, monkeypatch) -> None:
+    """Found by bench.concurrent: `mnemo edit` in another process, between consolidation
+    reading a duplicate and deleting it, was lost with the duplicate."""
+    older = store.add(SemanticMemory(name="Miso", summary="Miso is the user's grey cat"))
+    newer = store.add(
+        SemanticMemory(name="Miso", summary="Miso is the user's grey cat", details="Likes tuna")
+    )
+    read = store.get_many
+
+    def read_then_edited(ids):  # type: ignore[no-untyped-def]
+        found = read(ids)
+        if newer.id in found:  # the other process's edit lands right after this read
+            store.update(newer.id, {"details": "Likes tuna and salmon"})
+        return found
+
+    monkeypatch.setattr(store, "get_many", read_then_edited)
+    report = Consolidator(store, duplicate_similarity=0.9).run()
+    # The first merge read the duplicate before the edit and is refused; the duplicate is
+    # then compared in its own turn, as edited, and merged with the edit.
+    assert "changed meanwhile" in report.errors[0]
+    assert report.merged == [(older.id, newer.id)]
+    assert "Likes tuna and salmon" in store.get(older.id).details  # type: ignore[attr-defined]
+
+
 def test_same_name_that_disagrees_is_flagged_not_merged(store: MemoryStore) -> None:
     a = store.add(SemanticMemory(name="Ana", summary="Ana works as a nurse in Porto"))
     b = store.add(SemanticMemory(name="ana", summary="Ana is a software engineer at a bank"))

@@ -304,3 +304,35 @@ def test_capture_pausing_itself_is_announced(host: Host, tmp_path: Path) -> None
     assert [(n.kind, n.text) for n in told] == [("capture", "paused"), ("alert", "Capture paused")]
     assert told[1].detail == "the disk is full" and host.capture_state() == "paused"
     host.capture_stop()
+
+
+def test_a_picture_a_crash_left_without_its_capture_is_deleted_at_start(data_dir: Path) -> None:
+    from datetime import UTC, datetime
+
+    from PIL import Image
+
+    day = data_dir / "capture" / "pictures" / "2026-11-30"
+    day.mkdir(parents=True)
+    kept, orphan = (day / f"20261130T10150000000{n}-m1.webp" for n in (1, 2))
+    for path in (kept, orphan):
+        Image.new("RGB", (8, 8)).save(path, "WEBP")
+    with MemoryStore(data_dir, HashingEmbedder()) as store:
+        store.add_source(
+            Source(
+                kind=SourceKind.CAPTURE,
+                occurred_at=datetime(2026, 11, 30, 10, 15, tzinfo=UTC),
+                text="x",
+                thumbnail=str(kept.relative_to(data_dir)),
+            )
+        )
+    host = Host(data_dir, embedder=HashingEmbedder(), watch_s=None)
+    host.start()
+    host.wait_for_startup_work()
+    # Taken after this start (as far as its name says): it may be a capture being stored now.
+    fresh = day.parent / "2999-01-01" / "29990101T000000000000-m1.webp"
+    fresh.parent.mkdir()
+    Image.new("RGB", (8, 8)).save(fresh, "WEBP")
+    host._writer.submit(host._sweep_pictures).result()
+    host.close()
+    assert kept.exists() and fresh.exists()
+    assert not orphan.exists()
