@@ -25,6 +25,7 @@ from pathlib import Path
 
 from core.errors import InvalidInput, MnemoError, StorageFull
 from core.locks import maintenance
+from core.ownership import BackgroundOwner
 from core.secrets import KEY_FILE, SecretBox
 from core.settings import FILENAME as SETTINGS_FILE
 from core.store.migrations import MIGRATIONS
@@ -257,6 +258,21 @@ def restore(path: Path, data: Path, *, replace: bool = False) -> BackupInfo:
         )
     _check_database(path / DB_FILE)
     data.mkdir(parents=True, exist_ok=True, mode=0o700)
+    owner = BackgroundOwner(data)
+    if not owner.acquire():  # the app (or `mnemo capture start`) has the store open
+        if owner.read_only:
+            raise MnemoError(f"{data} is read-only: nothing can be restored into it")
+        pid = owner.owner_pid()
+        raise MnemoError(
+            f"{data} is in use by Mnemo (process {pid or '?'}): quit the app first, then restore"
+        )
+    try:
+        return _restore(path, data, info, replace)
+    finally:
+        owner.release()
+
+
+def _restore(path: Path, data: Path, info: BackupInfo, replace: bool) -> BackupInfo:
     with maintenance(data, timeout=0) as held:
         if not held:
             raise MnemoError(f"{data} is in use (a backup or purge runs); close Mnemo first")

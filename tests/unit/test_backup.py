@@ -169,3 +169,23 @@ def test_a_backup_made_while_another_thread_writes_is_one_committed_state(
     copied = conn.execute("SELECT count(*) FROM memories WHERE type = 'semantic'").fetchone()[0]
     conn.close()
     assert before <= copied <= after
+
+
+def test_restore_is_refused_while_the_app_has_the_folder(
+    store: MemoryStore, data_dir: Path, tmp_path: Path
+) -> None:
+    from core.ownership import BackgroundOwner
+
+    info = backups.backup(data_dir, tmp_path / "backups")
+    target = tmp_path / "target"
+    target.mkdir()
+    app = BackgroundOwner(target)
+    assert app.acquire()
+    try:
+        with pytest.raises(MnemoError, match="quit the app first"):
+            backups.restore(info.path, target)
+    finally:
+        app.release()
+    assert not (target / "mnemo.db").exists()
+    backups.restore(info.path, target)
+    assert (target / "mnemo.db").exists()
