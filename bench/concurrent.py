@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.kill_trials import RecordedScreen, integrity
+from bench.kill_trials import RecordedScreen, export_file, integrity
 from bench.report import report
 from core.locks import TRACE_ENV
 
@@ -105,7 +105,8 @@ def writer(folder: Path, env: dict[str, str], shown: Shown, until: float, seed: 
             if mnemo(folder, env, shown, "delete", "--yes", memory_id) is not None:
                 state[memory_id] = None
         elif roll < 0.9:
-            path, memory_id, summary = _export(scratch, seed, n)
+            summary = f"cc{seed}x{n} came from an import"
+            path, memory_id = export_file(scratch, f"cc{seed}x{n}", summary)
             if mnemo(folder, env, shown, "import", str(path)) is not None:
                 state[memory_id] = summary
         else:
@@ -281,35 +282,6 @@ def run(seconds: float, seed: int = 1) -> dict[str, Any]:
         "concurrent_problems": (shown.lock_errors + shown.other_errors + lost + corrupt)[:20],
     }
     return figures
-
-
-def _export(scratch: Path, seed: int, n: int) -> tuple[Path, str, str]:
-    import hashlib
-
-    memory_id = hashlib.md5(f"cc{seed}-{n}".encode()).hexdigest()
-    at = datetime.now(UTC).isoformat()
-    summary = f"cc{seed}x{n} came from an import"
-    export = {
-        "format": "mnemo-export",
-        "version": 1,
-        "exported_at": at,
-        "includes_secrets": False,
-        "memories": [
-            {
-                "id": memory_id,
-                "type": "semantic",
-                "created_at": at,
-                "updated_at": at,
-                "rev": 1,
-                "name": f"cc{n}",
-                "summary": summary,
-            }
-        ],
-        **{k: [] for k in ("versions", "sources", "provenance", "entities", "links")},
-    }
-    path = scratch / f"export-{n}.json"
-    path.write_text(json.dumps(export))
-    return path, memory_id, summary
 
 
 def _chat(scratch: Path, seed: int, n: int) -> Path:

@@ -234,32 +234,7 @@ class Workload:
         from core.store.transfer import import_json
 
         tag = self.tag()
-        memory_id = hashlib.md5(tag.encode()).hexdigest()
-        at = datetime.now(UTC).isoformat()
-        export = {
-            "format": "mnemo-export",
-            "version": 1,
-            "exported_at": at,
-            "includes_secrets": False,
-            "versions": [],
-            "sources": [],
-            "provenance": [],
-            "entities": [],
-            "links": [],
-            "memories": [
-                {
-                    "id": memory_id,
-                    "type": "semantic",
-                    "created_at": at,
-                    "updated_at": at,
-                    "rev": 1,
-                    "name": tag,
-                    "summary": f"{tag} came from an import",
-                }
-            ],
-        }
-        path = self.scratch / f"{tag}-export.json"
-        path.write_text(json.dumps(export))
+        path, memory_id = export_file(self.scratch, tag, f"{tag} came from an import")
         self.journal.write(op="begin", what="import", ids=[memory_id])
         import_json(self.host.store, path)
         stored = self.host.store.get(memory_id)
@@ -280,6 +255,24 @@ class Workload:
         ]
         op = self.rng.choices([o for o, _ in ops], [w for _, w in ops])[0]
         op()
+
+
+def export_file(folder: Path, name: str, summary: str) -> tuple[Path, str]:
+    """A Mnemo JSON export of one new semantic memory (its id made from `name`)."""
+    memory_id = hashlib.md5(name.encode()).hexdigest()
+    at = datetime.now(UTC).isoformat()
+    memory = {"id": memory_id, "type": "semantic", "created_at": at, "updated_at": at, "rev": 1}
+    export = {
+        "format": "mnemo-export",
+        "version": 1,
+        "exported_at": at,
+        "includes_secrets": False,
+        "memories": [{**memory, "name": name, "summary": summary}],
+        **{k: [] for k in ("versions", "sources", "provenance", "entities", "links")},
+    }
+    path = folder / f"{name}-export.json"
+    path.write_text(json.dumps(export))
+    return path, memory_id
 
 
 def worker(folder: Path, journal_path: Path, seed: int) -> None:
