@@ -10,6 +10,7 @@ from pathlib import Path
 
 import gguf
 import numpy as np
+from keyring.backend import KeyringBackend
 
 from core.llm.chat import ChatModel
 from core.llm.service import ModelService
@@ -160,3 +161,21 @@ class ScriptedChat(ChatModel):
         self.usage.prompt_tokens += sum(len(m["content"]) for m in messages) // 4
         answers = self.script.get(name) or []
         yield answers.pop(0) if answers else '{"items": []}'
+
+
+class MemoryKeyring(KeyringBackend):
+    """An OS keyring that keeps its passwords in a dict (`values` may be shared to see them)."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self, values: dict[tuple[str, str], str] | None = None) -> None:
+        self.values = values if values is not None else {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.values.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.values[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        self.values.pop((service, username), None)

@@ -44,7 +44,7 @@ from core.settings import Settings
 from core.store.memories import MemoryStore
 from core.store.search import search
 from tests.capture_fakes import FakeDesktop, FakeScreen, screen_image, window
-from tests.standins import ScriptedChat, write_gguf
+from tests.standins import MemoryKeyring, ScriptedChat, write_gguf
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -610,22 +610,6 @@ def test_a_folder_that_turns_read_only_while_open_refuses_writes_clearly(
 
 
 # -- a keyring missing or locked at start-up -------------------------------------------------
-
-
-class MemoryKeyring(KeyringBackend):
-    priority = 1
-
-    def __init__(self, values: dict[tuple[str, str], str] | None = None) -> None:
-        self.values = values if values is not None else {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.values.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.values[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        self.values.pop((service, username), None)
 
 
 class LockedKeyring(KeyringBackend):

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import keyring
 import pytest
-from keyring.backend import KeyringBackend
 
 from core.embed import HashingEmbedder
 from core.memory import KnowledgeVaultItem, SemanticMemory
 from core.secrets import SecretBox, SecretError
 from core.settings import Settings
 from core.store.memories import MemoryStore
+from tests.standins import MemoryKeyring
 
 # Porter stemming leaves this word as it is, so a byte search finds it in the FTS index too
 # ("zebracanary" would be stored as "zebracanari" and escape the check).
@@ -73,22 +73,6 @@ def test_a_delete_interrupted_before_purge_is_purged_at_next_start(
     assert files_containing(data_dir, CANARY.encode()) == []
     reopened.close()
     store._purge_timer.cancel()
-
-
-class MemoryKeyring(KeyringBackend):
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        self.values: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.values.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.values[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        self.values.pop((service, username), None)
 
 
 def test_key_goes_to_the_keyring_when_there_is_one(data_dir: Path) -> None:
