@@ -12,10 +12,15 @@ import os
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from filelock import FileLock, Timeout
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
 
 log = logging.getLogger(__name__)
 LOCK_FILE = "maintenance.lock"
@@ -66,3 +71,67 @@ def _trace(event: str) -> None:
             os.write(fd, line.encode())
         finally:
             os.close(fd)
+
+
+class TableLock:
+    """A cross-process shared/exclusive lock on one file (flock), for one LanceDB table.
+
+    LanceDB's compaction deletes old versions and unreferenced files. A process writing or
+    reading from a version another process has just compacted away fails with "Not found"
+    (seen in `make test`: `mnemo add` beside the app's purge). Every use of the table holds this
+    lock shared (about a microsecond); compaction holds it exclusive. Callers hold their own
+    thread lock around it, so one instance is used by one thread at a time. Where flock is
+    missing (Windows, whose open files cannot be deleted anyway) and in a read-only folder,
+    which nobody compacts, it holds nothing.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._fd: int | None = None
+        self._depth = 0
+        self._exclusive = False
+        if fcntl is None:
+            return
+        for flags in (os.O_RDWR | os.O_CREAT, os.O_RDONLY):
+            try:
+                self._fd = os.open(path, flags, 0o600)
+                break
+            except OSError:
+                continue
+
+    def shared(self, *, blocking: bool = True) -> AbstractContextManager[bool]:
+        """Hold the lock shared; yields False when `blocking=False` and compaction holds it."""
+        return self._hold(exclusive=False, blocking=blocking)
+
+    def exclusive(self) -> AbstractContextManager[bool]:
+        return self._hold(exclusive=True, blocking=True)
+
+    @contextmanager
+    def _hold(self, *, exclusive: bool, blocking: bool) -> Iterator[bool]:
+        if self._depth:  # nested within this thread's hold, which covers it
+            if exclusive and not self._exclusive:
+                raise RuntimeError("TableLock: exclusive asked for inside a shared hold")
+            self._depth += 1
+            try:
+                yield True
+            finally:
+                self._depth -= 1
+            return
+        if self._fd is not None:
+            mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+            try:
+                fcntl.flock(self._fd, mode | (0 if blocking else fcntl.LOCK_NB))
+            except BlockingIOError:
+                yield False
+                return
+        self._depth, self._exclusive = 1, exclusive
+        try:
+            yield True
+        finally:
+            self._depth, self._exclusive = 0, False
+            if self._fd is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None

@@ -24,7 +24,7 @@ import numpy as np
 import pyarrow as pa
 from filelock import FileLock
 
-from core.locks import maintenance
+from core.locks import TableLock, maintenance
 from core.settings import IndexSettings
 from core.store import ivf as ivf_index
 
@@ -229,8 +229,10 @@ class VectorIndex:
         self._writes = 0
         self._pending_purge = False
         self._maintainer: threading.Thread | None = None
-        self._table = self._open()
-        self._seen_version = self._table.version
+        self._shared = TableLock(folder.parent / f"vectors-{table}.lock")
+        with self._shared.shared():
+            self._table = self._open()
+            self._seen_version = self._table.version
         self._synced_at = time.monotonic()
 
     def _connect(self) -> lancedb.DBConnection:
@@ -288,12 +290,12 @@ class VectorIndex:
             return self._connect().create_table(self.table_name, schema=_schema(self.dim))
 
     def count(self) -> int:
-        with self._lock:
+        with self._lock, self._shared.shared():
             return self._table.count_rows()
 
     def revisions(self) -> dict[str, int]:
         """Every stored id with the memory revision its vector was made from."""
-        with self._lock:
+        with self._lock, self._shared.shared():
             # A projected scan: reading the vectors too made start-up 5× slower at 100k rows.
             count = self._table.count_rows()
             if count == 0:
@@ -312,7 +314,7 @@ class VectorIndex:
             [{**row.__dict__, "vector": row.vector.astype(np.float32)} for row in rows],
             schema=_schema(self.dim),
         )
-        with self._lock:
+        with self._lock, self._shared.shared():
             self._sync()
             if new:
                 self._table.add(table)
@@ -332,7 +334,7 @@ class VectorIndex:
         ids = list(ids)
         if not ids:
             return
-        with self._lock:
+        with self._lock, self._shared.shared():
             self._sync()
             for start in range(0, len(ids), 500):
                 chunk = ", ".join(f"'{i}'" for i in ids[start : start + 500] if _is_id(i))
@@ -346,7 +348,7 @@ class VectorIndex:
 
     def reset(self) -> None:
         """Drop every vector (before a full rebuild)."""
-        with self._lock, self._matrix_lock:
+        with self._lock, self._shared.exclusive(), self._matrix_lock:
             db = self._connect()
             db.drop_table(self.table_name)
             self._table = db.create_table(self.table_name, schema=_schema(self.dim))
@@ -356,7 +358,7 @@ class VectorIndex:
     def load(self) -> float:
         """Load the in-memory matrix unless it is loaded; returns the seconds spent."""
         started = time.perf_counter()
-        with self._lock:
+        with self._lock, self._shared.shared():
             if self._matrix is None:
                 self._seen_version = self._table.version
                 data = self._table.to_arrow()
@@ -425,7 +427,9 @@ class VectorIndex:
         # LanceDB: then the search goes on with the matrix it has (and looks next time).
         if self._lock.acquire(blocking=False):
             try:
-                self._sync(throttle=True)
+                with self._shared.shared(blocking=False) as held:
+                    if held:
+                        self._sync(throttle=True)
             finally:
                 self._lock.release()
         if self._matrix is None:
@@ -463,11 +467,12 @@ class VectorIndex:
                 self._pending_purge = True  # made final by the next maintenance
 
     def _maintain(self, *, purge: bool) -> None:
-        with self._lock:
+        with self._lock, self._shared.exclusive():
             purge = purge or self._pending_purge
             try:
                 with warnings.catch_warnings():
-                    # It warns that readers of old versions would fail: all of ours hold _lock.
+                    # It warns that readers of old versions would fail: all of ours, in every
+                    # process, hold the table lock shared, and this holds it exclusive.
                     warnings.filterwarnings("ignore", "optimize.cleanup_older_than=0")
                     self._sync()
                     self._table.optimize(
@@ -486,6 +491,7 @@ class VectorIndex:
                 thread.join()
         if purge and self._pending_purge:
             self.maintain(purge=True)
+        self._shared.close()
 
 
 def _is_id(value: str) -> bool:

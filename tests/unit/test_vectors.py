@@ -1,7 +1,12 @@
 """The vector index: exact scan in memory, LanceDB on disk, kept in step across processes."""
 
-import numpy as np
+import fcntl
+import os
 
+import numpy as np
+import pytest
+
+from core.locks import TableLock
 from core.store.vectors import VectorFilter, VectorIndex, VectorRow
 
 
@@ -161,3 +166,62 @@ def test_compaction_drops_a_stale_index(tmp_path) -> None:
     index.wait_for_index()
     assert index._matrix.ivf is None or index._matrix.ivf.rows == len(index._matrix.ids)
     assert index.search(vectors[3500], 1)[0][0] == f"{3500:032x}"
+
+
+def _blocked(path, mode: int) -> bool:
+    """Whether another process (a fresh open file) would wait for `mode` on the lock now."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, mode | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+
+
+def test_writes_and_compaction_exclude_each_other_across_processes(tmp_path) -> None:
+    # `mnemo add` failed with LanceDB's "Not found: …/_versions/…" when the app compacted the
+    # table under it: a write holds the table lock shared, compaction holds it exclusive.
+    index = VectorIndex(tmp_path / "v", 8)
+    lock_file = tmp_path / "vectors-memories.lock"
+    seen: dict[str, bool] = {}
+    table = index._table
+
+    class Probe:
+        def __getattr__(self, name: str):
+            return getattr(table, name)
+
+        def add(self, data):
+            seen["write blocks compaction"] = _blocked(lock_file, fcntl.LOCK_EX)
+            seen["write lets readers in"] = not _blocked(lock_file, fcntl.LOCK_SH)
+            return table.add(data)
+
+        def optimize(self, **kw):
+            seen["compaction blocks writes"] = _blocked(lock_file, fcntl.LOCK_SH)
+            return table.optimize(**kw)
+
+    index._table = Probe()  # type: ignore[assignment]
+    index.upsert([row(0, np.ones(8) / np.sqrt(8))], new=True)
+    index.maintain(purge=True)
+    assert seen == {
+        "write blocks compaction": True,
+        "write lets readers in": True,
+        "compaction blocks writes": True,
+    }
+    assert not _blocked(lock_file, fcntl.LOCK_EX)  # and both let go
+
+
+def test_table_lock_nests_and_refuses_an_upgrade(tmp_path) -> None:
+    lock = TableLock(tmp_path / "t.lock")
+    with lock.shared(), lock.shared() as held:
+        assert held and _blocked(tmp_path / "t.lock", fcntl.LOCK_EX)
+        with pytest.raises(RuntimeError), lock.exclusive():
+            pass
+    assert not _blocked(tmp_path / "t.lock", fcntl.LOCK_EX)
+    with lock.exclusive(), lock.shared(blocking=False) as held:
+        assert held and _blocked(tmp_path / "t.lock", fcntl.LOCK_SH)
+    other = TableLock(tmp_path / "t.lock")
+    with lock.exclusive(), other.shared(blocking=False) as held:
+        assert not held  # another holder is told at once, never made to wait
