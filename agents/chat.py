@@ -161,7 +161,10 @@ class ChatAgent:
         memories: int = POOL,
         sources: int = POOL,
         memory_weight: float = 1.0,
+        reveal_vault: bool = True,
     ) -> None:
+        """`reveal_vault=False`: vault values never go into a prompt (answers for another
+        tool, when the settings do not let it read them)."""
         self.store = store
         self.chat = chat
         self.team = team or MemoryTeam(store, chat)
@@ -171,6 +174,7 @@ class ChatAgent:
         self.memories = memories
         self.sources = sources
         self.memory_weight = memory_weight  # of the memory ranking against the sources' (1)
+        self.reveal_vault = reveal_vault
 
     # -- retrieval -------------------------------------------------------------------------
 
@@ -302,10 +306,11 @@ class ChatAgent:
         if isinstance(memory, KnowledgeVaultItem):
             if memory.sensitivity == Sensitivity.HIGH:  # never searched for; doubly sure
                 raise AssertionError("a high-sensitivity vault item reached a prompt")
-            revealed = self.store.get(memory.id, reveal=True)
-            secret = revealed.secret_value if isinstance(revealed, KnowledgeVaultItem) else None
-            if secret is not None:
-                body += f": {secret.get_secret_value()}"
+            if self.reveal_vault:
+                revealed = self.store.get(memory.id, reveal=True)
+                secret = revealed.secret_value if isinstance(revealed, KnowledgeVaultItem) else None
+                if secret is not None:
+                    body += f": {secret.get_secret_value()}"
         return f"({date}{memory.type} memory) {body}"[:ITEM_CHARS]
 
     # -- answering -------------------------------------------------------------------------
@@ -317,11 +322,15 @@ class ChatAgent:
             pass
         return stream.answer
 
-    def stream(self, message: str, *, now: datetime | None = None) -> AnswerStream:
+    def stream(
+        self, message: str, *, now: datetime | None = None, commands: bool = True
+    ) -> AnswerStream:
+        """`commands=False`: the message is a question even when it starts "remember …" or
+        "forget …" (another tool's question must not write)."""
         # An unpaired surrogate (pasted from a broken page) is no character: SQLite could
         # neither store nor search it.
         message = message.encode("utf-8", "replace").decode("utf-8")
-        intent, rest = intent_of(message)
+        intent, rest = intent_of(message) if commands else ("ask", message)
         if intent == "remember":
             answer = self.remember(rest, now=now)
             return AnswerStream(answer, iter([answer.text]))
@@ -388,8 +397,12 @@ class ChatAgent:
 
     # -- remember and forget ---------------------------------------------------------------
 
-    def remember(self, text: str, *, now: datetime | None = None) -> Answer:
-        """Keep the user's words as a source and have the memory team file them."""
+    def remember(
+        self, text: str, *, now: datetime | None = None, on_behalf_of: str | None = None
+    ) -> Answer:
+        """Keep the user's words as a source and have the memory team file them.
+        `on_behalf_of`: the tool that sent them (kept with the source, and named in the
+        history of every memory written from them)."""
         # The kept words are redacted like every input; the team sees them whole, since a
         # secret the user asks to remember belongs in the vault, encrypted.
         redacted = redact(text)
@@ -399,12 +412,18 @@ class ChatAgent:
                 occurred_at=now or utc_now(),
                 text=redacted.text,
                 actor="user",
-                meta={"redacted": dict(redacted.found)} if redacted.found else {},
+                meta=({"redacted": dict(redacted.found)} if redacted.found else {})
+                | ({"via": on_behalf_of} if on_behalf_of else {}),
             )
         )
         # The user is waiting for this one: it goes ahead of background memory writing.
         report = self.team.process(
-            Batch([source.model_copy(update={"text": text})], "chat", requested=True),
+            Batch(
+                [source.model_copy(update={"text": text})],
+                "chat",
+                requested=True,
+                on_behalf_of=on_behalf_of,
+            ),
             priority=Priority.CHAT,
         )
         written = self.store.get_many(report.memory_ids)

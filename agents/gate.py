@@ -168,6 +168,24 @@ def check_texts(
 def check(memory: Memory, cited: Sequence[Source]) -> Verdict | None:
     """(rule, reason) when `memory` must not be written from the `cited` lines, else None.
     Rules: placeholder, summary-repeats-name, ungrounded, date."""
+    verdict = check_given(memory)
+    if verdict is not None:
+        return verdict
+    texts = [t for t in main_texts(memory) if t and t.strip()]
+    verdict = check_texts(texts, cited, grounded=not isinstance(memory, KnowledgeVaultItem))
+    if verdict is not None:
+        return verdict
+    if isinstance(memory, EpisodicMemory):
+        reason = impossible_date(memory.occurred_at, cited)
+        if reason is not None:
+            return "date", reason
+    return None
+
+
+def check_given(memory: Memory) -> Verdict | None:
+    """The rules for a memory typed whole by a person or another tool (`add_memory`):
+    placeholder and summary-repeats-name. Grounding and dates are left out: they check what a
+    model made of the lines it read, and here there are no lines, only the memory."""
     texts = [t for t in main_texts(memory) if t and t.strip()]
     if not texts:
         return "placeholder", "no text"
@@ -178,13 +196,6 @@ def check(memory: Memory, cited: Sequence[Source]) -> Verdict | None:
         memory.summary.strip().lower() == memory.name.strip().lower()
     ):
         return "summary-repeats-name", f"the summary only repeats the name {memory.name!r}"
-    verdict = check_texts(texts, cited, grounded=not isinstance(memory, KnowledgeVaultItem))
-    if verdict is not None:
-        return verdict
-    if isinstance(memory, EpisodicMemory):
-        reason = impossible_date(memory.occurred_at, cited)
-        if reason is not None:
-            return "date", reason
     return None
 
 

@@ -12,6 +12,7 @@ skip does nothing. An answer that cannot be parsed or names nothing valid is dro
 logged reason; nothing is ever half-stored.
 """
 
+import contextvars
 import functools
 import logging
 from collections.abc import Sequence
@@ -81,6 +82,7 @@ class Batch:
     sources: list[Source]
     kind: str = "chat"
     requested: bool = False
+    on_behalf_of: str | None = None  # the tool that sent them (`mnemo mcp`): in the history
 
     @property
     def at(self) -> datetime:
@@ -141,16 +143,23 @@ class MemoryTeam:
         `priority`: background writing by default; Priority.CHAT when the user is waiting
         ("remember …" typed in the chat pane)."""
         report = BatchReport()
+        token = _ON_BEHALF_OF.set(batch.on_behalf_of)
+        try:
+            self._process(batch, report, priority)
+        finally:
+            _ON_BEHALF_OF.reset(token)
+        return report
+
+    def _process(self, batch: Batch, report: BatchReport, priority: Priority) -> None:
         if batch.kind in ("chat", "capture") and self.extractive:
             chats = [s for s in batch.sources if s.kind != SourceKind.CAPTURE]
-            self._extract(Batch(chats, "chat", batch.requested), report)
+            self._extract(Batch(chats, "chat", batch.requested, batch.on_behalf_of), report)
             self._from_screen([s for s in batch.sources if s.kind == SourceKind.CAPTURE], report)
         else:
             self._write(batch, report, priority)
         memories = self.store.get_many(report.memory_ids).values()
         written = [m for m in memories if m.type != MemoryType.CORE]
         report.entities = entities.record(self.store, batch.sources, written)
-        return report
 
     def _write(self, batch: Batch, report: BatchReport, priority: Priority) -> None:
         """The abstractive path: the managers write, the gate checks."""
@@ -205,11 +214,13 @@ class MemoryTeam:
         self, memory: Memory, cited: list[Source], report: BatchReport, cause: str, actor: str
     ) -> None:
         kind = MemoryType(memory.type).value
-        verdict = gate.check(memory, cited) or self._duplicate(memory)
+        verdict = gate.check(memory, cited) or near_duplicate(self.store, memory)
         if verdict is not None:
             self._refuse(verdict, report, kind)
             return
-        stored = self.store.add(memory, sources=[s.id for s in cited], cause=cause, actor=actor)
+        stored = self.store.add(
+            memory, sources=[s.id for s in cited], cause=cause, actor=_as(actor)
+        )
         report.inserted[kind] = report.inserted.get(kind, 0) + 1
         report.memory_ids.append(stored.id)
 
@@ -225,7 +236,7 @@ class MemoryTeam:
                 content=source.text,
             )
             stored = self.store.add(
-                memory, sources=[source.id], cause="filed whole", actor="agent:resource"
+                memory, sources=[source.id], cause="filed whole", actor=_as("agent:resource")
             )
             report.inserted["resource"] = report.inserted.get("resource", 0) + 1
             report.memory_ids.append(stored.id)
@@ -292,18 +303,18 @@ class MemoryTeam:
                     self._refuse(verdict, report, manager)
                     return
                 if changes:
-                    self.store.update(target, changes, cause=cause, actor=actor)
+                    self.store.update(target, changes, cause=cause, actor=_as(actor))
                 self.store.link_sources(target, [s.id for s in sources])
                 report.updated += 1
                 report.memory_ids.append(target)
             else:
                 memory = self._memory(manager, item, batch, sources)
-                verdict = gate.check(memory, sources) or self._duplicate(memory)
+                verdict = gate.check(memory, sources) or near_duplicate(self.store, memory)
                 if verdict is not None:
                     self._refuse(verdict, report, manager)
                     return
                 stored = self.store.add(
-                    memory, sources=[s.id for s in sources], cause=cause, actor=actor
+                    memory, sources=[s.id for s in sources], cause=cause, actor=_as(actor)
                 )
                 report.inserted[manager] = report.inserted.get(manager, 0) + 1
                 report.memory_ids.append(stored.id)
@@ -318,15 +329,6 @@ class MemoryTeam:
         rule, reason = verdict
         log.info("%s memory refused by the gate (%s): %s", manager, rule, reason)
         report.refused[rule] = report.refused.get(rule, 0) + 1
-
-    def _duplicate(self, memory: Memory) -> tuple[str, str] | None:
-        """A memory of the same type that says nearly the same: the model should have
-        updated it."""
-        vector = self.store.embedder.embed([memory.search_text()])[0]
-        hits = self.store.vectors.search(vector, 1, VectorFilter(types=frozenset([memory.type])))
-        if hits and hits[0][1] >= gate.DUPLICATE_SIMILARITY:
-            return "near-duplicate", f"it repeats memory {hits[0][0]} (cosine {hits[0][1]:.2f})"
-        return None
 
     def _cited(self, numbers: Sequence[int], batch: Batch) -> list[Source]:
         """The input lines an item cites; all of the batch when it cites none that exist."""
@@ -411,9 +413,32 @@ class MemoryTeam:
         lines = [*block.value.splitlines(), text]
         while len("\n".join(lines)) > 0.9 * block.char_limit and len(lines) > 1:
             lines.pop(0)
-        self.store.update(block.id, {"value": "\n".join(lines)}, cause=cause, actor=actor)
+        self.store.update(block.id, {"value": "\n".join(lines)}, cause=cause, actor=_as(actor))
         self.store.link_sources(block.id, [s.id for s in sources])
         return True
+
+
+# The tool a batch came from (Batch.on_behalf_of), for the history of what it writes; a context
+# variable, as the app's writer thread and a waiting "remember" process batches at once.
+_ON_BEHALF_OF: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "on_behalf_of", default=None
+)
+
+
+def _as(agent: str) -> str:
+    """The history's actor: the agent, and the tool it wrote for ("mcp:Cursor via agent:x")."""
+    tool = _ON_BEHALF_OF.get()
+    return f"{tool} via {agent}" if tool else agent
+
+
+def near_duplicate(store: MemoryStore, memory: Memory) -> tuple[str, str] | None:
+    """A memory of the same type that says nearly the same (the writer should have updated
+    it): the gate's last rule, which needs the store."""
+    vector = store.embedder.embed([memory.search_text()])[0]
+    hits = store.vectors.search(vector, 1, VectorFilter(types=frozenset([memory.type])))
+    if hits and hits[0][1] >= gate.DUPLICATE_SIMILARITY:
+        return "near-duplicate", f"it repeats memory {hits[0][0]} (cosine {hits[0][1]:.2f})"
+    return None
 
 
 def _without_secrets(item: Any) -> Any:

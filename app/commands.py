@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.host import Host
-from app import cli_agents, cli_backup, cli_capture, cli_models
+from app import cli_agents, cli_backup, cli_capture, cli_models, cli_serve
 from app import cli_output as out
 from core.errors import Ambiguous, InvalidInput, MnemoError, NotFound
 from core.memory.models import (
@@ -421,6 +421,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_agents.add_commands(sub)
     cli_capture.add_commands(sub)
     cli_backup.add_commands(sub)
+    cli_serve.add_commands(sub)
     return parser
 
 

@@ -189,6 +189,17 @@ class BackupSettings(_Section):
     )
 
 
+class ServeSettings(_Section):
+    """Mnemo as the memory of other tools (`mnemo mcp`, the loopback HTTP API)."""
+
+    share_vault_values: bool = Field(
+        False,
+        description="Let other tools (MCP clients, scripts) read the values of low- and "
+        "medium-sensitivity vault items. High-sensitivity values are never given out",
+    )
+    port: int = Field(8767, ge=1024, le=65535, description="Port of `mnemo mcp --http`")
+
+
 class AppSettings(_Section):
     first_run_done: bool = Field(False, description="The welcome has been shown")
     start_at_login: bool = Field(
@@ -210,6 +221,7 @@ class Settings(_Section):
     capture: CaptureSettings = CaptureSettings()
     privacy: PrivacySettings = PrivacySettings()
     backup: BackupSettings = BackupSettings()
+    serve: ServeSettings = ServeSettings()
     app: AppSettings = AppSettings()
 
     @classmethod

@@ -1,0 +1,128 @@
+"""`mnemo mcp`: Mnemo as the memory of other tools, over MCP (stdio or HTTP) and a REST API."""
+
+import argparse
+import json
+import logging
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+from agents.host import Host
+from core.paths import data_dir
+
+log = logging.getLogger(__name__)
+
+
+def _host(args: argparse.Namespace) -> Host:
+    host = Host(args.data_dir)
+    # Like the command line: no background work (capture, consolidation belong to the app),
+    # so a server started by Claude Desktop never keeps the app from owning them.
+    host.start(background=False)
+    host.search("warm up", limit=1)  # loads the embedding model before the first request
+    return host
+
+
+def cmd_mcp(_: None, args: argparse.Namespace) -> int:
+    from app.serve.http_api import check_loopback
+
+    if args.print_config:
+        return _print_config(args)
+    if args.http:
+        check_loopback(args.host)  # before anything is opened or loaded
+    from app.serve.mcp_server import build_server
+    from app.serve.service import MemoryService
+
+    with _host(args) as host:
+        service = MemoryService(host)
+        server = build_server(service)
+        if not args.http:
+            log.info("serving MCP over stdio")
+            server.run("stdio")
+            return 0
+        return _serve_http(host, service, server, args)
+
+
+def _serve_http(host: Host, service: Any, server: Any, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from app.serve import token as tokens
+    from app.serve.http_api import build_app, check_loopback
+
+    bind = check_loopback(args.host)
+    app = build_app(service, server, tokens.load_or_create(host.data_dir))
+    port = host.settings.serve.port if args.port is None else args.port
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: Any = None) -> None:
+            await super().startup(sockets)
+            bound = self.servers[0].sockets[0].getsockname()[1] if self.servers else port
+            where = f"http://{_url_host(bind)}:{bound}"
+            # One line on stderr when ready: tests and scripts wait for it (port 0 picks one).
+            print(f"mnemo: serving {where}/mcp (MCP) and {where}/api (REST)", file=sys.stderr)
+            sys.stderr.flush()
+
+    config = uvicorn.Config(app, host=bind, port=port, log_level="warning", lifespan="on")
+    Server(config).run()
+    return 0
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def _print_config(args: argparse.Namespace) -> int:
+    """The JSON a client's settings need, for stdio (Claude Desktop, Cursor) and for HTTP."""
+    from app.serve import token as tokens
+    from core.settings import Settings
+
+    folder = data_dir(args.data_dir)
+    command = shutil.which("mnemo") or str(Path(sys.executable).with_name("mnemo"))
+    stdio: dict[str, Any] = {"command": command, "args": ["mcp"]}
+    if args.data_dir:
+        stdio["args"] = ["--data-dir", str(folder), "mcp"]
+    port = args.port or Settings.load(folder).serve.port
+    http = {
+        "url": f"http://127.0.0.1:{port}/mcp",
+        "headers": {"Authorization": f"Bearer {tokens.load_or_create(folder)}"},
+    }
+    print(
+        json.dumps(
+            {"mcpServers": {"mnemo": stdio}, "mcpServers (HTTP)": {"mnemo": http}}
+            if args.http
+            else {"mcpServers": {"mnemo": stdio}},
+            indent=2,
+        )
+    )
+    print(
+        "\nClaude Desktop: add this to claude_desktop_config.json (Settings → Developer → Edit "
+        "Config).\nCursor: add it to ~/.cursor/mcp.json."
+        + (
+            f"\nOver HTTP (run `mnemo mcp --http`), use the second block; the token is "
+            f"{tokens.token_path(folder)}."
+            if args.http
+            else "\nFor the HTTP server and its token: mnemo mcp --http --print-config"
+        ),
+        file=sys.stderr,
+    )
+    return 0
+
+
+def add_commands(sub: Any) -> None:
+    p = sub.add_parser(
+        "mcp",
+        help="serve your memory to other tools (MCP over stdio; --http: MCP and a REST API)",
+        description="Serve Mnemo's memory to AI assistants and editors over the Model Context "
+        "Protocol: over stdio (the client starts `mnemo mcp`), or with --http as a server on "
+        "127.0.0.1 with MCP at /mcp and a REST API at /api (schema: /api/openapi.json), "
+        "behind a bearer token kept in the data folder.",
+    )
+    p.add_argument("--http", action="store_true", help="serve over HTTP on 127.0.0.1")
+    p.add_argument("--host", default="127.0.0.1", help="loopback address to listen on")
+    p.add_argument("--port", type=int, help="port (default: [serve] port, 8767; 0 = any free)")
+    p.add_argument(
+        "--print-config",
+        action="store_true",
+        help="print the JSON to add to Claude Desktop or Cursor, and exit",
+    )
+    p.set_defaults(func=cmd_mcp, needs_store=False)
