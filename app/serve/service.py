@@ -86,14 +86,28 @@ class ScoreParts(BaseModel):
 
 
 class MemoryHit(BaseModel):
-    memory: MemoryOut
+    """A found memory, in brief (get_memory has it whole): a search result goes into a
+    model's context, where ten whole documents would crowd out the conversation."""
+
+    id: str
+    uri: str
+    type: str
+    headline: str
+    event_time: str | None = Field(description="When what it remembers happened")
+    updated_at: str | None
+    snippet: str = Field(description="The matching words, [marked]")
     score: float
-    snippet: str
     score_parts: ScoreParts
 
 
 class SourceHit(BaseModel):
-    source: SourceOut
+    id: str
+    kind: str = Field(description="chat, capture or file")
+    occurred_at: str
+    speaker: str | None
+    app: str | None
+    title: str | None
+    snippet: str
     score: float
     keyword_rank: int | None = None
     vector_rank: int | None = None
@@ -223,7 +237,13 @@ class MemoryService:
             memories=[self._hit(hit) for hit in hits],
             sources=[
                 SourceHit(
-                    source=_source(hit.source, hit.snippet),
+                    id=hit.source.id,
+                    kind=hit.source.kind.value,
+                    occurred_at=to_iso(hit.source.occurred_at),
+                    speaker=hit.source.actor,
+                    app=hit.source.app,
+                    title=hit.source.title,
+                    snippet=(hit.snippet or hit.source.text)[:SNIPPET_CHARS],
                     score=hit.score,
                     keyword_rank=hit.keyword_rank,
                     vector_rank=hit.vector_rank,
@@ -356,8 +376,14 @@ class MemoryService:
         )
 
     def _hit(self, hit: SearchHit) -> MemoryHit:
+        memory = hit.memory
         return MemoryHit(
-            memory=self.memory_out(hit.memory),
+            id=memory.id,
+            uri=URI.format(id=memory.id),
+            type=memory.type,
+            headline=memory.headline,
+            event_time=_iso(memory.event_time),
+            updated_at=_iso(memory.updated_at),
             score=hit.score,
             snippet=hit.snippet[:SNIPPET_CHARS],
             score_parts=ScoreParts(

@@ -9,6 +9,7 @@ import contextlib
 import hmac
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 from core.errors import MnemoError
@@ -28,9 +29,11 @@ def load_or_create(folder: Path) -> str:
     except FileNotFoundError:
         pass
     fresh = secrets.token_urlsafe(32)
-    part = path.with_name(f".{TOKEN_FILE}.{os.getpid()}")
+    part: Path | None = None
     try:
-        fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        # Written whole under a name of its own (mkstemp: 0600), then linked into place.
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{TOKEN_FILE}.")
+        part = Path(name)
         with os.fdopen(fd, "w") as file:
             file.write(fresh + "\n")
         # Another process made one meanwhile: theirs stands, as a client may hold it already.
@@ -39,7 +42,8 @@ def load_or_create(folder: Path) -> str:
     except OSError as exc:
         raise MnemoError(f"cannot write the API token {path}: {exc.strerror or exc}") from None
     finally:
-        part.unlink(missing_ok=True)
+        if part is not None:
+            part.unlink(missing_ok=True)
     return _read(path)
 
 

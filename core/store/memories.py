@@ -12,6 +12,7 @@ import json
 import logging
 import sqlite3
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
@@ -57,6 +58,7 @@ from core.timeutil import from_iso, now, to_iso
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]  # (done, total)
 PURGE_DELAY_S = 5.0
+QUERY_CACHE = 128  # query embeddings kept (MemoryStore.query_vector)
 PURGE_WAIT_S = 120  # another process purging or backing up: wait this long, then later
 CORE_LABELS = ("human", "persona")
 
@@ -96,6 +98,8 @@ class MemoryStore(SourcesMixin, GraphMixin, RepairMixin):
         )
         self._box: SecretBox | None = None
         self._box_lock = threading.Lock()
+        self._queries: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+        self._query_lock = threading.Lock()
         # Whether this process may make deletions final now (a purge compacts LanceDB): the
         # app's host allows it only to the owner of the folder's background work.
         self.may_purge: Callable[[], bool] = lambda: True
@@ -113,6 +117,23 @@ class MemoryStore(SourcesMixin, GraphMixin, RepairMixin):
             log.info("the memory store in %s opened for reading only", folder)
         elif repair or self.meta("embedder") != embedder.name:
             self.last_repair = self.repair()
+
+    def query_vector(self, query: str) -> np.ndarray:
+        """A search query's embedding, kept for the next searches: one question searches
+        memories and sources (and `ask` plans several queries), and each embedding costs
+        ~8 ms of a search's ~15 on two cores."""
+        key = (self.embedder.name, query)
+        with self._query_lock:
+            vector = self._queries.get(key)
+            if vector is not None:
+                self._queries.move_to_end(key)
+                return vector
+        vector = self.embedder.embed([query])[0]
+        with self._query_lock:
+            self._queries[key] = vector
+            while len(self._queries) > QUERY_CACHE:
+                self._queries.popitem(last=False)
+        return vector
 
     # -- lifecycle -------------------------------------------------------------------------
 

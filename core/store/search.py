@@ -145,7 +145,7 @@ def search(
     ]
     vector: list[tuple[str, float, float]] = []
     try:
-        vector = store.vectors.search(store.embedder.embed([query])[0], k, filters.vector())
+        vector = store.vectors.search(store.query_vector(query), k, filters.vector())
     except (OSError, RuntimeError, ValueError) as exc:
         log.warning("vector search failed, answering from keywords alone: %s", exc)
     merged = {hit[0]: hit for future in pending for hit in future.result()}

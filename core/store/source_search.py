@@ -77,7 +77,7 @@ def search_sources(
     ]
     try:
         vector = store.source_vectors.search(
-            store.embedder.embed([query])[0],
+            store.query_vector(query),
             k,
             VectorFilter(
                 types=kind_values,

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import httpx
 import httpx2
 import pytest
 from hypothesis import HealthCheck, given
@@ -197,16 +196,16 @@ def test_every_tool_over_stdio_with_vault_rules_and_history(tmp_path: Path) -> N
         assert "query" in seen["tools"]["search_memory"].input_schema["required"]
 
         top = seen["search"]["memories"][0]
-        assert top["memory"]["id"] == ids["docker"] and top["memory"]["created_at"]
+        assert top["id"] == ids["docker"] and top["event_time"] and top["uri"].endswith(top["id"])
         assert "Docker" in top["snippet"] and top["score"] > 0
         assert top["score_parts"]["keyword_rank"] == 1 and top["score_parts"]["parts"]
         assert seen["timed"]["memories"] == []  # nothing was remembered in 2001
-        assert {h["memory"]["type"] for h in seen["typed"]["memories"]} == {"episodic"}
+        assert {h["type"] for h in seen["typed"]["memories"]} == {"episodic"}
         assert seen["get"]["memory"]["fields"]["summary"].startswith("Hiked the Rota")
 
         # Vault: a high-sensitivity item is neither found nor listed; no value is given out.
         assert HIGH_SECRET not in everything and MEDIUM_SECRET not in everything
-        vault_hits = {h["memory"]["id"] for h in seen["search vault"]["memories"]}
+        vault_hits = {h["id"] for h in seen["search vault"]["memories"]}
         assert ids["medium"] in vault_hits and ids["high"] not in vault_hits
         assert ids["high"] not in {m["id"] for m in seen["recent"]}
         assert "settings" in seen["get medium"]["memory"]["secret_withheld"]
@@ -292,14 +291,14 @@ def test_http_needs_the_token_and_serves_mcp_and_rest(http_server: dict[str, Any
     base, token = http_server["base"], http_server["token"]
     assert os.stat(http_server["folder"] / "api-token").st_mode & 0o777 == 0o600
     good = {"Authorization": f"Bearer {token}"}
-    with httpx.Client(base_url=base, timeout=120) as http:
+    with httpx2.Client(base_url=base, timeout=120) as http:
         for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": token}):
             assert (
                 http.get("/api/search", params={"q": "docker"}, headers=headers).status_code == 401
             )
             assert http.post("/mcp", json={}, headers=headers).status_code == 401
         found = http.get("/api/search", params={"q": "docker"}, headers=good).json()
-        assert found["memories"][0]["memory"]["id"] == http_server["ids"]["docker"]
+        assert found["memories"][0]["id"] == http_server["ids"]["docker"]
         added = http.post(
             "/api/memories",
             json={"type": "semantic", "name": "Grafana", "summary": "Dashboards"},
@@ -347,7 +346,7 @@ def test_schemathesis_finds_no_failure_in_the_rest_api(http_server: dict[str, An
 
     base, token = http_server["base"], http_server["token"]
     headers = {"Authorization": f"Bearer {token}"}
-    with httpx.Client(base_url=base, headers=headers) as http:
+    with httpx2.Client(base_url=base, headers=headers) as http:
         raw = http.get("/api/openapi.json").json()
     schema = schemathesis.openapi.from_dict(raw)
     checked = []
