@@ -128,12 +128,15 @@ def test_privacy_page_redacts_emails_from_now_on(mnemo, qtbot) -> None:
     dialog.show_page(PrivacyPage)
     privacy.emails.setChecked(True)
     privacy.retention.setValue(7)
+    assert not privacy.share_vault.isChecked()  # off until the user turns it on
+    privacy.share_vault.setChecked(True)
     screenshot(dialog, "settings-privacy")
     try:
         apply(dialog, qtbot)
         assert "[redacted: email]" in redact("write to ana@example.org").text
         assert saved(mnemo)["privacy"]["redact_emails"] is True
         assert saved(mnemo)["capture"]["retention_days"] == 7
+        assert saved(mnemo)["serve"]["share_vault_values"] is True
     finally:
         configure(emails=False, phones=False)
 

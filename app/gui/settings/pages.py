@@ -370,6 +370,7 @@ class PrivacyPage(Page):
         self.budget.setSuffix(" MB")
         self.emails = QCheckBox("Redact email addresses")
         self.phones = QCheckBox("Redact phone numbers")
+        self.share_vault = QCheckBox("Let other tools read vault values (not high-sensitivity)")
         form = QFormLayout(self)
         form.addRow("Keep screen pictures for", self.retention)
         form.addRow("Pictures may use at most", self.budget)
@@ -382,8 +383,16 @@ class PrivacyPage(Page):
                 "before anything is stored or shown to a model."
             )
         )
+        form.addRow(self.share_vault)
+        form.addRow(
+            _note(
+                "Other tools: AI assistants and scripts connected with mnemo mcp. They see a "
+                "vault item's caption, and never a high-sensitivity value."
+            )
+        )
 
     def load(self, settings: Any) -> None:
+        self.share_vault.setChecked(settings.serve.share_vault_values)
         self.retention.setValue(settings.capture.retention_days)
         self.budget.setValue(settings.capture.disk_budget_mb)
         self.emails.setChecked(settings.privacy.redact_emails)
@@ -394,6 +403,7 @@ class PrivacyPage(Page):
         settings.capture.disk_budget_mb = self.budget.value()
         settings.privacy.redact_emails = self.emails.isChecked()
         settings.privacy.redact_phones = self.phones.isChecked()
+        settings.serve.share_vault_values = self.share_vault.isChecked()
 
 
 class GeneralPage(Page):
