@@ -467,6 +467,20 @@ class Host:
 
         return ingest_file(self.team, Path(path))
 
+    def ingest_notes(self, path: Path, progress: Callable[[int, int], None] | None = None) -> Any:
+        """A folder of Markdown notes (an Obsidian vault), read whole and filed as resource
+        memories and graph edges in one transaction, without the model (core.ingest.keep_notes).
+        `progress`: the embedding that follows the write."""
+        from core.ingest.keep_notes import keep_notes
+        from core.ingest.notes import read_vault
+
+        def report(done: int, total: int) -> None:
+            self.progress(f"Reading {Path(path).name}", done, total)
+            if progress is not None:
+                progress(done, total)
+
+        return keep_notes(self.store, read_vault(Path(path)), progress=report)
+
     def consolidate(self, progress: Callable[[int, int], None] | None = None) -> Any:
         """Merge duplicates, flag conflicts, rank stale memories lower. Refused (BackgroundBusy)
         while another process owns this folder's background work: it consolidates on its own

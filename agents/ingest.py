@@ -1,7 +1,8 @@
 """Ingestion: inputs kept verbatim as sources, then read by the memory team in batches.
 
 A chat session is split into batches that fit the model's context with room for the managers'
-instructions and answers; a text file is one batch and always yields a resource memory.
+instructions and answers; a document (text or PDF) is one batch and always yields a resource
+memory, once: the same document again is neither kept nor read twice.
 """
 
 from collections.abc import Callable, Iterator, Sequence
@@ -12,9 +13,18 @@ from agents.team import LINE_CHARS, Batch, BatchReport, MemoryTeam
 from core.ingest.chats import Session
 from core.ingest.keep import keep_file, keep_session
 from core.memory.models import Source
+from core.store.reads import memories_of_source
 
 Progress = Callable[[int, int], None]  # (turns done, turns in all)
 BATCH_CHARS = 4000  # ~1,000 tokens of input: a 4k context keeps room for the rest
+
+
+@dataclass
+class FileReport(BatchReport):
+    """What ingesting a document did; `known`: it was kept and filed before, so nothing was
+    read or written this time."""
+
+    known: bool = False
 
 
 @dataclass
@@ -64,5 +74,10 @@ def ingest_sessions(
 
 
 def ingest_file(team: MemoryTeam, path: Path) -> BatchReport:
-    """Keep a text document and file it as a resource memory (and whatever else it holds)."""
-    return team.process(Batch([keep_file(team.store, path)], "file"))
+    """Keep a document and file it as a resource memory (and whatever else it holds). A
+    document kept before is read again only if no memory was made from it (the user deleted
+    them, or the model's run was cut short): otherwise the answer is a FileReport, known."""
+    source = keep_file(team.store, path)
+    if memories_of_source(team.store, source.id):
+        return FileReport(known=True)
+    return team.process(Batch([source], "file"))

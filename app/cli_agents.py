@@ -9,6 +9,7 @@ from typing import Any
 
 from agents.chat import Answer, ChatAgent, Item
 from agents.host import Host
+from agents.ingest import FileReport
 from agents.team import BatchReport
 from app import cli_output as out
 from core.errors import MnemoError
@@ -62,7 +63,35 @@ def cmd_ingest_chat(host: Host, args: argparse.Namespace) -> int:
 
 def cmd_ingest_file(host: Host, args: argparse.Namespace) -> int:
     report = host.ingest_file(Path(args.path))
-    _print(args, {"file": args.path}, [report])
+    if isinstance(report, FileReport) and report.known:
+        if args.json_out:
+            print(json.dumps({"file": args.path, "already_known": True}, indent=2))
+        else:
+            print(f"{args.path} was ingested before: nothing new to keep")
+        return 0
+    _print(args, {"file": args.path, "already_known": False}, [report])
+    return 0
+
+
+def cmd_ingest_notes(host: Host, args: argparse.Namespace) -> int:
+    report = host.ingest_notes(Path(args.folder), progress=out.progress("embedding", "item"))
+    figures = {
+        "notes": report.notes,
+        "added": report.added,
+        "updated": report.updated,
+        "unchanged": report.unchanged,
+        "links_added": report.links_added,
+        "links_removed": report.links_removed,
+        "topics": report.topics,
+    }
+    if args.json_out:
+        print(json.dumps(figures, indent=2))
+        return 0
+    print(
+        f"read {report.notes} notes: {report.added} new, {report.updated} changed, "
+        f"{report.unchanged} unchanged; {report.links_added} links added, "
+        f"{report.links_removed} removed; {report.topics} tags and topics"
+    )
     return 0
 
 
@@ -251,10 +280,26 @@ def add_commands(sub: Any) -> None:
     isub = ingest.add_subparsers(dest="ingest_command", required=True, metavar="WHAT")
     p = isub.add_parser(
         "chat",
-        help="a chat history: Mnemo's JSON, LoCoMo JSON, or ChatGPT's conversations.json",
+        help="a chat history: Mnemo's JSON, LoCoMo JSON, or the conversations.json of a "
+        "ChatGPT or Claude export",
     )
     p.add_argument("file")
     p.set_defaults(func=cmd_ingest_chat)
-    p = isub.add_parser("file", help="a text document (notes, Markdown, code), as a resource")
+    p = isub.add_parser(
+        "file",
+        help="a document (text, Markdown, code or PDF), as a resource; the same file again "
+        "adds nothing",
+    )
     p.add_argument("path")
     p.set_defaults(func=cmd_ingest_file)
+    p = isub.add_parser(
+        "notes",
+        help="a folder of Markdown notes or an Obsidian vault: each note a resource, its tags "
+        "and [[links]] the graph's edges",
+        description="Every .md file under FOLDER (hidden folders such as .obsidian and .trash "
+        "left out) is kept and filed as a resource memory, without the model. A note with "
+        "broken front matter or text that is not UTF-8 refuses the whole folder. Importing "
+        "again adds only new notes and updates changed ones.",
+    )
+    p.add_argument("folder")
+    p.set_defaults(func=cmd_ingest_notes)

@@ -1,4 +1,5 @@
-"""Reading chat histories into sessions of turns: Mnemo's JSON, LoCoMo, and ChatGPT's export.
+"""Reading chat histories into sessions of turns: Mnemo's JSON, LoCoMo, and ChatGPT's and
+Claude's exports.
 
 A session is what the memory agents take in one go: a conversation, or one of LoCoMo's dated
 sessions. Each turn keeps its speaker, its time and an outside reference (a message id, a
@@ -49,7 +50,8 @@ def read_chats(path: Path) -> list[Session]:
     if reader is None:
         raise ImportFailed(
             f"{path} is not a chat file Mnemo reads: expected Mnemo's chat JSON "
-            '({"turns": [...]} or a list of them), LoCoMo JSON, or ChatGPT\'s conversations.json'
+            '({"turns": [...]} or a list of them), LoCoMo JSON, or the conversations.json of '
+            "a ChatGPT or Claude export"
         )
     try:
         sessions = list(reader(data))
@@ -96,6 +98,8 @@ def _detect(data: Any) -> Any:
         return _read_locomo
     if "mapping" in first:
         return _read_chatgpt
+    if "chat_messages" in first:
+        return _read_claude
     if "turns" in first:
         return _read_mnemo
     return None
@@ -248,3 +252,70 @@ def _from_timestamp(stamp: Any) -> datetime:
 def _last_leaf(mapping: dict[str, Any]) -> str | None:
     leaves = [key for key, node in mapping.items() if not node.get("children")]
     return leaves[-1] if leaves else None
+
+
+# -- Claude's conversations.json --------------------------------------------------------------
+
+
+class _ClaudePart(BaseModel):
+    model_config = ConfigDict(extra="allow")  # start_timestamp, citations, tool input, …
+    type: str
+    text: str | None = None
+
+
+class _ClaudeAttachment(BaseModel):
+    model_config = ConfigDict(extra="allow")  # file_size, file_type, extracted_content
+    file_name: str = ""
+
+
+class _ClaudeMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")  # updated_at, files, parent_message_uuid, …
+    uuid: str = Field(min_length=1)
+    sender: str
+    text: str | None = ""
+    content: list[_ClaudePart] | None = None
+    created_at: datetime | None = None
+    attachments: list[_ClaudeAttachment] | None = None
+
+
+class _ClaudeConversation(BaseModel):
+    model_config = ConfigDict(extra="allow")  # account, updated_at, summary, …
+    uuid: str = ""
+    name: str | None = ""
+    created_at: datetime
+    chat_messages: list[_ClaudeMessage]
+
+
+# Claude's export says "human"; the ChatGPT reader's "user" is kept for both, so the same
+# person is one speaker whichever assistant they talked to.
+_CLAUDE_SPEAKERS = {"human": "user", "assistant": "assistant"}
+
+
+def _read_claude(data: Any) -> Iterator[Session]:
+    """Claude's export (Settings → Export data): each conversation's messages in order, the
+    user's and Claude's text only. A message's `content` parts are what the app shows (its
+    `text` field repeats them, or is empty in newer exports), so their text parts are used when
+    there are any; tool calls, tool results and thinking are left out. An attachment's
+    extracted text is a document, not something said: it is noted by name only."""
+    for index, raw in enumerate(data if isinstance(data, list) else [data]):
+        try:
+            conversation = _ClaudeConversation.model_validate(raw)
+        except ValidationError as exc:
+            raise ValueError(f"conversation {index}: {_problem(exc)}") from None
+        started = as_utc(conversation.created_at)
+        turns = []
+        for message in conversation.chat_messages:
+            speaker = _CLAUDE_SPEAKERS.get(message.sender)
+            if speaker is None:
+                continue
+            parts = [p.text for p in message.content or [] if p.type == "text" and p.text]
+            text = "\n\n".join(parts) if parts else (message.text or "")
+            names = [a.file_name for a in message.attachments or [] if a.file_name.strip()]
+            if names:
+                text = f"{text}\n[attached: {', '.join(names)}]".strip()
+            if not text.strip():
+                continue
+            # Claude's uuids are unique across conversations: the same export again adds nothing.
+            time = as_utc(message.created_at) if message.created_at else started
+            turns.append(Turn(speaker, text.strip(), time, message.uuid))
+        yield Session((conversation.name or "").strip() or "Claude conversation", started, turns)

@@ -5,20 +5,22 @@ by markers (core.capture.redact) before anything is stored, indexed or embedded.
 
 Every memory the agents write points back to these rows, so the user can always see where a
 memory came from, and search can fall back on the raw words. Inputs with an outside reference
-(a chat message id, a LoCoMo turn) are kept once: ingesting the same export again adds only
-what is new.
+(a chat message id, a LoCoMo turn, a document's hash) are kept once: ingesting the same export
+or file again adds only what is new.
 """
 
+import hashlib
 from pathlib import Path
 
 from core.capture.redact import redact
 from core.errors import ImportFailed
 from core.ingest.chats import Session
+from core.ingest.pdf import MAX_PDF_BYTES, is_pdf, pdf_text
 from core.memory.models import Source, SourceKind
 from core.store.memories import MemoryStore
 from core.timeutil import now
 
-MAX_FILE_BYTES = 2_000_000  # a text document; bigger files are refused, not truncated
+MAX_FILE_BYTES = 2_000_000  # of text (a PDF's, too); bigger files are refused, not truncated
 CONTEXT_CHARS = 300  # of the previous turn, indexed with a turn (see Source.search_text)
 
 
@@ -52,19 +54,40 @@ def keep_session(store: MemoryStore, session: Session) -> tuple[list[Source], in
 
 
 def keep_file(store: MemoryStore, path: Path) -> Source:
-    """Store a text document (notes, Markdown, code) whole as a source."""
+    """Store a document whole as a source: text (notes, Markdown, code) or a PDF's text.
+
+    A document is known by the SHA-256 of its bytes: the same file ingested again (or a copy
+    of it elsewhere) returns the source kept the first time and stores nothing."""
     try:
         size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
+        with path.open("rb") as handle:
+            head = handle.read(1024)
+        pdf = is_pdf(path, head)
+        if not pdf and size > MAX_FILE_BYTES:
             raise ImportFailed(f"{path} is {size:,} bytes; text files up to 2 MB are read")
-        text = path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError:
-        raise ImportFailed(f"{path} is not UTF-8 text") from None
+        if pdf and size > MAX_PDF_BYTES:
+            raise ImportFailed(f"{path} is {size:,} bytes; PDFs up to 100 MB are read")
+        data = path.read_bytes()
     except OSError as exc:
         raise ImportFailed(f"cannot read {path}: {exc.strerror or exc}") from None
+    ref = "sha256:" + hashlib.sha256(data).hexdigest()
+    known = store.find_sources(SourceKind.FILE, [ref])
+    if ref in known:
+        return known[ref]
+    meta: dict[str, object] = {}
+    if pdf:
+        text, pages = pdf_text(path, data, MAX_FILE_BYTES)
+        meta["pages"] = pages
+    else:
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ImportFailed(f"{path} is not UTF-8 text") from None
     if not text.strip():
         raise ImportFailed(f"{path} is empty")
     redacted = redact(text)
+    if redacted.found:
+        meta["redacted"] = dict(redacted.found)
     return store.add_source(
         Source(
             kind=SourceKind.FILE,
@@ -72,6 +95,7 @@ def keep_file(store: MemoryStore, path: Path) -> Source:
             text=redacted.text,
             title=path.name,
             path=str(path.resolve()),
-            meta={"redacted": dict(redacted.found)} if redacted.found else {},
+            ref=ref,
+            meta=meta,
         )
     )

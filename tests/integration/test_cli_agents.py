@@ -103,3 +103,18 @@ def test_a_chatgpt_export_can_be_ingested_and_asked_about(mnemo, tmp_path: Path)
     assert turn["kind"] == "source" and turn["sources"] == [turn["id"]]
     assert answer["citations"]
     assert "An abandoned branch" not in json.dumps(answer)  # the branch the user left
+
+
+@pytest.mark.slow
+def test_a_claude_export_is_ingested_once(mnemo) -> None:
+    export = Path(__file__).parent.parent / "data" / "claude" / "conversations.json"
+    code, out, err = mnemo("--json", "ingest", "chat", str(export))
+    assert code == 0, err
+    figures = json.loads(out)
+    assert (figures["sessions"], figures["turns"], figures["already_known"]) == (3, 10, 0)
+    code, out, _ = mnemo("--json", "search", "vegetarian Porto", "--in", "sources")
+    assert any("Marta is vegetarian" in hit["source"]["text"] for hit in json.loads(out))
+    code, out, err = mnemo("--json", "ingest", "chat", str(export))
+    assert code == 0, err
+    figures = json.loads(out)
+    assert (figures["turns"], figures["already_known"], figures["batches"]) == (0, 10, 0)
