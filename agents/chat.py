@@ -228,11 +228,24 @@ class ChatAgent:
         found: dict[tuple[str, str], Memory | Source] = {}
         rankings: dict[str, dict[tuple[str, str], int]] = {}
         weights: dict[str, float] = {}
+        # The lines a vault item was filed from may spell out its value: they go where the
+        # value may go (never for a high-sensitivity item).
+        hidden = self.store.vault_sources(high_only=self.reveal_vault)
         for n, query in enumerate(queries):
-            memories = search(self.store, query, filters=filters, limit=max(self.memories, limit))
-            sources = search_sources(
-                self.store, query, since=since, until=until, limit=max(self.sources, limit)
-            )
+            memories = [
+                hit
+                for hit in search(
+                    self.store, query, filters=filters, limit=max(self.memories, limit)
+                )
+                if not _high(hit.memory)  # raised to high in another process a moment ago
+            ]
+            sources = [
+                hit
+                for hit in search_sources(
+                    self.store, query, since=since, until=until, limit=max(self.sources, limit)
+                )
+                if hit.source.id not in hidden
+            ]
             for kind, ranking, weight in (
                 ("memory", [hit.memory for hit in memories], self.memory_weight),
                 ("source", [hit.source for hit in sources], 1.0),
@@ -245,9 +258,13 @@ class ChatAgent:
             # "What did Melanie paint?": Melanie's own lines, searched without her name
             # (which every one of them carries), across all sessions.
             rest = re.sub(rf"\b{re.escape(name)}(['’]s)?\b", " ", queries[0], flags=re.I)
-            hits = search_sources(
-                self.store, rest, since=since, until=until, actor=name, limit=self.sources
-            )
+            hits = [
+                hit
+                for hit in search_sources(
+                    self.store, rest, since=since, until=until, actor=name, limit=self.sources
+                )
+                if hit.source.id not in hidden
+            ]
             rankings[f"speaker {name}"] = {
                 ("source", h.source.id): r for r, h in enumerate(hits, 1)
             }
@@ -537,3 +554,7 @@ def _source_item(source: Source) -> Item:
         when=source.occurred_at,
         source_ids=[source.id],
     )
+
+
+def _high(memory: Memory) -> bool:
+    return isinstance(memory, KnowledgeVaultItem) and memory.sensitivity == Sensitivity.HIGH

@@ -50,7 +50,7 @@ def _serve_http(host: Host, service: Any, server: Any, args: argparse.Namespace)
     from app.serve.http_api import build_app, check_loopback
 
     bind = check_loopback(args.host)
-    app = build_app(service, server, tokens.load_or_create(host.data_dir))
+    app = build_app(service, server, tokens.load_or_create(host.data_dir), bind)
     port = host.settings.serve.port if args.port is None else args.port
 
     class Server(uvicorn.Server):
@@ -72,37 +72,30 @@ def _url_host(host: str) -> str:
 
 
 def _print_config(args: argparse.Namespace) -> int:
-    """The JSON a client's settings need, for stdio (Claude Desktop, Cursor) and for HTTP."""
+    """The JSON a client's settings need: the command for stdio (Claude Desktop, Cursor), or
+    with --http the URL and token header."""
     from app.serve import token as tokens
     from core.settings import Settings
 
     folder = data_dir(args.data_dir)
     command = shutil.which("mnemo") or str(Path(sys.executable).with_name("mnemo"))
-    stdio: dict[str, Any] = {"command": command, "args": ["mcp"]}
-    if args.data_dir:
-        stdio["args"] = ["--data-dir", str(folder), "mcp"]
-    port = args.port or Settings.load(folder).serve.port
-    http = {
-        "url": f"http://127.0.0.1:{port}/mcp",
-        "headers": {"Authorization": f"Bearer {tokens.load_or_create(folder)}"},
-    }
-    print(
-        json.dumps(
-            {"mcpServers": {"mnemo": stdio}, "mcpServers (HTTP)": {"mnemo": http}}
-            if args.http
-            else {"mcpServers": {"mnemo": stdio}},
-            indent=2,
-        )
-    )
-    print(
-        "\nClaude Desktop: add this to claude_desktop_config.json (Settings → Developer → Edit "
-        "Config).\nCursor: add it to ~/.cursor/mcp.json."
-        + (
-            f"\nOver HTTP (run `mnemo mcp --http`), use the second block; the token is "
+    # The folder always named: a client starts the server without this shell's environment.
+    server: dict[str, Any] = {"command": command, "args": ["--data-dir", str(folder), "mcp"]}
+    how = "The client starts `mnemo mcp` itself. For HTTP: mnemo mcp --http --print-config"
+    if args.http:  # only then is a token made
+        port = Settings.load(folder).serve.port if args.port is None else args.port
+        server = {
+            "url": f"http://127.0.0.1:{port}/mcp",
+            "headers": {"Authorization": f"Bearer {tokens.load_or_create(folder)}"},
+        }
+        how = (
+            f"Start the server with `mnemo mcp --http --port {port}`; the token is kept in "
             f"{tokens.token_path(folder)}."
-            if args.http
-            else "\nFor the HTTP server and its token: mnemo mcp --http --print-config"
-        ),
+        )
+    print(json.dumps({"mcpServers": {"mnemo": server}}, indent=2))
+    print(
+        "\nClaude Desktop: merge this into claude_desktop_config.json (Settings → Developer → "
+        f"Edit Config).\nCursor: merge it into ~/.cursor/mcp.json.\n{how}",
         file=sys.stderr,
     )
     return 0

@@ -102,11 +102,15 @@ class TableLock:
         """Hold the lock shared; yields False when `blocking=False` and compaction holds it."""
         return self._hold(exclusive=False, blocking=blocking)
 
-    def exclusive(self) -> AbstractContextManager[bool]:
-        return self._hold(exclusive=True, blocking=True)
+    def exclusive(self, *, timeout: float | None = None) -> AbstractContextManager[bool]:
+        """Hold the lock exclusive; yields False when other holders kept it past `timeout`
+        seconds (a peer stopped in a debugger must not stall this process's writers)."""
+        return self._hold(exclusive=True, blocking=True, timeout=timeout)
 
     @contextmanager
-    def _hold(self, *, exclusive: bool, blocking: bool) -> Iterator[bool]:
+    def _hold(
+        self, *, exclusive: bool, blocking: bool, timeout: float | None = None
+    ) -> Iterator[bool]:
         if self._depth:  # nested within this thread's hold, which covers it
             if exclusive and not self._exclusive:
                 raise RuntimeError("TableLock: exclusive asked for inside a shared hold")
@@ -118,9 +122,7 @@ class TableLock:
             return
         if self._fd is not None:
             mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
-            try:
-                fcntl.flock(self._fd, mode | (0 if blocking else fcntl.LOCK_NB))
-            except BlockingIOError:
+            if not self._take(mode, blocking=blocking, timeout=timeout):
                 yield False
                 return
         self._depth, self._exclusive = 1, exclusive
@@ -130,6 +132,21 @@ class TableLock:
             self._depth, self._exclusive = 0, False
             if self._fd is not None:
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def _take(self, mode: int, *, blocking: bool, timeout: float | None) -> bool:
+        assert self._fd is not None
+        if blocking and timeout is None:
+            fcntl.flock(self._fd, mode)
+            return True
+        deadline = time.monotonic() + (timeout or 0)
+        while True:
+            try:
+                fcntl.flock(self._fd, mode | fcntl.LOCK_NB)
+                return True
+            except BlockingIOError:
+                if not blocking or time.monotonic() >= deadline:
+                    return False
+                time.sleep(0.02)  # flock has no timed wait; holders keep it milliseconds
 
     def close(self) -> None:
         if self._fd is not None:

@@ -45,11 +45,15 @@ class NotLoopback(MnemoError):
 
 
 def check_loopback(host: str) -> str:
-    """`host` if it is a loopback address; refuses 0.0.0.0, a LAN address or a name."""
+    """`host` if it is 127.0.0.1 or ::1 (the addresses MCP's DNS-rebinding check knows);
+    refuses 0.0.0.0, a LAN address, another 127.x or a name."""
     if host == "localhost":
         return "127.0.0.1"
     try:
-        if ipaddress.ip_address(host).is_loopback:
+        if ipaddress.ip_address(host) in (
+            ipaddress.ip_address("127.0.0.1"),
+            ipaddress.ip_address("::1"),
+        ):
             return host
     except ValueError:
         pass
@@ -84,6 +88,9 @@ class BearerToken:
         self.token = token
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":  # none is served; refused before any route sees it
+            await send({"type": "websocket.close", "code": 1008})
+            return
         if scope["type"] == "http":
             headers = dict(scope.get("headers") or [])
             given = headers.get(b"authorization", b"").decode("latin-1")
@@ -98,9 +105,11 @@ class BearerToken:
         await self.app(scope, receive, send)
 
 
-def build_app(service: MemoryService, mcp: MCPServer, token: str) -> ASGIApp:
+def build_app(
+    service: MemoryService, mcp: MCPServer, token: str, host: str = "127.0.0.1"
+) -> ASGIApp:
     """The whole server as one ASGI app, token check outermost."""
-    mcp_app = mcp.streamable_http_app(streamable_http_path="/mcp", host="127.0.0.1")
+    mcp_app = mcp.streamable_http_app(streamable_http_path="/mcp", host=host)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

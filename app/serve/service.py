@@ -33,6 +33,7 @@ from core.memory.models import (
     Source,
     parse_memory,
 )
+from core.settings import Settings
 from core.store.memories import check_fields
 from core.store.search import SearchFilters, SearchHit
 from core.timeutil import as_utc, parse_when, to_iso
@@ -204,10 +205,29 @@ class MemoryService:
     def __init__(self, host: Host) -> None:
         self.host = host
         self._agent: ChatAgent | None = None
+        self._settings_seen: tuple[float, bool] | None = None
 
     @property
     def share_vault(self) -> bool:
-        return self.host.settings.serve.share_vault_values
+        """Read from settings.toml as it is now: the user may turn sharing off in the app
+        while a client keeps this server running for days."""
+        path = self.host.data_dir / "settings.toml"
+        try:
+            stamp = path.stat().st_mtime
+        except OSError:
+            stamp = 0.0
+        seen = self._settings_seen
+        if seen is None or seen[0] != stamp:
+            try:
+                share = Settings.load(self.host.data_dir).serve.share_vault_values
+            except (MnemoError, ValueError, OSError):  # a broken file shares nothing
+                share = False
+            seen = self._settings_seen = (stamp, share)
+        return seen[1]
+
+    def _hidden_sources(self) -> set[str]:
+        """The inputs vault items came from, which may spell out their values."""
+        return self.host.store.vault_sources(high_only=self.share_vault)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -232,9 +252,13 @@ class MemoryService:
             if include_sources
             else []
         )
+        hidden = self._hidden_sources() if inputs else set()
+        inputs = [hit for hit in inputs if hit.source.id not in hidden]
         return SearchResult(
             query=query,
-            memories=[self._hit(hit) for hit in hits],
+            # Filtered again: an item raised to high in the app a moment ago may still be in
+            # this process's vector matrix as it was.
+            memories=[self._hit(hit) for hit in hits if not _high(hit.memory)],
             sources=[
                 SourceHit(
                     id=hit.source.id,
@@ -254,9 +278,14 @@ class MemoryService:
 
     def get(self, ref: str) -> MemoryDetail:
         memory = self.host.memory(ref)
+        if _high(memory):  # as if it were not there: not even its caption goes out
+            raise NotFound(f"no memory with id {ref!r}")
+        hidden = self._hidden_sources()
         return MemoryDetail(
             memory=self.memory_out(memory),
-            sources=[_source(s) for s in self.host.store.sources_of(memory.id)],
+            sources=[
+                _source(s) for s in self.host.store.sources_of(memory.id) if s.id not in hidden
+            ],
             links=[
                 LinkOut(src=link.src, dst=link.dst, relation=link.relation)
                 for link in self.host.store.links(memory.id)
@@ -326,6 +355,8 @@ class MemoryService:
         clean, found = _redacted(fields, keep="secret_value")
         memory = parse_memory({**clean, "type": kind.value})
         verdict = gate.check_given(memory) or near_duplicate(self.host.store, memory)
+        if verdict is not None and kind == MemoryType.VAULT and verdict[0] == "near-duplicate":
+            verdict = ("near-duplicate", "it repeats a vault item there already")  # no id
         if verdict is not None:
             rule, reason = verdict
             raise Refused(f"not added ({rule}): {reason}")

@@ -139,6 +139,18 @@ class SourcesMixin:
                 link_source(db, memory_id, source_id)
         self.changes.emit("memory", "updated", [memory_id])
 
+    def vault_sources(self, *, high_only: bool = False) -> set[str]:
+        """The inputs vault items were filed from: their words may hold the value itself
+        ("the garage code is 7731" passes redaction), so whoever may not see a vault value
+        may not see them either."""
+        sql = (
+            "SELECT DISTINCT ms.source_id FROM memory_sources ms JOIN memories m "
+            "ON m.id = ms.memory_id WHERE m.type = 'knowledge_vault'"
+        )
+        if high_only:
+            sql += " AND m.sensitivity = 'high'"
+        return {row["source_id"] for row in self.db.query(sql)}
+
     def sources_of(self, ref: str) -> list[Source]:
         """The inputs a memory was made from, oldest first."""
         rows = self.db.query(

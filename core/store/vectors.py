@@ -34,6 +34,9 @@ WRITES_PER_MAINTENANCE = 20
 OPEN_LOCK = "vectors.lock"  # in the data folder: held while a table is opened or made
 MAINTENANCE_WAIT_S = 120  # another process compacting: wait this long, then leave it for later
 SYNC_SECONDS = 0.5
+# How long compaction waits for other processes' reads and writes (milliseconds each) while it
+# holds this process's writers back; past it, compaction is put off.
+EXCLUSIVE_WAIT_S = 10
 
 
 @dataclass(frozen=True)
@@ -474,7 +477,11 @@ class VectorIndex:
                 self._pending_purge = True  # made final by the next maintenance
 
     def _maintain(self, *, purge: bool) -> None:
-        with self._lock, self._shared.exclusive():
+        with self._lock, self._shared.exclusive(timeout=EXCLUSIVE_WAIT_S) as held:
+            if not held:  # another process kept using the table: compact another time
+                self._pending_purge = self._pending_purge or purge
+                log.info("vector index maintenance put off: the table is in use elsewhere")
+                return
             purge = purge or self._pending_purge
             try:
                 with warnings.catch_warnings():
@@ -498,7 +505,8 @@ class VectorIndex:
                 thread.join()
         if purge and self._pending_purge:
             self.maintain(purge=True)
-        self._shared.close()
+        with self._lock:  # no search or write is inside the table lock as it goes
+            self._shared.close()
 
 
 def _is_id(value: str) -> bool:

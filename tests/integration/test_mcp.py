@@ -23,12 +23,15 @@ from mcp_types import Implementation
 
 from agents.host import Host
 from core.memory import EpisodicMemory, KnowledgeVaultItem, SemanticMemory
+from core.memory.models import Source, SourceKind
 
 pytestmark = pytest.mark.slow
 
 HIGH_SECRET = "ghp_R8x2Lq9ZpT4vW7yK1mN3bC6dF0hJ5sA2uE8i"
 MEDIUM_SECRET = "garden-hunter-2291"
 MNEMO = [sys.executable, "-m", "app.cli"]
+GARAGE = "7731-44"
+GARAGE_LINE = f"the garage door code is {GARAGE}, remember it"
 PERSONA = "Answer in one short paragraph."
 TOOLS = {"search_memory", "get_memory", "list_recent", "ask", "add_memory", "remember"}
 
@@ -45,6 +48,7 @@ def seed(folder: Path, *, share_vault: bool = False) -> dict[str, str]:
     with Host(folder, watch_s=None) as host:
         host.start(background=False)
         store = host.store
+        at = datetime(2026, 4, 2, 18, tzinfo=UTC)
         store.update("core:persona", {"value": PERSONA})
         ids = {
             "docker": store.add(
@@ -62,6 +66,15 @@ def seed(folder: Path, *, share_vault: bool = False) -> dict[str, str]:
                 KnowledgeVaultItem(
                     caption="GitHub deploy token", secret_value=HIGH_SECRET, sensitivity="high"
                 )
+            ).id,
+            "garage": store.add(
+                KnowledgeVaultItem(caption="Garage door", secret_value=GARAGE, sensitivity="low"),
+                # The words it was filed from say the value, and redaction cannot know it.
+                sources=[
+                    store.add_source(
+                        Source(kind=SourceKind.CHAT, occurred_at=at, text=GARAGE_LINE, actor="user")
+                    ).id
+                ],
             ).id,
             "medium": store.add(
                 KnowledgeVaultItem(
@@ -123,7 +136,16 @@ def test_every_tool_over_stdio_with_vault_rules_and_history(tmp_path: Path) -> N
             seen["get medium"] = payload(
                 await client.call_tool("get_memory", {"id": ids["medium"]})
             )
-            seen["get high"] = payload(await client.call_tool("get_memory", {"id": ids["high"]}))
+            seen["get high"] = error_text(await client.call_tool("get_memory", {"id": ids["high"]}))
+            seen["get garage"] = payload(
+                await client.call_tool("get_memory", {"id": ids["garage"]})
+            )
+            seen["search garage"] = payload(
+                await client.call_tool("search_memory", {"query": "garage door code"})
+            )
+            seen["ask garage"] = payload(
+                await client.call_tool("ask", {"question": "What is the garage door code?"})
+            )
             seen["missing"] = error_text(await client.call_tool("get_memory", {"id": "abcdef12"}))
             seen["recent"] = payload(await client.call_tool("list_recent", {"limit": 10}))
 
@@ -205,11 +227,13 @@ def test_every_tool_over_stdio_with_vault_rules_and_history(tmp_path: Path) -> N
 
         # Vault: a high-sensitivity item is neither found nor listed; no value is given out.
         assert HIGH_SECRET not in everything and MEDIUM_SECRET not in everything
+        assert GARAGE not in everything  # not even through the line it was filed from
+        assert seen["get garage"]["sources"] == [] and seen["search garage"]["memories"]
         vault_hits = {h["id"] for h in seen["search vault"]["memories"]}
         assert ids["medium"] in vault_hits and ids["high"] not in vault_hits
         assert ids["high"] not in {m["id"] for m in seen["recent"]}
         assert "settings" in seen["get medium"]["memory"]["secret_withheld"]
-        assert "high sensitivity" in seen["get high"]["memory"]["secret_withheld"]
+        assert ids["high"] in seen["get high"]  # as if it were not there
         assert "abcdef12" in seen["missing"]
 
         assert "Rota Vicentina" in seen["ask"]["answer"]
@@ -245,18 +269,24 @@ def test_vault_values_are_shared_only_when_the_settings_allow_and_never_high(
     folder = tmp_path / "data"
     ids = seed(folder, share_vault=True)
 
-    async def scenario() -> tuple[Any, Any, Any]:
+    async def scenario() -> tuple[Any, ...]:
         async with stdio(folder) as client:
             medium = payload(await client.call_tool("get_memory", {"id": ids["medium"]}))
-            high = payload(await client.call_tool("get_memory", {"id": ids["high"]}))
-            asked = payload(await client.call_tool("ask", {"question": "home wifi password"}))
-            return medium, high, asked
+            garage = payload(await client.call_tool("get_memory", {"id": ids["garage"]}))
+            high = error_text(await client.call_tool("get_memory", {"id": ids["high"]}))
+            asked = payload(await client.call_tool("ask", {"question": "github deploy token"}))
+            # The user turns sharing off in the app while the client keeps the server running.
+            (folder / "settings.toml").write_text("[serve]\nshare_vault_values = false\n")
+            later = payload(await client.call_tool("get_memory", {"id": ids["medium"]}))
+            return medium, garage, high, asked, later
 
-    medium, high, asked = anyio.run(scenario)
+    medium, garage, high, asked, later = anyio.run(scenario)
     assert medium["memory"]["fields"]["secret_value"] == MEDIUM_SECRET
     assert medium["memory"]["secret_withheld"] is None
-    assert "secret_value" not in high["memory"]["fields"]
-    assert HIGH_SECRET not in json.dumps([high, asked])
+    assert GARAGE_LINE in garage["sources"][0]["snippet"]  # shared: its line may go too
+    assert ids["high"] in high
+    assert HIGH_SECRET not in json.dumps(asked)
+    assert "secret_value" not in later["memory"]["fields"] and later["memory"]["secret_withheld"]
 
 
 # -- HTTP -----------------------------------------------------------------------------------
@@ -315,7 +345,7 @@ def test_http_needs_the_token_and_serves_mcp_and_rest(http_server: dict[str, Any
         schema = http.get("/api/openapi.json", headers=good).json()
         assert {"/api/search", "/api/memories", "/api/ask", "/api/remember"} <= set(schema["paths"])
 
-    async def over_mcp(headers: dict[str, str]) -> Any:
+    async def over_mcp(headers: dict[str, str], name: str) -> Any:
         async with httpx2.AsyncClient(headers=headers) as session:
             transport = streamable_http_client(f"{base}/mcp", http_client=session)
             async with Client(
@@ -324,18 +354,22 @@ def test_http_needs_the_token_and_serves_mcp_and_rest(http_server: dict[str, Any
                 tools = {t.name for t in (await c.list_tools()).tools}
                 result = await c.call_tool(
                     "add_memory",
-                    {"type": "semantic", "fields": {"name": "Loki", "summary": "Log storage"}},
+                    {"type": "semantic", "fields": {"name": name, "summary": "Log storage"}},
                 )
                 return tools, payload(result)
 
-    tools, result = anyio.run(over_mcp, good)
+    tools, result = anyio.run(over_mcp, good, "Loki")
     assert tools == TOOLS
-    with pytest.raises(Exception):  # noqa: B017 - the SDK wraps the 401 in its own errors
-        anyio.run(over_mcp, {})
+    with pytest.raises(Exception):  # noqa: B017 - the SDK reports the 401 as a generic error
+        anyio.run(over_mcp, {}, "Tempo")
 
     with Host(http_server["folder"], watch_s=None) as host:
         host.start(background=False)
         assert host.history(result["memory"]["id"])[-1].actor == "mcp:Cursor"
+        names = {getattr(m, "name", "") for m in host.store.memories()}
+        assert (
+            "Loki" in names and "Tempo" not in names
+        )  # the client without the token wrote nothing
         grafana = added.json()["memory"]["id"]
         assert host.history(grafana)[-1].actor == "api:nightly-script"
 

@@ -52,7 +52,7 @@ def test_only_loopback_addresses_are_served() -> None:
     assert check_loopback("127.0.0.1") == "127.0.0.1"
     assert check_loopback("::1") == "::1"
     assert check_loopback("localhost") == "127.0.0.1"
-    for host in ("0.0.0.0", "::", "192.168.0.10", "10.0.0.1", "example.com", ""):
+    for host in ("0.0.0.0", "::", "192.168.0.10", "10.0.0.1", "127.0.0.2", "example.com", ""):
         with pytest.raises(NotLoopback, match="only on this machine"):
             check_loopback(host)
 
@@ -80,10 +80,11 @@ def test_print_config_gives_the_snippet_for_clients(mnemo, capsys) -> None:  # t
     code, out, err = mnemo("mcp", "--print-config")
     assert code == 0
     stdio = json.loads(out)["mcpServers"]["mnemo"]
-    assert stdio["args"][-1] == "mcp" and str(mnemo.folder) in stdio["args"]
+    assert stdio["args"] == ["--data-dir", str(mnemo.folder), "mcp"]
     assert "claude_desktop_config.json" in err and "Cursor" in err
+    assert not tokens.token_path(mnemo.folder).exists()  # stdio needs none
     code, out, _ = mnemo("mcp", "--http", "--print-config", "--port", "9100")
-    http = json.loads(out)["mcpServers (HTTP)"]["mnemo"]
+    http = json.loads(out)["mcpServers"]["mnemo"]
     assert http["url"] == "http://127.0.0.1:9100/mcp"
     token = tokens.load_or_create(mnemo.folder)
     assert http["headers"]["Authorization"] == f"Bearer {token}"

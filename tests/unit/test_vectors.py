@@ -225,3 +225,18 @@ def test_table_lock_nests_and_refuses_an_upgrade(tmp_path) -> None:
     other = TableLock(tmp_path / "t.lock")
     with lock.exclusive(), other.shared(blocking=False) as held:
         assert not held  # another holder is told at once, never made to wait
+    with lock.shared(), other.exclusive(timeout=0) as held:
+        assert not held  # compaction gives up rather than wait on a stuck reader
+
+
+def test_compaction_is_put_off_while_another_process_holds_the_table(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr("core.store.vectors.EXCLUSIVE_WAIT_S", 0)
+    index = VectorIndex(tmp_path / "v", 8)
+    index.upsert([row(0, np.ones(8) / np.sqrt(8))], new=True)
+    index.delete([f"{0:032x}"])
+    reader = TableLock(tmp_path / "vectors-memories.lock")  # another process, reading
+    with reader.shared():
+        index.maintain(purge=True)
+    assert index._pending_purge and len(index._table.list_versions()) > 1  # nothing compacted
+    index.maintain(purge=True)
+    assert not index._pending_purge and len(index._table.list_versions()) == 1
