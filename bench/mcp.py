@@ -24,6 +24,7 @@ import anyio
 
 from bench.gui import PEOPLE, PLACES, TOPICS, seeded_store
 from bench.report import report
+from bench.search import percentile
 
 TARGETS = {"search_p50_ms": 30, "search_p95_ms": 60}
 TOOLS = 6
@@ -35,11 +36,6 @@ QUESTIONS = [
     "What notes do I have on the kitchen renovation?",
     "Where did we agree the hiring plans?",
 ]
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
 def _queries(count: int) -> list[str]:
@@ -101,8 +97,8 @@ async def measure(folder: Path, searches: int, questions: int) -> dict[str, Any]
         "tools_with_json_schema": len(with_schema),
         "server_startup_ms": round(startup_ms),
         "searches": len(times),
-        "search_p50_ms": round(statistics.median(times), 1),
-        "search_p95_ms": round(percentile(times, 0.95), 1),
+        "search_p50_ms": round(percentile(times, 50), 1),
+        "search_p95_ms": round(percentile(times, 95), 1),
         "search_hits_mean": round(statistics.mean(hits), 1),
         "ask_first_token_ms": round(statistics.median(first_pieces)),
         "ask_total_ms": round(statistics.median(answers)),

@@ -34,6 +34,10 @@ memories, and the inputs they came from. Search it before answering questions ab
 user's past, projects, people or preferences; cite memory ids. Add a memory only for \
 something the user wants kept."""
 
+CORE_BLOCKS = {
+    "human": "What Mnemo knows about the user: the always-in-context core block",
+    "persona": "How Mnemo's assistant should behave: the persona core block",
+}
 READ = ToolAnnotations(readOnlyHint=True, openWorldHint=False)
 WRITE = ToolAnnotations(readOnlyHint=False, destructiveHint=False, openWorldHint=False)
 
@@ -154,23 +158,20 @@ def build_server(service: MemoryService) -> MCPServer:
         "remember …" in Mnemo's own chat)."""
         return await run(service.remember, text, actor=tool_actor("mcp", client_name(ctx)))
 
-    @server.resource(
-        "mnemo://core/human",
-        name="core-human",
-        description="What Mnemo knows about the user: the always-in-context core block",
-        mime_type="text/plain",
-    )
-    async def core_human() -> str:
-        return await read(lambda: _block(service.core_blocks(), "human").value)
+    def core_block(label: str) -> Any:
+        async def value() -> str:
+            block: CoreBlockOut = await read(service.core_block, label)
+            return block.value
 
-    @server.resource(
-        "mnemo://core/persona",
-        name="core-persona",
-        description="How Mnemo's assistant should behave: the persona core block",
-        mime_type="text/plain",
-    )
-    async def core_persona() -> str:
-        return await read(lambda: _block(service.core_blocks(), "persona").value)
+        return value
+
+    for label, description in CORE_BLOCKS.items():
+        server.resource(
+            f"mnemo://core/{label}",
+            name=f"core-{label}",
+            description=description,
+            mime_type="text/plain",
+        )(core_block(label))
 
     @server.resource(
         "mnemo://memory/{memory_id}",
@@ -183,10 +184,6 @@ def build_server(service: MemoryService) -> MCPServer:
         return detail.model_dump_json(indent=1)
 
     return server
-
-
-def _block(blocks: list[CoreBlockOut], label: str) -> CoreBlockOut:
-    return next(b for b in blocks if b.label == label)
 
 
 def _version() -> str:

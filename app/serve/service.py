@@ -34,7 +34,7 @@ from core.memory.models import (
     parse_memory,
 )
 from core.settings import Settings
-from core.store.memories import check_fields
+from core.store.memories import CORE_LABELS, check_fields
 from core.store.search import SearchFilters, SearchHit
 from core.timeutil import as_utc, parse_when, to_iso
 
@@ -308,11 +308,12 @@ class MemoryService:
             offset += limit
         return found[:limit]
 
+    def core_block(self, label: str) -> CoreBlockOut:
+        block = self.host.store.core_block(label)
+        return CoreBlockOut(label=block.label, value=block.value, char_limit=block.char_limit)
+
     def core_blocks(self) -> list[CoreBlockOut]:
-        return [
-            CoreBlockOut(label=b.label, value=b.value, char_limit=b.char_limit)
-            for b in self.host.core_blocks()
-        ]
+        return [self.core_block(label) for label in CORE_LABELS]
 
     def ask(self, question: str, on_piece: Callable[[str], None] | None = None) -> AskResult:
         """Mnemo's chat agent answers from memory, with numbered citations. The question is
