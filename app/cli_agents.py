@@ -1,6 +1,7 @@
 """`mnemo ingest …` and `mnemo ask …`: the memory team and the chat agent on the chat model."""
 
 import argparse
+import dataclasses
 import json
 import sys
 from collections import Counter
@@ -75,15 +76,7 @@ def cmd_ingest_file(host: Host, args: argparse.Namespace) -> int:
 
 def cmd_ingest_notes(host: Host, args: argparse.Namespace) -> int:
     report = host.ingest_notes(Path(args.folder), progress=out.progress("embedding", "item"))
-    figures = {
-        "notes": report.notes,
-        "added": report.added,
-        "updated": report.updated,
-        "unchanged": report.unchanged,
-        "links_added": report.links_added,
-        "links_removed": report.links_removed,
-        "topics": report.topics,
-    }
+    figures = {k: v for k, v in dataclasses.asdict(report).items() if k != "memory_ids"}
     if args.json_out:
         print(json.dumps(figures, indent=2))
         return 0
