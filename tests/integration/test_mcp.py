@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -311,6 +312,8 @@ def http_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
     else:
         pytest.fail(f"the server did not start: {''.join(lines)[-2000:]}")
     base = line.split()[2].removesuffix("/mcp")
+    # Read on, so the server never blocks on a full pipe when it logs (loading a model).
+    threading.Thread(target=lines.extend, args=(process.stderr,), daemon=True).start()
     token = (folder / "api-token").read_text().strip()
     yield {"base": base, "token": token, "folder": folder, "ids": ids}
     process.terminate()
