@@ -32,3 +32,9 @@ class ReadOnlyFolder(MnemoError):
 class Changed(MnemoError):
     """A memory changed between being read and a write meant for what was read; nothing was
     written (the caller reads it again, or leaves it for its next run)."""
+
+
+class Closed(MnemoError):
+    """The store, the index or a model was closed (the app is quitting): the work that asked
+    for it was refused before it started, and nothing of it was done. Front ends drop such
+    late results quietly."""

@@ -18,12 +18,14 @@ from typing import Any
 
 import sqlite_utils
 
-from core.errors import MnemoError, ReadOnlyFolder, StorageFull
+from core.errors import Closed, MnemoError, ReadOnlyFolder, StorageFull
 from core.store.migrations import MIGRATIONS
+from core.uses import Uses
 
 log = logging.getLogger(__name__)
 IN_CHUNK = 500  # values in one IN (...): older SQLite builds allow 999 parameters a statement
 FULL_BYTES = 1 << 20  # less free space than this, and a failure to open for writing is a full disk
+CLOSE_WAIT_S = 120  # a use still running after this at close keeps its connection open
 PRAGMAS = (
     "PRAGMA busy_timeout = 30000",
     "PRAGMA foreign_keys = ON",
@@ -34,7 +36,11 @@ PRAGMAS = (
 
 
 class Database:
-    """One SQLite file, one connection per thread, one writer at a time."""
+    """One SQLite file, one connection per thread, one writer at a time.
+
+    Every read and write is a use (core.uses): `close()` waits for those under way and refuses
+    new ones with Closed, so no connection is ever closed under a thread stepping on it.
+    """
 
     def __init__(self, path: Path, *, read_only: bool = False) -> None:
         """`read_only`: the folder cannot be written (a read-only mount, a folder the user may
@@ -49,7 +55,7 @@ class Database:
         # (the vector index) in the same order as the commits.
         self.lock = threading.RLock()
         self._connections: set[sqlite3.Connection] = set()
-        self._closed = False
+        self._uses = Uses("memory store")
         self.commits = 0  # by this process: tells its own writes from another process's
         if not read_only:
             try:
@@ -78,11 +84,12 @@ class Database:
 
     @property
     def db(self) -> sqlite_utils.Database:
-        """This thread's connection, opened on first use."""
+        """This thread's connection, opened on first use. Outside this class, only for a
+        test's own statements: the methods below are the uses that close waits for."""
         holder = getattr(self._local, "holder", None)
         if holder is None:
-            if self._closed:
-                raise MnemoError("the memory store is closed")
+            if self._uses.closed:
+                raise Closed("the memory store is closed")
             holder = self._local.holder = _Holder(self._connect())
             # The thread-local holder is dropped when its thread ends; so is the connection.
             weakref.finalize(holder, self._release, holder.db.conn)
@@ -130,7 +137,7 @@ class Database:
         """A write transaction: all of it is committed, or none of it. Nested calls join it."""
         if self.read_only:
             raise self.refused("nothing was saved")
-        with self.lock:
+        with self._uses(), self.lock:
             db = self.db
             if db.conn.in_transaction:
                 with db.atomic():  # a savepoint inside the open transaction
@@ -170,7 +177,13 @@ class Database:
         )
 
     def query(self, sql: str, params: Any = None) -> list[dict[str, Any]]:
-        return list(self.db.query(sql, params or ()))
+        with self._uses():
+            return list(self.db.query(sql, params or ()))
+
+    def tuples(self, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
+        """The rows of `sql` as tuples (cheaper than dicts, for rankings of many rows)."""
+        with self._uses():
+            return self.db.execute(sql, params or ()).fetchall()
 
     def query_in(
         self, sql: str, values: Sequence[Any], before: Sequence[Any] = ()
@@ -181,28 +194,39 @@ class Database:
         values = list(values)
         for start in range(0, len(values), IN_CHUNK):
             part = values[start : start + IN_CHUNK]
-            yield from self.db.query(sql.format(marks=",".join("?" * len(part))), [*before, *part])
+            marks = ",".join("?" * len(part))
+            # A chunk is read whole inside its use: a caller that stops iterating holds none.
+            yield from self.query(sql.format(marks=marks), [*before, *part])
 
     def scalar(self, sql: str, params: Any = None) -> Any:
-        row = self.db.execute(sql, params or ()).fetchone()
+        with self._uses():
+            row = self.db.execute(sql, params or ()).fetchone()
         return None if row is None else row[0]
 
     def checkpoint(self) -> None:
         """Fold the WAL into the main file and truncate it, so deleted pages leave no copy."""
-        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        with self._uses():
+            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def private_connection(self) -> sqlite3.Connection:
         """A connection of the caller's own, outside the per-thread ones; the caller closes it."""
-        if self._closed:
-            raise MnemoError("the memory store is closed")
-        conn = self._open()
+        with self._uses():
+            conn = self._open()
         conn.execute("PRAGMA busy_timeout = 30000")
         return conn
 
+    @property
+    def closed(self) -> bool:
+        return self._uses.closed
+
     def close(self) -> None:
-        with self.lock:
-            self._closed = True
-            self._drop_connections()
+        """Refuse new reads and writes, wait for those under way, then close every thread's
+        connection. One still in use after CLOSE_WAIT_S stays open rather than be closed
+        under its thread (which would crash the process); the process is ending anyway."""
+        if not self._uses.close(timeout=CLOSE_WAIT_S):
+            log.warning("the memory store closed with a read still under way")
+            return
+        self._drop_connections()
 
     def _drop_connections(self) -> None:
         with self.lock:

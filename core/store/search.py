@@ -232,10 +232,10 @@ def _keyword_queries(
     whole = [*map(_phrase, rare)]
     if len(common) > 1:
         whole.append("(" + " AND ".join(map(_phrase, common)) + ")")
-    low, high = store.db.db.execute(
+    low, high = store.db.tuples(
         # Two subqueries: SQLite answers a lone min() or max() from the index, both at once by scan.
         "SELECT (SELECT min(seq) FROM memories), (SELECT max(seq) FROM memories)"
-    ).fetchone()
+    )[0]
     span = (high or 0) - (low or 0)
     window_start = (high or 0) - int(span * budget / max(sum(df[t] for t in common), 1))
     queries: list[tuple[str, int | None]] = [(" OR ".join(map(_phrase, terms)), window_start)]
@@ -251,13 +251,13 @@ def _bm25(
     where, params = filters.sql(alias="m")
     if since_seq is not None:
         where, params = f"{where} AND memories_fts.rowid >= ?", [*params, since_seq]
-    rows = store.db.db.execute(
+    rows = store.db.tuples(
         "SELECT m.id, bm25(memories_fts), (julianday(m.event_time) - 2440587.5) * 86400.0 "
         "FROM memories_fts "
         "JOIN memories m ON m.seq = memories_fts.rowid "
         f"WHERE memories_fts MATCH ? AND {where} ORDER BY bm25(memories_fts) LIMIT ?",
         [match, *params, k],
-    ).fetchall()
+    )
     return [(row[0], row[1], row[2]) for row in rows]
 
 
@@ -273,9 +273,9 @@ def _doc_freq(store: MemoryStore, terms: list[str]) -> dict[str, int]:
     now = time.monotonic()
     for term in terms:
         if term not in cache or now - cache[term][1] > DF_CACHE_SECONDS:
-            count = store.db.db.execute(
+            count = store.db.scalar(
                 "SELECT count(*) FROM memories_fts WHERE memories_fts MATCH ?", [_phrase(term)]
-            ).fetchone()[0]
+            )
             cache[term] = (count, now)
     return {term: cache[term][0] for term in terms}
 

@@ -68,12 +68,12 @@ def search_sources(
         params.append(actor)
     keyword = [
         (row[0], row[1])
-        for row in store.db.db.execute(
+        for row in store.db.tuples(
             "SELECT s.id, bm25(sources_fts) FROM sources_fts "
             "JOIN sources s ON s.seq = sources_fts.rowid "
             f"WHERE {' AND '.join(where)} ORDER BY bm25(sources_fts) LIMIT ?",
             [*params, k],
-        ).fetchall()
+        )
     ]
     try:
         vector = store.source_vectors.search(
