@@ -11,16 +11,15 @@ import os
 import sys
 import typing
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 from agents.host import Host
-from app import cli_agents, cli_backup, cli_capture, cli_models, cli_serve
+from app import cli_agents, cli_backup, cli_capture, cli_graph, cli_models, cli_serve, cli_transfer
 from app import cli_output as out
-from core.errors import Ambiguous, InvalidInput, MnemoError, NotFound
+from core.capture.pictures import picture_file
+from core.errors import Ambiguous, MnemoError, NotFound
 from core.memory.models import (
     MEMORY_MODELS,
-    EntityKind,
     MemoryType,
     Source,
     SourceKind,
@@ -29,7 +28,6 @@ from core.memory.models import (
 from core.paths import ENV_VAR, data_dir
 from core.store.memories import check_fields
 from core.store.search import SearchFilters
-from core.store.transfer import export_json, export_markdown, import_json, write_private
 from core.timeutil import parse_when
 
 EXIT_REFUSED, EXIT_USAGE, EXIT_NOT_FOUND = 1, 2, 3
@@ -123,7 +121,8 @@ def cmd_show(host: Host, args: argparse.Namespace) -> int:
 
 
 def _show_source(host: Host, source: Source, args: argparse.Namespace) -> int:
-    picture = str(host.store.folder / source.thumbnail) if source.thumbnail else None
+    path = picture_file(host.store.folder, source.thumbnail)
+    picture = str(path) if path else None
     written = host.memories_of_source(source.id)
     if args.json_out:
         data = source.model_dump(mode="json")
@@ -147,17 +146,27 @@ def cmd_edit(host: Host, args: argparse.Namespace) -> int:
 
 def cmd_delete(host: Host, args: argparse.Namespace) -> int:
     memory = host.store.get(args.id)
+    # The inputs it was made from stay unless asked: other memories may come from the same
+    # chat or screen, and an undo brings the memory back with them. A line a vault item was
+    # filed from stays hidden from tools and exports either way (the mark is on the line).
+    sources = [s.id for s in host.store.sources_of(memory.id)] if args.with_sources else []
     if not args.yes:
         if not sys.stdin.isatty():
             raise MnemoError("delete needs --yes when not run from a terminal")
+        also = f" and the {len(sources)} input(s) it was made from" if sources else ""
         answer = input(
-            f"Delete {memory.type} {memory.id[:10]} “{out.one_line(memory.headline, 60)}”? [y/N] "
+            f"Delete {memory.type} {memory.id[:10]} “{out.one_line(memory.headline, 60)}”"
+            f"{also}? [y/N] "
         )
         if answer.strip().lower() not in ("y", "yes"):
             print("kept")
             return 0
     host.store.delete(memory.id)
-    print(f"deleted {memory.id}")
+    if args.with_sources:
+        deleted = host.delete_sources(sources)
+        print(f"deleted {memory.id} and {deleted} input(s) it was made from")
+    else:
+        print(f"deleted {memory.id}")
     return 0
 
 
@@ -211,41 +220,6 @@ def cmd_history(host: Host, args: argparse.Namespace) -> int:
     return 0
 
 
-def _entity_ref(ref: str) -> tuple[str, str] | None:
-    """(kind, name) of a KIND:NAME reference, None for a memory's id."""
-    kind, sep, name = ref.partition(":")
-    if not (sep and kind in {k.value for k in EntityKind}):
-        return None
-    if not name.strip():
-        raise InvalidInput(f"a {kind} needs a name: write {kind}:NAME")
-    return kind, name
-
-
-def _node(host: Host, ref: str) -> str:
-    entity = _entity_ref(ref)
-    return host.store.entity(*entity).id if entity else host.store.resolve(ref)
-
-
-def cmd_link(host: Host, args: argparse.Namespace) -> int:
-    # Everything is checked before an entity is created for either end: a link refused (a
-    # memory that is not there, a blank relation) must not leave a new node behind.
-    ends = [_entity_ref(ref) or host.store.resolve(ref) for ref in (args.src, args.dst)]
-    if not args.remove:
-        if args.relation is not None and not args.relation.strip():
-            raise InvalidInput("a relation cannot be blank")
-        names = [" ".join(e[1].split()).casefold() if isinstance(e, tuple) else e for e in ends]
-        if names[0] == names[1]:
-            raise InvalidInput("a memory cannot be linked to itself")
-    src, dst = _node(host, args.src), _node(host, args.dst)
-    if args.remove:
-        removed = host.store.unlink(src, dst, args.relation)
-        print(f"removed {removed} link(s)")
-    else:
-        link = host.store.link(src, dst, args.relation or "related")
-        print(f"{link.src} -[{link.relation}]-> {link.dst}")
-    return 0
-
-
 def cmd_stats(host: Host, args: argparse.Namespace) -> int:
     figures = host.stats()
     stats = {"data_dir": str(host.data_dir), **dataclasses.asdict(figures)}
@@ -262,31 +236,6 @@ def cmd_stats(host: Host, args: argparse.Namespace) -> int:
 def cmd_reindex(host: Host, args: argparse.Namespace) -> int:
     report = host.store.reindex(progress=out.progress("embedding", "memory"))
     print(f"reindexed {report.embedded} memories with {host.store.embedder.name}")
-    return 0
-
-
-def cmd_export(host: Host, args: argparse.Namespace) -> int:
-    if args.format == "json":
-        text = json.dumps(
-            export_json(host.store, include_secrets=args.include_secrets),
-            indent=2,
-            ensure_ascii=False,
-        )
-    else:
-        text = export_markdown(host.store, include_secrets=args.include_secrets)
-    if args.output in (None, "-"):
-        sys.stdout.write(text + "\n")
-    else:
-        write_private(Path(args.output), text + "\n")
-        print(f"exported to {args.output}", file=sys.stderr)
-    if args.include_secrets:
-        print("warning: the export holds vault secrets in plain text", file=sys.stderr)
-    return 0
-
-
-def cmd_import(host: Host, args: argparse.Namespace) -> int:
-    counts = import_json(host.store, Path(args.file), progress=out.progress("embedding", "memory"))
-    print(", ".join(f"{v} {k}" for k, v in counts.items()))
     return 0
 
 
@@ -358,6 +307,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("delete", cmd_delete, "delete a memory everywhere, history included")
     p.add_argument("id")
     p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    p.add_argument(
+        "--with-sources",
+        action="store_true",
+        help="also delete the inputs it was made from (chat turns, captures, files), whatever "
+        "else was made from them; without it they stay, and a vault item's stay hidden",
+    )
 
     p = command("list", cmd_list, "list memories, newest first")
     _add_filters(p, sensitivity=False)
@@ -389,33 +344,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("history", cmd_history, "show every change to a memory")
     p.add_argument("id")
 
-    p = command(
-        "link",
-        cmd_link,
-        "link two memories or entities in the memory graph",
-        epilog="An entity is written KIND:NAME, with KIND one of "
-        + ", ".join(k.value for k in EntityKind)
-        + "; it is created if new. Example: mnemo link 01a2b3c4 person:Alice --relation about",
-    )
-    p.add_argument("src")
-    p.add_argument("dst")
-    p.add_argument("--relation", "-r", help="kind of link (default: related)")
-    p.add_argument(
-        "--remove", action="store_true", help="remove the link (all relations unless -r)"
-    )
+    cli_graph.add_commands(sub)
 
     command("stats", cmd_stats, "counts and sizes of the store")
     command("reindex", cmd_reindex, "rebuild the vector index from SQLite")
-
-    p = command("export", cmd_export, "export everything as JSON or Markdown")
-    p.add_argument("--format", "-f", choices=["json", "markdown"], default="json")
-    p.add_argument("--output", "-o", help="file to write (default: standard output)")
-    p.add_argument(
-        "--include-secrets", action="store_true", help="include vault secrets in plain text"
-    )
-
-    p = command("import", cmd_import, "import a Mnemo JSON export (all of it or nothing)")
-    p.add_argument("file")
+    cli_transfer.add_commands(sub)
 
     cli_models.add_commands(sub)
     cli_agents.add_commands(sub)

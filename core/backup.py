@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from core.capture.pictures import is_own_picture, picture_file
 from core.errors import InvalidInput, MnemoError, StorageFull
 from core.locks import maintenance
 from core.ownership import BackgroundOwner
@@ -176,8 +177,8 @@ def _write(data: Path, out: Path, include_key: bool, progress: Progress | None) 
 
 
 def _copy_picture(data: Path, out: Path, rel: str) -> bool:
-    source = (data / rel).resolve()
-    if data.resolve() not in source.parents or not source.is_file():
+    source = picture_file(data, rel)  # a store's own picture, never a file elsewhere
+    if source is None or not source.is_file():
         return False
     target = out / rel
     target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -285,10 +286,11 @@ def _restore(path: Path, data: Path, info: BackupInfo, replace: bool) -> BackupI
             _move_aside(data)
         tmp = data / f"{DB_FILE}.restoring"
         shutil.copy2(path / DB_FILE, tmp)
-        for rel in _relative_files(path / "capture"):
-            target = data / "capture" / rel
+        _forget_foreign_pictures(tmp)
+        for rel in _pictures(path):
+            target = data / rel
             target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            shutil.copy2(path / "capture" / rel, target)
+            shutil.copy2(path / rel, target)
         if (path / SETTINGS_FILE).exists() and not (data / SETTINGS_FILE).exists():
             shutil.copy2(path / SETTINGS_FILE, data / SETTINGS_FILE)
         if (path / KEY_FILE).exists():
@@ -335,7 +337,48 @@ def _move_aside(data: Path) -> Path:
     return aside
 
 
-def _relative_files(folder: Path) -> list[Path]:
+def _pictures(backup: Path) -> list[Path]:
+    """The capture pictures in a backup, relative to it: only files of the form the store
+    writes, inside the backup folder once symlinks are resolved (a backup folder is only
+    files, and anything else in it was not put there by Mnemo)."""
+    folder = backup / "capture"
     if not folder.is_dir():
         return []
-    return [p.relative_to(folder) for p in folder.rglob("*") if p.is_file()]
+    found, skipped = [], 0
+    for path in folder.rglob("*"):
+        rel = path.relative_to(backup)
+        if not path.is_file():
+            continue
+        if picture_file(backup, rel.as_posix()) is None:
+            skipped += 1
+        else:
+            found.append(rel)
+    if skipped:
+        log.warning(
+            "restore: %d file(s) under capture/ are not capture pictures: not copied", skipped
+        )
+    return found
+
+
+def _forget_foreign_pictures(db_file: Path) -> None:
+    """A restored store points only at its own pictures: a capture naming any other path
+    keeps its text, without the picture (deleting the capture would delete that file)."""
+    conn = sqlite3.connect(db_file)
+    try:
+        with conn:
+            paths = [
+                row[0]
+                for row in conn.execute("SELECT DISTINCT thumbnail FROM sources")
+                if row[0] and not is_own_picture(row[0])
+            ]
+            for rel in paths:
+                conn.execute("UPDATE sources SET thumbnail = NULL WHERE thumbnail = ?", [rel])
+    finally:
+        conn.close()
+    if paths:
+        log.warning(
+            "restore: %d picture path(s) outside Mnemo's capture pictures dropped (first: %r); "
+            "their captures' text is kept",
+            len(paths),
+            paths[0][:200],
+        )

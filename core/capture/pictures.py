@@ -11,16 +11,45 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-
-from PIL import Image
+from typing import TYPE_CHECKING
 
 from core.errors import StorageFull
+
+if TYPE_CHECKING:  # the store checks picture paths too, and must not load Pillow for that
+    from PIL import Image
 
 log = logging.getLogger(__name__)
 
 # Only files of this shape are ever deleted: a user's file dropped in the folder is not ours.
 _NAME = re.compile(r"^(\d{8}T\d{12})-[0-9a-z]+\.webp$")
+# A picture's path as the store records it (relative to the data folder; see `save`).
+_STORED = re.compile(r"capture/pictures/\d{4}-\d{2}-\d{2}/\d{8}T\d{12}-[0-9a-z]+\.webp", re.ASCII)
 WEBP_MAX = 16383
+
+
+def is_own_picture(rel: str | None) -> bool:
+    """Whether `rel` has the form of a picture path the capture pipeline records. A path from
+    an imported file or a restored backup may be anything ("/home/me/cv.pdf", "../../x")."""
+    return rel is not None and _STORED.fullmatch(_posix(rel)) is not None
+
+
+def picture_file(data: Path, rel: str | None) -> Path | None:
+    """The file behind a capture's picture path `rel`, only if it is one of the store's own:
+    of the recorded form, and inside the data folder `data` once symlinks and `..` are
+    resolved. None for any other path, which is then never read or deleted."""
+    if rel is None or not is_own_picture(rel):
+        return None
+    path = data.joinpath(*_posix(rel).split("/"))
+    try:
+        inside = path.resolve().is_relative_to(data.resolve())
+    except (OSError, RuntimeError):  # a symlink loop
+        return None
+    return path if inside else None
+
+
+def _posix(rel: str) -> str:
+    """Separators as the platform wrote them: Windows records `capture\\pictures\\…`."""
+    return rel.replace("\\", "/")
 
 
 @dataclass
@@ -43,8 +72,10 @@ class PictureStore:
         self.scale, self.quality = scale, quality
         self.retention_days, self.budget_bytes = retention_days, int(budget_mb * 1024 * 1024)
 
-    def save(self, image: Image.Image, at: datetime, name: str) -> Path:
+    def save(self, image: "Image.Image", at: datetime, name: str) -> Path:
         """Write a picture atomically (a crash leaves no half file); returns its path."""
+        from PIL import Image
+
         day = self.folder / f"{at:%Y-%m-%d}"
         day.mkdir(parents=True, exist_ok=True)
         path = day / f"{at:%Y%m%dT%H%M%S%f}-{name}.webp"

@@ -22,45 +22,16 @@ class GraphMixin:
     resolve: Callable[[str], str]
 
     def entity(self, kind: EntityKind | str, name: str) -> Entity:
-        """The entity of this name (case-insensitive, whatever its kind: one node per name),
-        created if new. A person's first name alone finds the one person whose full name
-        starts with it, and a full name finds the person known so far by its first name, so
-        "Marta" and "Marta Silva" are one node; a name of two words or more that ends another
-        ("Avenida Palace", "Hotel Avenida Palace") is that one."""
+        """The entity of this name (see `find_entity`), created if new. A full name that finds
+        the person known so far by the first name alone gives that node the full name."""
         entity = Entity(kind=EntityKind(kind), name=" ".join(name.split()))
         with self.db.write() as db:
-            found = _one(db, "SELECT * FROM entities WHERE name = ? COLLATE NOCASE", [entity.name])
-            if found is None and entity.kind == EntityKind.PERSON:
-                first = entity.name.split()[0]
-                if first == entity.name:
-                    found = _one(
-                        db,
-                        "SELECT * FROM entities WHERE kind = 'person' AND name LIKE ? ESCAPE '\\'",
-                        [f"{like_literal(first)} %"],
-                        unique=True,
-                    )
-                else:
-                    found = _one(
-                        db,
-                        "SELECT * FROM entities WHERE kind = 'person' AND name = ? COLLATE NOCASE",
-                        [first],
-                    )
-                    if found is not None:
-                        # "Marta" was "Marta Silva" all along: the node takes the full name,
-                        # so a "Marta Costa" later is someone else.
-                        db.execute(
-                            "UPDATE entities SET name = ? WHERE id = ?", [entity.name, found["id"]]
-                        )
-                        found = {**found, "name": entity.name}
-            if found is None and " " in entity.name:
-                # "Avenida Palace" and "Hotel Avenida Palace": one name ends the other.
-                found = _one(
-                    db,
-                    """SELECT * FROM entities WHERE instr(name, ' ') > 0 AND (
-                        name LIKE '% ' || ? ESCAPE '\\' OR ? LIKE '% ' || name)""",
-                    [like_literal(entity.name), entity.name],
-                    unique=True,
-                )
+            found = _match(db, entity)
+            if found is not None and _first_name_of(found, entity):
+                # "Marta" was "Marta Silva" all along: the node takes the full name, so a
+                # "Marta Costa" later is someone else.
+                db.execute("UPDATE entities SET name = ? WHERE id = ?", [entity.name, found["id"]])
+                found = {**found, "name": entity.name}
             if found is None:
                 found = {
                     "id": new_id(),
@@ -71,6 +42,16 @@ class GraphMixin:
                 db.execute(insert_sql("entities", found), list(found.values()))
                 self.changes.emit("entity", "added", [found["id"]])
         return _entity(found)
+
+    def find_entity(self, kind: EntityKind | str, name: str) -> Entity | None:
+        """The entity of this name, if there is one; nothing is created or renamed. A name
+        matches case-insensitively, whatever its kind (one node per name). A person's first
+        name alone finds the one person whose full name starts with it, and a full name finds
+        the person known so far by its first name, so "Marta" and "Marta Silva" are one node;
+        a name of two words or more that ends another ("Avenida Palace", "Hotel Avenida
+        Palace") is that one."""
+        found = _match(self.db, Entity(kind=EntityKind(kind), name=" ".join(name.split())))
+        return None if found is None else _entity(found)
 
     def mention(self, entity_id: str, source_ids: Sequence[str]) -> None:
         """Record that these kept inputs mention the entity."""
@@ -368,6 +349,47 @@ class EntityMerge:
     links: list[Link]  # the dropped entity's
     gained: list[str]  # mentions the kept entity had only through the dropped one
     keep_links: set[tuple[str, str, str]] = field(default_factory=set)  # the kept one's own
+
+
+def _match(db: Any, entity: Entity) -> dict[str, Any] | None:
+    """The row of the entity `entity` names (see GraphMixin.find_entity), or None."""
+    found = _one(db, "SELECT * FROM entities WHERE name = ? COLLATE NOCASE", [entity.name])
+    if found is None and entity.kind == EntityKind.PERSON:
+        first = entity.name.split()[0]
+        if first == entity.name:
+            found = _one(
+                db,
+                "SELECT * FROM entities WHERE kind = 'person' AND name LIKE ? ESCAPE '\\'",
+                [f"{like_literal(first)} %"],
+                unique=True,
+            )
+        else:
+            found = _one(
+                db,
+                "SELECT * FROM entities WHERE kind = 'person' AND name = ? COLLATE NOCASE",
+                [first],
+            )
+    if found is None and " " in entity.name:
+        # "Avenida Palace" and "Hotel Avenida Palace": one name ends the other.
+        found = _one(
+            db,
+            """SELECT * FROM entities WHERE instr(name, ' ') > 0 AND (
+                name LIKE '% ' || ? ESCAPE '\\' OR ? LIKE '% ' || name)""",
+            [like_literal(entity.name), entity.name],
+            unique=True,
+        )
+    return found
+
+
+def _first_name_of(found: dict[str, Any], entity: Entity) -> bool:
+    """Whether `found` is the person `entity` names, known so far by the first name alone."""
+    first = entity.name.split()[0]
+    return (
+        entity.kind == EntityKind.PERSON
+        and first != entity.name
+        and found["kind"] == "person"
+        and found["name"].lower() == first.lower()
+    )
 
 
 def _one(db: Any, sql: str, params: list[Any], *, unique: bool = False) -> dict[str, Any] | None:

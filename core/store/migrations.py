@@ -229,10 +229,77 @@ def graph_history(db: sqlite_utils.Database) -> None:
         )
 
 
+# A sensitivity's rank, for "never lower a mark": 0 for none.
+_RANK = "(CASE {x} WHEN 'high' THEN 3 WHEN 'medium' THEN 2 WHEN 'low' THEN 1 ELSE 0 END)"
+
+
+def vault_lines(db: sqlite_utils.Database) -> None:
+    """A line (chat turn, capture, file) a vault item was filed from is marked on the line
+    itself with the most sensitive such item's sensitivity, by the database whoever links
+    them: its words may spell out the value ("the garage code is 7731" passes redaction), and
+    deleting the item, or unlinking it, must not make them readable again. A mark is never
+    lowered. Lines of items deleted before this migration are not known any more."""
+    db.execute(
+        "ALTER TABLE sources ADD COLUMN vault TEXT CHECK (vault IN ('low', 'medium', 'high'))"
+    )
+    db.execute("CREATE INDEX sources_vault ON sources (vault) WHERE vault IS NOT NULL")
+    filed = "(SELECT sensitivity FROM memories WHERE id = new.memory_id)"
+    db.execute(
+        f"""CREATE TRIGGER vault_lines_filed AFTER INSERT ON memory_sources
+        WHEN (SELECT type FROM memories WHERE id = new.memory_id) = 'knowledge_vault'
+        BEGIN
+            UPDATE sources SET vault = {filed}
+            WHERE id = new.source_id AND {_RANK.format(x="vault")} < {_RANK.format(x=filed)};
+        END"""
+    )
+    db.execute(
+        f"""CREATE TRIGGER vault_lines_raised AFTER UPDATE OF sensitivity ON memories
+        WHEN new.type = 'knowledge_vault'
+        BEGIN
+            UPDATE sources SET vault = new.sensitivity
+            WHERE id IN (SELECT source_id FROM memory_sources WHERE memory_id = new.id)
+            AND {_RANK.format(x="vault")} < {_RANK.format(x="new.sensitivity")};
+        END"""
+    )
+    db.execute(
+        f"""UPDATE sources SET vault = (
+            SELECT m.sensitivity FROM memory_sources ms JOIN memories m ON m.id = ms.memory_id
+            WHERE ms.source_id = sources.id AND m.type = 'knowledge_vault'
+            ORDER BY {_RANK.format(x="m.sensitivity")} DESC LIMIT 1)
+        WHERE id IN (
+            SELECT ms.source_id FROM memory_sources ms JOIN memories m ON m.id = ms.memory_id
+            WHERE m.type = 'knowledge_vault')"""
+    )
+
+
+def own_pictures(db: sqlite_utils.Database) -> None:
+    """A capture points only at a picture of the store's own (capture/pictures/<day>/<name>,
+    as the capture pipeline records them): an import or a restore could bring any path on the
+    disk, which deleting the capture would then delete. Such a capture keeps its text. The
+    form is repeated here on purpose (see core.capture.pictures): a shipped migration must
+    give the same result when that module changes later."""
+    import logging
+    import re
+
+    form = re.compile(r"capture/pictures/\d{4}-\d{2}-\d{2}/\d{8}T\d{12}-[0-9a-z]+\.webp", re.ASCII)
+    rows = db.execute("SELECT DISTINCT thumbnail FROM sources WHERE thumbnail != ''").fetchall()
+    foreign = [rel for (rel,) in rows if not form.fullmatch(rel.replace("\\", "/"))]
+    for rel in foreign:
+        db.execute("UPDATE sources SET thumbnail = NULL WHERE thumbnail = ?", [rel])
+    if foreign:
+        logging.getLogger(__name__).warning(
+            "%d picture path(s) outside Mnemo's capture pictures dropped (first: %r)",
+            len(foreign),
+            foreign[0][:200],
+        )
+
+
 MIGRATIONS: list[Migration] = [
     initial_schema,
     source_search_text,
     memory_weight,
     entity_mentions,
     graph_history,
+    vault_lines,
+    own_pictures,
 ]

@@ -116,6 +116,18 @@ def link_source(db: Any, memory_id: str, source_id: str) -> None:
     )
 
 
+SENSITIVITY_RANK = {"low": 1, "medium": 2, "high": 3}
+
+
+def mark_vault_line(db: Any, source_id: str, sensitivity: str) -> None:
+    """Mark a line as one a vault item of this sensitivity was filed from; a mark is only ever
+    raised (the database does the same when a vault item is linked to a line: see
+    migrations.vault_lines)."""
+    row = db.execute("SELECT vault FROM sources WHERE id = ?", [source_id]).fetchone()
+    if row is not None and SENSITIVITY_RANK.get(row[0], 0) < SENSITIVITY_RANK[sensitivity]:
+        db.execute("UPDATE sources SET vault = ? WHERE id = ?", [sensitivity, source_id])
+
+
 def id_from_prefix(db: Any, table: str, ref: str, noun: str) -> str:
     """The full id in `table` (memories, sources) for an id or a unique prefix of one
     (≥ 4 hex characters), as people type them from what Mnemo printed; `noun` names one row
@@ -178,6 +190,7 @@ def source_row(source: Source) -> dict[str, Any]:
 
 
 def to_source(row: Mapping[str, Any]) -> Source:
-    data = {k: v for k, v in row.items() if k not in ("seq", "search_text")}
+    # `vault` is the store's mark on the line (see SourcesMixin.vault_sources), not the input's.
+    data = {k: v for k, v in row.items() if k not in ("seq", "search_text", "vault")}
     data["meta"] = json.loads(data["meta"])
     return Source.model_validate(data)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.capture.pictures import picture_file
 from core.embed import Embedder
 from core.errors import NotFound
 from core.ids import new_id
@@ -123,8 +124,9 @@ class SourcesMixin:
             shared = source.thumbnail and self.db.scalar(
                 "SELECT 1 FROM sources WHERE thumbnail = ?", [source.thumbnail]
             )
-        if source.thumbnail and not shared:
-            (self.folder / source.thumbnail).unlink(missing_ok=True)
+        picture = None if shared else picture_file(self.folder, source.thumbnail)
+        if picture is not None:  # never a path outside the data folder, whatever the row says
+            picture.unlink(missing_ok=True)
         log.info("deleted source %s (%s) by %s", source.id, source.kind, actor)
         self.source_vectors.delete([source.id])
         self._schedule_purge()
@@ -142,14 +144,11 @@ class SourcesMixin:
     def vault_sources(self, *, high_only: bool = False) -> set[str]:
         """The inputs vault items were filed from: their words may hold the value itself
         ("the garage code is 7731" passes redaction), so whoever may not see a vault value
-        may not see them either."""
-        sql = (
-            "SELECT DISTINCT ms.source_id FROM memory_sources ms JOIN memories m "
-            "ON m.id = ms.memory_id WHERE m.type = 'knowledge_vault'"
-        )
-        if high_only:
-            sql += " AND m.sensitivity = 'high'"
-        return {row["source_id"] for row in self.db.query(sql)}
+        may not see them either. The mark is on the line (migrations.vault_lines), set when
+        an item is filed from it and raised with the item's sensitivity, so it outlives the
+        item: deleting a secret does not make the line that spelled it out readable."""
+        where = "vault = 'high'" if high_only else "vault IS NOT NULL"
+        return {row["id"] for row in self.db.query(f"SELECT id FROM sources WHERE {where}")}
 
     def sources_of(self, ref: str) -> list[Source]:
         """The inputs a memory was made from, oldest first."""

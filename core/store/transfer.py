@@ -3,10 +3,12 @@
 A JSON export holds everything needed to rebuild a store: memories with their ids, times and
 revisions, version history, sources, provenance, entities and links. Importing it into an empty
 store and exporting again gives the same file (bar `exported_at`). Vault secrets are left out
-unless asked for, because an export file sits outside the encrypted store.
+unless asked for, because an export file sits outside the encrypted store; so are the lines vault
+items were filed from, which may spell the secrets out.
 """
 
 import json
+import logging
 import os
 import re
 import sqlite3
@@ -16,15 +18,32 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from core.capture.pictures import is_own_picture
 from core.errors import ImportFailed, InvalidInput, NotFound
+from core.ingest.keep import CONTEXT_CHARS
 from core.memory.models import Entity, Link, MemoryType, Source, Version, parse_memory
 from core.store.memories import MemoryStore, Progress
-from core.store.rows import insert_sql, insert_version, link_source, source_row, to_source
+from core.store.rows import (
+    insert_sql,
+    insert_version,
+    link_source,
+    mark_vault_line,
+    source_row,
+    to_source,
+)
 from core.timeutil import now, to_iso
 
+log = logging.getLogger(__name__)
 FORMAT = "mnemo-export"
 ID = re.compile(r"[0-9a-f]{32}")
 FORMAT_VERSION = 1
+
+
+class ExportSource(Source):
+    """A kept input as exported: with the store's mark when a vault item was filed from it
+    (the sensitivity of the most sensitive one), so the line stays hidden where it goes."""
+
+    vault: Literal["low", "medium", "high"] | None = None
 
 
 class ExportFile(BaseModel):
@@ -37,7 +56,7 @@ class ExportFile(BaseModel):
     includes_secrets: bool
     memories: list[dict[str, Any]]
     versions: list[Version]
-    sources: list[Source]
+    sources: list[ExportSource]
     provenance: list[tuple[str, str]]
     entities: list[Entity]
     links: list[Link]
@@ -60,13 +79,17 @@ def export_json(store: MemoryStore, *, include_secrets: bool = False) -> dict[st
                 if include_secrets:
                     version.old["secret_value"] = store.secret_box().decrypt(token)
             versions.append(version.model_dump(mode="json"))
-    sources = [
-        _to_json_source(row)
-        for row in store.db.query("SELECT * FROM sources ORDER BY occurred_at, seq")
-    ]
+    rows = store.db.query("SELECT * FROM sources ORDER BY occurred_at, seq")
+    # Without secrets, the lines vault items were filed from (even items deleted since) stay
+    # home with them, and so do the copies of such a line indexed with the turn after it.
+    hidden = [] if include_secrets else [row for row in rows if row["vault"]]
+    gone = {row["id"] for row in hidden}
+    quoted = {_as_context(to_source(row)) for row in hidden}
+    sources = [_to_json_source(row, quoted) for row in rows if row["id"] not in gone]
     provenance = [
         [row["memory_id"], row["source_id"]]
         for row in store.db.query("SELECT * FROM memory_sources ORDER BY memory_id, source_id")
+        if row["source_id"] not in gone
     ]
     return {
         "format": FORMAT,
@@ -82,8 +105,18 @@ def export_json(store: MemoryStore, *, include_secrets: bool = False) -> dict[st
     }
 
 
-def _to_json_source(row: dict[str, Any]) -> dict[str, Any]:
-    return to_source(row).model_dump(mode="json")
+def _to_json_source(row: dict[str, Any], quoted: set[str]) -> dict[str, Any]:
+    data = to_source(row).model_dump(mode="json")
+    if data["meta"].get("context") in quoted:
+        data["meta"] = {k: v for k, v in data["meta"].items() if k != "context"}
+    if row["vault"]:
+        data["vault"] = row["vault"]
+    return data
+
+
+def _as_context(source: Source) -> str:
+    """A chat line as the next turn keeps it for search (core.ingest.keep.keep_session)."""
+    return f"{source.actor}: {source.text}"[:CONTEXT_CHARS]
 
 
 def export_markdown(store: MemoryStore, *, include_secrets: bool = False) -> str:
@@ -207,11 +240,13 @@ def _import(store: MemoryStore, export: ExportFile) -> dict[str, int]:
         for version in export.versions:
             if version.memory_id in imported:
                 _insert_version(store, db, version)
-        for source in export.sources:
+        for source in _own_pictures(export.sources):
             if not db.execute("SELECT 1 FROM sources WHERE id = ?", [source.id]).fetchone():
                 row = source_row(source)
                 db.execute(insert_sql("sources", row), list(row.values()))
                 counts["sources"] += 1
+            elif source.vault:
+                mark_vault_line(db, source.id, source.vault)
         for memory_id, source_id in export.provenance:
             link_source(db, memory_id, source_id)
         # An entity this store knows by name already (made here, or imported from another
@@ -245,6 +280,25 @@ def _import(store: MemoryStore, export: ExportFile) -> dict[str, int]:
             )
             counts["links"] += cursor.rowcount
     return counts
+
+
+def _own_pictures(sources: list[ExportSource]) -> list[ExportSource]:
+    """The sources, each without its picture unless the path is of the store's own form: a
+    file can name any path on the disk, and deleting the capture would delete that file."""
+    kept, foreign = [], []
+    for source in sources:
+        if source.thumbnail and not is_own_picture(source.thumbnail):
+            foreign.append(source.thumbnail)
+            source = source.model_copy(update={"thumbnail": None})
+        kept.append(source)
+    if foreign:
+        log.warning(
+            "import: %d source(s) name a picture that is not one of Mnemo's capture pictures "
+            "(first: %r); their text is kept without the picture",
+            len(foreign),
+            foreign[0][:200],
+        )
+    return kept
 
 
 def _insert_version(store: MemoryStore, db: Any, version: Version) -> None:

@@ -1,6 +1,7 @@
 """Backups: a copy made beside a running store restores into a fresh folder with every memory,
 source, picture and secret; damaged, unfinished and newer backups are refused; old ones go."""
 
+import json
 import sqlite3
 import threading
 from datetime import UTC, datetime
@@ -86,7 +87,7 @@ def test_a_backup_from_a_newer_mnemo_is_refused(
 ) -> None:
     info = backups.backup(data_dir, tmp_path / "backups")
     manifest = info.path / backups.MANIFEST
-    manifest.write_text(manifest.read_text().replace('"schema": 5', '"schema": 99'))
+    manifest.write_text(json.dumps({**json.loads(manifest.read_text()), "schema": 99}))
     with pytest.raises(MnemoError, match="newer Mnemo"):
         backups.restore(info.path, tmp_path / "fresh")
     assert not (tmp_path / "fresh" / "mnemo.db").exists()

@@ -24,7 +24,19 @@ def fill(store: MemoryStore) -> None:
             ref="D1:1",
         )
     )
-    added = [store.add(m, sources=[turn.id]) for m in sample_memories().values()]  # type: ignore[arg-type]
+    # The vault item comes from a line of its own: an export without secrets leaves it out.
+    told = store.add_source(
+        Source(
+            kind=SourceKind.CHAT,
+            occurred_at=datetime(2024, 5, 1, 0, 1, tzinfo=UTC),
+            text="my GitHub token, for the vault",
+            ref="D1:2",
+        )
+    )
+    added = [
+        store.add(m, sources=[told.id if kind == "knowledge_vault" else turn.id])  # type: ignore[arg-type]
+        for kind, m in sample_memories().items()
+    ]
     store.update(added[1].id, {"details": "edited once"}, cause="fix")
     store.update(added[4].id, {"secret_value": "ghp_SECOND"}, cause="rotated")
     store.update("core:human", {"value": "Name: Sam"})
