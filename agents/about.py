@@ -37,7 +37,38 @@ STABLE = [
         re.I,
     ),
     re.compile(r"\bI (?:usually|always|never)\b", re.I),
+    re.compile(rf"\bI was born\b|\bI have (?:\d+|an?|one|two|three|four) (?:{_PEOPLE})\b", re.I),
 ]
+# A number that opens something: a PIN, an unlock, door or locker code, a passcode, account or
+# card digits, a phone number. The human block goes into every prompt and to other tools as it
+# is, so a sentence holding one is never quoted there. Such a number is any number in a
+# sentence that names a code, or a run of digits no fact needs: 4 digits that are not a year,
+# 5 or more (groups split by spaces or dashes count together, unless each is a year:
+# "2015-2019"). A year ("born in 1985") and a count ("2 kids", "every 3 weeks") stay.
+_CODE_WORDS = re.compile(
+    r"\b(?:pins?|passcodes?|pass codes?|passwords?|passphrases?|passwd|codes?|combinations?|"
+    r"unlock|logins?|cvv|cvc|iban|ssn|social security|(?:account|card|routing|security) "
+    r"(?:numbers?|answers?|questions?))\b",
+    re.I,
+)
+_NUMBER = re.compile(r"\d+(?:[ -]\d+)*")
+
+
+def holds_code(sentence: str) -> bool:
+    """Whether a sentence holds a code-like number (see _CODE_WORDS): it is not quoted."""
+    numbers = _NUMBER.findall(sentence)
+    if not numbers:
+        return False
+    if _CODE_WORDS.search(sentence):
+        return True
+    for number in numbers:
+        groups = re.split(r"[ -]", number)
+        if all(len(g) == 4 and 1900 <= int(g) <= 2099 for g in groups):
+            continue  # years
+        digits = sum(len(g) for g in groups)
+        if digits >= 5 or any(len(g) == 4 for g in groups):
+            return True
+    return False
 
 
 def said_by_user(source: Source) -> bool:
@@ -56,6 +87,10 @@ def stable_facts(sources: Sequence[Source]) -> list[tuple[str, Source]]:
             sentence = " ".join(sentence.split())
             words = len(sentence.split())
             if sentence.endswith("?") or not MIN_WORDS <= words <= MAX_WORDS:
+                continue
+            # A sentence a secret was cut from named one ("My PIN is [redacted: …]"): no
+            # lasting fact about the person, and half a secret's context.
+            if holds_code(sentence) or "[redacted: " in sentence:
                 continue
             if any(pattern.search(sentence) for pattern in STABLE):
                 found.append((sentence, source))

@@ -37,7 +37,8 @@ When = Annotated[str, Field(max_length=40, description="the input's words for wh
 Step = Annotated[str, Field(min_length=1, max_length=120)]
 
 # Per memory type: each field's type in an insert (where the required ones must be non-empty)
-# and its type in an update (where every field may be left empty, meaning unchanged).
+# and its type in an update (where every field may be left out or empty, meaning unchanged: an
+# update changes only the fields the model wrote, never to a default; agents.team_apply).
 FIELDS: dict[str, dict[str, tuple[Any, Any, Any]]] = {
     # name: (insert type, update type, default)
     "episodic": {

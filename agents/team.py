@@ -6,43 +6,33 @@ message: every agent's instructions (the same for all batches), then the batch i
 keeps that prefix in its KV cache, so the instructions are read once per session, the batch once
 per batch, and each call adds only a line naming its task and the memories it may update.
 
-What a manager answers is applied item by item: an insert becomes a memory linked to the input
-lines it cites, an update changes the memory it names (the old value stays in its history), a
-skip does nothing. An answer that cannot be parsed or names nothing valid is dropped with a
-logged reason; nothing is ever half-stored.
+What a manager answers is applied item by item (agents.team_apply). An answer that cannot be
+parsed or names nothing valid is dropped with a logged reason; nothing is ever half-stored.
 """
 
-import contextvars
 import functools
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time
+from datetime import datetime
 from importlib import resources
 from typing import Any
 
-from pydantic import ValidationError
-
-from agents import about, entities, extract, gate, schemas, screen
-from agents.dates import resolve_date
+from agents import entities, extract, gate, schemas, screen
+from agents.team_apply import ON_BEHALF_OF, ApplyMixin, actor_for, near_duplicate
 from core.capture.redact import redact
-from core.errors import MnemoError
 from core.llm.chat import ChatModel, StructuredOutputError, Usage
 from core.llm.service import Priority
 from core.memory.models import (
-    EpisodicMemory,
-    KnowledgeVaultItem,
     Memory,
     MemoryType,
-    ProceduralMemory,
     ResourceMemory,
-    SemanticMemory,
+    Sensitivity,
     Source,
     SourceKind,
+    sensitivity_of,
 )
 from core.store.memories import MemoryStore
 from core.store.search import SearchFilters, search
-from core.store.vectors import VectorFilter
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +108,7 @@ class BatchReport:
     entities: int = 0  # names recorded in the graph
 
 
-class MemoryTeam:
+class MemoryTeam(ApplyMixin):
     def __init__(
         self,
         store: MemoryStore,
@@ -143,11 +133,11 @@ class MemoryTeam:
         `priority`: background writing by default; Priority.CHAT when the user is waiting
         ("remember …" typed in the chat pane)."""
         report = BatchReport()
-        token = _ON_BEHALF_OF.set(batch.on_behalf_of)
+        token = ON_BEHALF_OF.set(batch.on_behalf_of)
         try:
             self._process(batch, report, priority)
         finally:
-            _ON_BEHALF_OF.reset(token)
+            ON_BEHALF_OF.reset(token)
         return report
 
     def _process(self, batch: Batch, report: BatchReport, priority: Priority) -> None:
@@ -219,7 +209,7 @@ class MemoryTeam:
             self._refuse(verdict, report, kind)
             return
         stored = self.store.add(
-            memory, sources=[s.id for s in cited], cause=cause, actor=_as(actor)
+            memory, sources=[s.id for s in cited], cause=cause, actor=actor_for(actor)
         )
         report.inserted[kind] = report.inserted.get(kind, 0) + 1
         report.memory_ids.append(stored.id)
@@ -236,7 +226,7 @@ class MemoryTeam:
                 content=source.text,
             )
             stored = self.store.add(
-                memory, sources=[source.id], cause="filed whole", actor=_as("agent:resource")
+                memory, sources=[source.id], cause="filed whole", actor=actor_for("agent:resource")
             )
             report.inserted["resource"] = report.inserted.get("resource", 0) + 1
             report.memory_ids.append(stored.id)
@@ -268,217 +258,18 @@ class MemoryTeam:
         if manager == "core":
             blocks = self.store.core_blocks()
             return [(b.id, f"{b.label}: {b.value[-400:] or '(empty)'}") for b in blocks]
-        kind = MEMORY_TYPES[manager]
-        hits = search(
-            self.store, query, filters=SearchFilters.make(types=[kind]), limit=self.neighbours
-        )
-        return [(hit.memory.id, _describe(hit.memory)) for hit in hits]
-
-    # -- applying answers ------------------------------------------------------------------
-
-    def _apply(
-        self, manager: str, item: Any, batch: Batch, shown: Sequence[str], report: BatchReport
-    ) -> None:
-        sources = self._cited(getattr(item, "sources", []), batch)
-        item = _without_secrets(item)
-        actor, cause = f"agent:{manager}", f"written by the {manager} manager"
-        try:
-            if manager == "core":
-                verdict = gate.check_texts([item.text], sources)
-                if verdict is not None:
-                    self._refuse(verdict, report, manager)
-                    return
-                self._append_core(item, sources, report)
-            elif item.op == "skip":
-                report.skipped += 1
-            elif item.op == "update":
-                target = shown[item.target - 1]
-                changes = _changes(manager, item, batch)
-                texts = [
-                    v for k, v in changes.items() if isinstance(v, str) and k != "secret_value"
-                ]
-                before = self.store.get(target).search_text()
-                verdict = gate.check_texts(texts, sources, also=before)
-                if verdict is not None:
-                    self._refuse(verdict, report, manager)
-                    return
-                if changes:
-                    self.store.update(target, changes, cause=cause, actor=_as(actor))
-                self.store.link_sources(target, [s.id for s in sources])
-                report.updated += 1
-                report.memory_ids.append(target)
-            else:
-                memory = self._memory(manager, item, batch, sources)
-                verdict = gate.check(memory, sources) or near_duplicate(self.store, memory)
-                if verdict is not None:
-                    self._refuse(verdict, report, manager)
-                    return
-                stored = self.store.add(
-                    memory, sources=[s.id for s in sources], cause=cause, actor=_as(actor)
-                )
-                report.inserted[manager] = report.inserted.get(manager, 0) + 1
-                report.memory_ids.append(stored.id)
-        except (MnemoError, ValidationError) as exc:
-            reason = str(exc)
-            if isinstance(exc, ValidationError):
-                reason = "; ".join(f"{e['loc'][0]}: {e['msg']}" for e in exc.errors())
-            log.info("%s item dropped: %s", manager, reason)
-            report.invalid.append(f"{manager}: {reason}")
-
-    def _refuse(self, verdict: tuple[str, str], report: BatchReport, manager: str) -> None:
-        rule, reason = verdict
-        log.info("%s memory refused by the gate (%s): %s", manager, rule, reason)
-        report.refused[rule] = report.refused.get(rule, 0) + 1
-
-    def _cited(self, numbers: Sequence[int], batch: Batch) -> list[Source]:
-        """The input lines an item cites; all of the batch when it cites none that exist."""
-        cited = [
-            batch.sources[n - 1] for n in dict.fromkeys(numbers) if 1 <= n <= len(batch.sources)
+        # A high-sensitivity vault item is never shown to a model: not even its caption, and
+        # so never an update's target either (agents.team_apply refuses one all the same).
+        filters = SearchFilters.make(types=[MEMORY_TYPES[manager]], max_sensitivity="medium")
+        hits = search(self.store, query, filters=filters, limit=self.neighbours)
+        return [
+            (hit.memory.id, _describe(hit.memory))
+            for hit in hits
+            if sensitivity_of(hit.memory) != Sensitivity.HIGH  # raised a moment ago elsewhere
         ]
-        return cited or list(batch.sources)
-
-    def _memory(self, manager: str, item: Any, batch: Batch, sources: list[Source]) -> Memory:
-        when = min(s.occurred_at for s in sources)
-        app = next((s.app for s in sources if s.app), None)
-        if manager == "episodic":
-            return EpisodicMemory(
-                event_type=item.event_type or "event",
-                summary=item.summary,
-                details=item.details,
-                actor=item.actor or (sources[0].actor or "user"),
-                occurred_at=_occurred(item.when, when),
-                source_app=app,
-            )
-        if manager == "semantic":
-            return SemanticMemory(
-                name=item.name, summary=item.summary, details=item.details, source_app=app
-            )
-        if manager == "procedural":
-            return ProceduralMemory(
-                entry_type=item.entry_type, summary=item.summary, steps=item.steps, source_app=app
-            )
-        if manager == "resource":
-            return ResourceMemory(
-                title=item.title or (sources[0].title or "untitled"),
-                summary=item.summary,
-                resource_type=item.resource_type or ("file" if batch.kind == "file" else "text"),
-                content="\n".join(s.text for s in sources),
-                source_app=app,
-            )
-        if not item.secret_value.strip():
-            raise MnemoError("a vault item without a value")
-        return KnowledgeVaultItem(
-            entry_type=item.entry_type or "credential",
-            source=item.source,
-            sensitivity=item.sensitivity,
-            secret_value=item.secret_value,
-            caption=item.caption or item.entry_type or "secret",
-            source_app=app,
-        )
-
-    def _append_core(self, edit: Any, sources: list[Source], report: BatchReport) -> None:
-        if edit.op == "skip" or not edit.text.strip():
-            report.skipped += 1
-            return
-        if not self._add_to_block(
-            edit.block, edit.text.strip(), sources, "appended by the core manager", "agent:core"
-        ):
-            report.skipped += 1
-            return
-        report.updated += 1
-        report.memory_ids.append(self.store.core_block(edit.block).id)
-
-    def _learn_user(self, sources: list[Source], report: BatchReport) -> None:
-        """Lasting facts the user states about themselves go into the `human` block."""
-        for sentence, source in about.stable_facts(sources):
-            clean = redact(sentence).text
-            if about.known(clean, self.store.core_block("human").value):
-                continue
-            line = about.block_line(clean, source)
-            verdict = gate.check_texts([clean], [source])
-            if verdict is not None:
-                self._refuse(verdict, report, "core")
-            elif self._add_to_block("human", line, [source], "learnt from the user", "agent:about"):
-                report.updated += 1
-                report.memory_ids.append(self.store.core_block("human").id)
-
-    def _add_to_block(
-        self, label: str, text: str, sources: list[Source], cause: str, actor: str
-    ) -> bool:
-        """Append a line to a core block, oldest lines first out past 90 % of its limit
-        (consolidation rewrites blocks properly); False when the block holds it already."""
-        block = self.store.core_block(label)
-        if text in block.value:
-            return False
-        lines = [*block.value.splitlines(), text]
-        while len("\n".join(lines)) > 0.9 * block.char_limit and len(lines) > 1:
-            lines.pop(0)
-        self.store.update(block.id, {"value": "\n".join(lines)}, cause=cause, actor=_as(actor))
-        self.store.link_sources(block.id, [s.id for s in sources])
-        return True
-
-
-# The tool a batch came from (Batch.on_behalf_of), for the history of what it writes; a context
-# variable, as the app's writer thread and a waiting "remember" process batches at once.
-_ON_BEHALF_OF: contextvars.ContextVar[str | None] = contextvars.ContextVar(
-    "on_behalf_of", default=None
-)
-
-
-def _as(agent: str) -> str:
-    """The history's actor: the agent, and the tool it wrote for ("mcp:Cursor via agent:x")."""
-    tool = _ON_BEHALF_OF.get()
-    return f"{tool} via {agent}" if tool else agent
-
-
-def near_duplicate(store: MemoryStore, memory: Memory) -> tuple[str, str] | None:
-    """A memory of the same type that says nearly the same (the writer should have updated
-    it): the gate's last rule, which needs the store."""
-    vector = store.embedder.embed([memory.search_text()])[0]
-    hits = store.vectors.search(vector, 1, VectorFilter(types=frozenset([memory.type])))
-    if hits and hits[0][1] >= gate.DUPLICATE_SIMILARITY:
-        return "near-duplicate", f"it repeats memory {hits[0][0]} (cosine {hits[0][1]:.2f})"
-    return None
-
-
-def _without_secrets(item: Any) -> Any:
-    """The item with secrets redacted from every text field but the vault's value, which is
-    encrypted at rest: a model copying "my password is …" into a fact leaves a marker there."""
-    changes: dict[str, Any] = {}
-    for name, value in item:
-        if name == "secret_value":
-            continue
-        if isinstance(value, str):
-            changes[name] = redact(value).text
-        elif isinstance(value, list) and all(isinstance(v, str) for v in value):
-            changes[name] = [redact(v).text for v in value]
-    return item.model_copy(update=changes)
 
 
 def _describe(memory: Memory) -> str:
     when = memory.event_time
     date = f" ({when:%Y-%m-%d})" if when else ""
     return f"{memory.headline}{date}"[:DESCRIBED_CHARS]
-
-
-def _occurred(words: str, reference: datetime) -> datetime:
-    """The event's time: the day its words name, else the time of the input that tells it."""
-    day = resolve_date(words, reference) if words else None
-    if day is None or day == reference.date():
-        return reference
-    return datetime.combine(day, time(12, 0), tzinfo=UTC)
-
-
-def _changes(manager: str, item: Any, batch: Batch) -> dict[str, Any]:
-    """The non-empty fields of an update, by the memory type's field names."""
-    fields = {
-        "episodic": ("event_type", "summary", "details", "actor"),
-        "semantic": ("name", "summary", "details"),
-        "procedural": ("entry_type", "summary", "steps"),
-        "resource": ("title", "summary", "resource_type"),
-        "knowledge_vault": ("entry_type", "caption", "source", "secret_value", "sensitivity"),
-    }[manager]
-    changes = {name: getattr(item, name) for name in fields if getattr(item, name)}
-    if manager == "episodic" and item.when:
-        changes["occurred_at"] = _occurred(item.when, batch.at)
-    return changes
