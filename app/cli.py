@@ -29,6 +29,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     window, folder = window_folder(args)
     if window:
         os.umask(0o077)  # everything Mnemo writes is for its user's eyes only
+        from app.gui.preflight import problem
+
+        cannot = problem()  # before Qt loads: a missing X library would abort the process
+        if cannot:
+            print(cannot, file=sys.stderr)
+            return 1
         from app.gui.main import main as open_window
 
         return open_window(folder=folder)

@@ -29,6 +29,13 @@ def display() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def qapp(display: str):  # pytest-qt's fixture, created only once the display runs
+    # Qt aborts a process it cannot start in (a missing X library): learn that in a child
+    # process, and fail the window tests with Qt's reason instead of losing the whole run.
+    from app.gui.preflight import start_problem
+
+    reason = start_problem()
+    if reason:
+        pytest.fail(f"Qt cannot start a window on this machine: {reason}", pytrace=False)
     from PySide6.QtWidgets import QApplication
 
     from app.gui.style import apply_style
