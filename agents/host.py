@@ -241,6 +241,19 @@ class Host(CaptureMixin, WorkMixin, ReadsMixin):
         log.warning("%s: %s", text, detail)
         self.notices.publish(Notice("alert", text, detail))
 
+    def poll_external(self) -> bool:
+        """Announce another process's writes (the scheduler calls this every WATCH_S). The
+        owner of the background work also finishes deletions another process left pending."""
+        watch = self._watch
+        if watch is None or self.engine is None:
+            return False
+        if watch.changed():
+            self.changes.emit("external", "changed")
+            if self.owner.held:
+                self.store.purge_if_pending()
+            return True
+        return False
+
     # -- parts -----------------------------------------------------------------------------
 
     @property

@@ -109,6 +109,8 @@ class CaptureMixin:
 
     def _capture_paused(self, reason: str) -> None:
         """Capture paused itself (the disk is full): the front end shows why."""
+        from agents.host import Notice  # here: agents.host imports this module
+
         self.notices.publish(Notice("capture", "paused", reason))
         self.alert("Capture paused", reason)
 

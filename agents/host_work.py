@@ -133,16 +133,3 @@ class WorkMixin:
         except Exception as exc:
             log.exception("scheduled consolidation failed")
             self.alert("Consolidation failed", str(exc))
-
-    def poll_external(self) -> bool:
-        """Announce another process's writes (the scheduler calls this every WATCH_S). The
-        owner of the background work also finishes deletions another process left pending."""
-        watch = self._watch
-        if watch is None or self.engine is None:
-            return False
-        if watch.changed():
-            self.changes.emit("external", "changed")
-            if self.owner.held:
-                self.store.purge_if_pending()
-            return True
-        return False

@@ -72,9 +72,11 @@ class Engine:
             threading.Thread(target=old.close, name="mnemo-chat-close", daemon=True).start()
 
     def close(self) -> None:
+        """Close the chat model (its running job stops at its next token), the store and the
+        embedder; each waits for its own uses under way and refuses later ones (Closed)."""
         with self._chat_lock:
             if self._chat is not None:
-                self._chat.close()
+                self._chat.close(cancel_running=True)
         self.store.close()
         close_embedder = getattr(self.store.embedder, "close", None)
         if close_embedder is not None:

@@ -9,11 +9,17 @@ its object's `Uses`, and `close()` waits for the uses under way and refuses new 
 work under way finishes whole.
 """
 
+import functools
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Concatenate, ParamSpec, TypeVar
 
 from core.errors import Closed
+
+S = TypeVar("S")
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class Uses:
@@ -56,3 +62,14 @@ class Uses:
         with self._cond:
             self._closing = True
             return self._cond.wait_for(lambda: self._count <= mine, timeout)
+
+
+def used(method: Callable[Concatenate[S, P], R]) -> Callable[Concatenate[S, P], R]:
+    """A method that is one use of its object's `_uses` (a `Uses`)."""
+
+    @functools.wraps(method)
+    def within(self: S, *args: P.args, **kwargs: P.kwargs) -> R:
+        with self._uses():  # type: ignore[attr-defined]
+            return method(self, *args, **kwargs)
+
+    return within

@@ -10,7 +10,9 @@ tells the work to stop; `ctx.on_cancel(fn)` runs `fn` at once, on the cancelling
 the user cancels (a model stream's own cancel, which frees the model before its next token).
 
 When `parent` is destroyed (the user closed the pane) the task is cancelled and its callbacks
-are dropped, never run on a dead widget. Tests wait with `qtbot.waitSignal(task.finished)`.
+are dropped, never run on a dead widget. Work refused because the app is quitting (the store,
+the index or a model raised `Closed`) is dropped quietly too: there is nothing to show it on.
+Tests wait with `qtbot.waitSignal(task.finished)`.
 """
 
 import logging
@@ -20,6 +22,8 @@ from typing import Any
 
 import shiboken6
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+
+from core.errors import Closed
 
 log = logging.getLogger(__name__)
 POOL_THREADS = 8  # reads wait on SQLite and streams on the model: more threads than cores
@@ -129,7 +133,9 @@ class Task(QObject):
         self._deliver_progress()  # what was queued before the end comes first
         self.done = True
         try:
-            if self._alive():
+            if not ok and isinstance(value, Closed):
+                log.debug("a late result dropped: %s", value)
+            elif self._alive():
                 if ok and self._on_done is not None:
                     self._on_done(value)
                 elif not ok:

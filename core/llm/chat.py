@@ -112,8 +112,10 @@ class ChatModel:
         # model's thread only).
         self._give_way: Callable[[], bool] | None = None
 
-    def close(self) -> None:
-        self.service.close()
+    def close(self, *, cancel_running: bool = False) -> None:
+        """Refuse new jobs and free the model once its running job ends (at its next token
+        with `cancel_running`: the app is quitting and nobody waits for the answer)."""
+        self.service.close(cancel_running=cancel_running)
 
     def _generate(
         self,

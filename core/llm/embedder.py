@@ -10,6 +10,7 @@ import numpy as np
 import core.llm  # first: sets OpenMP's wait policy before llama_cpp loads
 from core.embed import normalise
 from core.llm import minilm
+from core.uses import Uses, used
 
 MAX_TOKENS = 256
 PACK_TOKENS = 128
@@ -32,6 +33,7 @@ class LlamaEmbedder:
         self._threads = threads or core.llm.default_threads()
         self._lock = threading.Lock()
         self._llama: Any = None
+        self._uses = Uses("embedding model")
 
     @classmethod
     def bundled(cls, models_dir: Path, *, threads: int = 0) -> "LlamaEmbedder":
@@ -69,12 +71,15 @@ class LlamaEmbedder:
 
     def close(self) -> None:
         """Free the model now: left to interpreter exit, llama.cpp's finalizer runs after its
-        library is unloaded and prints a TypeError traceback."""
+        library is unloaded and prints a TypeError traceback. Embeddings under way finish
+        first; later ones are refused (Closed) rather than load the model again."""
+        self._uses.close()
         with self._lock:
             if self._llama is not None:
                 self._llama.close()
                 self._llama = None
 
+    @used
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self._dim), dtype=np.float32)

@@ -176,11 +176,15 @@ class ModelService:
         stream.job.on_done(lambda: pieces.put(end))
         return stream
 
-    def close(self, timeout: float | None = 30) -> None:
-        """Stop taking jobs, cancel the queued ones, let the running one finish or see its
-        cancel flag, and join the thread."""
+    def close(self, timeout: float | None = 30, *, cancel_running: bool = False) -> None:
+        """Stop taking jobs, cancel the queued ones, let the running one finish (or, with
+        `cancel_running`, stop at its next token), and join the thread, which frees the model
+        on its way out: a model is never freed under a job using it."""
         with self._lock:
             self._closed = True
+            running = self.current
+            if cancel_running and running is not None:
+                running.cancel()
             while True:
                 try:
                     _, _, job = self._queue.get_nowait()

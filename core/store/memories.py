@@ -1,7 +1,9 @@
 """The memory store: typed memories in SQLite, their vectors in a derived index.
 
-Memories are here; the verbatim sources (core.store.sources), the graph (core.store.graph) and
-the index repair (core.store.repair) are mixins of the same class, in modules of their own.
+Opening, closing and reading memories are here; writing them (core.store.writes), deleting
+them (core.store.deletes), the verbatim sources (core.store.sources), the graph
+(core.store.graph) and the index repair (core.store.repair) are mixins of the same class, in
+modules of their own.
 
 Every write goes to SQLite first, in one transaction with its version row and provenance links;
 the vector follows. A crash between the two loses nothing: `repair()` runs at every start-up and
@@ -10,11 +12,10 @@ re-embeds whatever SQLite holds that the vector index lacks or holds at an older
 
 import json
 import logging
-import sqlite3
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -22,48 +23,40 @@ from typing import Any
 import numpy as np
 
 from core.embed import Embedder
-from core.errors import Changed, InvalidInput, MnemoError, NotFound
+from core.errors import NotFound
 from core.ids import new_id
-from core.locks import maintenance
 from core.memory.models import (
     CoreBlock,
     Memory,
     MemoryType,
     Version,
     parse_memory,
-    sensitivity_of,
 )
 from core.paths import make_private, writable
 from core.secrets import SecretBox
 from core.settings import Settings
 from core.store.changes import ChangeHub
 from core.store.db import Database
+from core.store.deletes import DeletesMixin
 from core.store.graph import GraphMixin
 from core.store.repair import RepairMixin, RepairReport
 from core.store.rows import (
     check_fields,
-    has_secret,
     id_from_prefix,
-    insert_sql,
-    insert_version,
-    integrity_message,
-    link_source,
     sql_filters,
-    vector_row,
 )
 from core.store.sources import SourcesMixin
 from core.store.vectors import VectorIndex
-from core.timeutil import from_iso, now, to_iso
+from core.store.writes import WritesMixin
+from core.timeutil import from_iso
 
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]  # (done, total)
-PURGE_DELAY_S = 5.0
 QUERY_CACHE = 128  # query embeddings kept (MemoryStore.query_vector)
-PURGE_WAIT_S = 120  # another process purging or backing up: wait this long, then later
 CORE_LABELS = ("human", "persona")
 
 
-class MemoryStore(SourcesMixin, GraphMixin, RepairMixin):
+class MemoryStore(WritesMixin, DeletesMixin, SourcesMixin, GraphMixin, RepairMixin):
     """All of Mnemo's memories in one data folder. Safe to share between threads."""
 
     def __init__(
@@ -138,8 +131,13 @@ class MemoryStore(SourcesMixin, GraphMixin, RepairMixin):
     # -- lifecycle -------------------------------------------------------------------------
 
     def close(self) -> None:
+        """Make this process's deletions final (where it may), then close the vector queue,
+        the indexes and the database. Each part waits for its uses under way and refuses new
+        ones with Closed, so closing is safe beside readers and writers on other threads."""
         allowed = self.may_purge()
         with self._purge_lock:
+            if self._closed:
+                return
             if self._purge_timer is not None:
                 self._purge_timer.cancel()
             if allowed and self.meta("purge_pending"):
@@ -289,254 +287,6 @@ class MemoryStore(SourcesMixin, GraphMixin, RepairMixin):
             if reveal:
                 data["secret_value"] = self.secret_box().decrypt(row["secret"])
         return parse_memory(data)
-
-    # -- writing ---------------------------------------------------------------------------
-
-    def add(
-        self,
-        memory: Memory,
-        *,
-        sources: Sequence[str] = (),
-        cause: str = "created",
-        actor: str = "user",
-    ) -> Memory:
-        """Store a new memory, optionally linked to the sources it came from."""
-        return self.add_many([memory], sources=sources, cause=cause, actor=actor)[0]
-
-    def add_many(
-        self,
-        memories: Sequence[Memory],
-        *,
-        sources: Sequence[str] = (),
-        cause: str = "created",
-        actor: str = "user",
-    ) -> list[Memory]:
-        """Store new memories in one transaction: all of them, or none if any is invalid."""
-        stamp = now()
-        stored = [
-            m.model_copy(
-                update={"id": new_id(), "created_at": stamp, "updated_at": stamp, "rev": 1}
-            )
-            for m in memories
-        ]
-        rows = [self.row_for(m, self._secret_token(m)) for m in stored]
-        vectors = self._embed([row["search_text"] for row in rows])
-        changed_at = to_iso(stamp)
-        with self.db.lock:  # queued under the lock: vectors are written in commit order
-            with self.db.write() as db:
-                self._check_sources(sources)
-                for row in rows:
-                    try:
-                        db.execute(insert_sql("memories", row), list(row.values()))
-                    except sqlite3.IntegrityError as exc:
-                        raise InvalidInput(integrity_message(row, exc)) from None
-                    insert_version(db, row["id"], 1, changed_at, cause, actor, [], None)
-                    for source_id in sources:
-                        link_source(db, row["id"], source_id)
-            written = self._in_order(self._put_vectors, rows, vectors, new=True)
-        written.result()
-        self.changes.emit("memory", "added", [m.id for m in stored])
-        return [
-            m.model_copy(update={"secret_value": None, "secret_stored": has_secret(m)})
-            if m.type == MemoryType.VAULT
-            else m
-            for m in stored
-        ]
-
-    def update(
-        self,
-        ref: str,
-        changes: Mapping[str, Any],
-        *,
-        cause: str = "edited",
-        actor: str = "user",
-        expect_rev: int | None = None,
-    ) -> Memory:
-        """Change some fields of a memory, keeping the old value in its history.
-
-        Unknown fields, the store's own fields and invalid values are refused with nothing
-        written. An update that changes nothing records no version. With `expect_rev`, only
-        if the memory is still at that revision (raises Changed): changes computed from what
-        was read must not overwrite an edit made since.
-        """
-        memory_id = self.resolve(ref)
-        for _attempt in range(3):
-            row = self.db.query("SELECT * FROM memories WHERE id = ?", [memory_id])[0]
-            if expect_rev is not None and row["rev"] != expect_rev:
-                raise Changed(f"memory {memory_id} changed meanwhile; it was left as it is")
-            kind = MemoryType(row["type"])
-            check_fields(kind, changes)
-            old = json.loads(row["data"])
-            new = {**old, **{k: v for k, v in changes.items() if k != "secret_value"}}
-            token = row["secret"]
-            if "secret_value" in changes:
-                secret = changes["secret_value"]
-                token = None if secret in (None, "") else self.secret_box().encrypt(str(secret))
-            candidate = parse_memory(
-                {**new, "id": memory_id, "created_at": row["created_at"], "rev": row["rev"] + 1}
-            )
-            new = candidate.payload()
-            changed = sorted(k for k in new.keys() | old.keys() if new.get(k) != old.get(k))
-            if token != row["secret"]:
-                changed.append("secret_value")
-            if not changed:
-                return self._to_memory(row)
-            # Never before the version it replaces: a clock set back must not date an edit
-            # earlier than the one before it (the history's times follow its revisions).
-            stamp = max(now(), from_iso(row["updated_at"]))
-            candidate = candidate.model_copy(update={"updated_at": stamp})
-            new_row = self.row_for(candidate, token)
-            vector = self._embed([new_row["search_text"]])
-            with self.db.lock:  # queued under the lock: vectors are written in commit order
-                with self.db.write() as db:
-                    if (
-                        self.db.scalar("SELECT rev FROM memories WHERE id = ?", [memory_id])
-                        != row["rev"]
-                    ):
-                        continue  # changed under us between read and write: start again
-                    assignments = ", ".join(f"{k} = ?" for k in new_row if k != "id")
-                    db.execute(
-                        f"UPDATE memories SET {assignments} WHERE id = ?",
-                        [v for k, v in new_row.items() if k != "id"] + [memory_id],
-                    )
-                    old_snapshot = dict(old, secret=row["secret"]) if row["secret"] else old
-                    insert_version(
-                        db,
-                        memory_id,
-                        new_row["rev"],
-                        to_iso(stamp),
-                        cause,
-                        actor,
-                        changed,
-                        old_snapshot,
-                    )
-                written = self._in_order(self._put_vectors, [new_row], vector, new=False)
-            written.result()
-            self.changes.emit("memory", "updated", [memory_id])
-            return self.get(memory_id)
-        raise MnemoError(f"memory {memory_id} kept changing while being updated; try again")
-
-    def delete(
-        self,
-        ref: str,
-        *,
-        cause: str = "deleted",
-        actor: str = "user",
-        expect_rev: int | None = None,
-    ) -> Memory:
-        """Remove a memory everywhere: its row, keyword index entries, versions, provenance
-        links, graph edges and vector. Core blocks cannot be deleted, only emptied.
-
-        With `expect_rev`, only if the memory is still at that revision (raises Changed): a
-        merge must not delete an edit made, by another process, after it read the memory."""
-        memory = self.get(ref)
-        if memory.type == MemoryType.CORE:
-            raise InvalidInput("core blocks cannot be deleted; clear one with: edit core:<label>")
-        with self.db.lock:
-            with self.db.write() as db:
-                if expect_rev is not None:
-                    rev = db.execute(
-                        "SELECT rev FROM memories WHERE id = ?", [memory.id]
-                    ).fetchone()
-                    if rev is None or rev[0] != expect_rev:
-                        raise Changed(f"memory {memory.id} changed meanwhile; it was kept")
-                db.execute("DELETE FROM memories WHERE id = ?", [memory.id])
-                db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('purge_pending', '1')")
-            removed = self._in_order(self.vectors.delete, [memory.id])
-        removed.result()
-        log.info("deleted memory %s (%s) by %s: %s", memory.id, memory.type, actor, cause)
-        self._schedule_purge()
-        self.changes.emit("memory", "deleted", [memory.id])
-        return memory
-
-    def _in_order(self, write: Callable[..., None], *args: Any, **kw: Any) -> Future[None]:
-        """Queue a vector write behind those of earlier commits. Callers queue it while holding
-        the database lock (so the queue's order is the commit order) and wait for it after
-        letting go: a slow vector write (LanceDB compacting) then holds up no other writer
-        of SQLite, such as an edit made in the window."""
-        with self._vector_queue_lock:
-            if self._vector_queue is None:
-                self._vector_queue = ThreadPoolExecutor(1, thread_name_prefix="mnemo-vectors")
-            return self._vector_queue.submit(write, *args, **kw)
-
-    def _schedule_purge(self) -> None:
-        """Purge a few seconds after the last delete: a burst of deletes costs one purge."""
-        with self._purge_lock:
-            if self._purge_timer is not None:
-                self._purge_timer.cancel()
-            self._purge_timer = threading.Timer(PURGE_DELAY_S, self.purge_if_pending)
-            self._purge_timer.daemon = True
-            self._purge_timer.start()
-
-    def purge_if_pending(self) -> None:
-        """Finish deletions that a crash or a scheduled purge left pending (unless another
-        process owns that work: it purges them when it notices the change)."""
-        with self._purge_lock:
-            self._purge_timer = None
-            if not self._closed and self.meta("purge_pending") and self.may_purge():
-                self.purge()
-
-    def purge(self) -> None:
-        """Make deletions final on disk.
-
-        SQLite's secure_delete zeroes freed pages, but FTS5 keeps a deleted row's words in its
-        index segments until they are merged, and the WAL keeps old page images until a
-        checkpoint; LanceDB keeps old versions until cleaned. This clears all three.
-        """
-        with maintenance(self.folder, timeout=PURGE_WAIT_S) as held:
-            if held:  # else purge_pending stays set: the next start or delete purges
-                self._purge()
-
-    def _purge(self) -> None:
-        with self.db.write() as db:
-            db.execute("INSERT INTO memories_fts (memories_fts) VALUES ('optimize')")
-            db.execute("INSERT INTO sources_fts (sources_fts) VALUES ('optimize')")
-        self.vectors.maintain(purge=True)
-        self.source_vectors.maintain(purge=True)
-        self.db.checkpoint()
-        # Cleared last: a crash before this point means the next start purges again.
-        with self.db.write() as db:
-            db.execute("DELETE FROM meta WHERE key = 'purge_pending'")
-
-    def _secret_token(self, memory: Memory) -> str | None:
-        secret = getattr(memory, "secret_value", None)
-        return None if secret is None else self.secret_box().encrypt(secret.get_secret_value())
-
-    def row_for(self, memory: Memory, secret_token: str | None) -> dict[str, Any]:
-        assert memory.created_at is not None and memory.updated_at is not None
-        return {
-            "id": memory.id,
-            "type": memory.type,
-            "headline": memory.headline,
-            "search_text": memory.search_text(),
-            "data": json.dumps(memory.payload(), ensure_ascii=False),
-            "secret": secret_token,
-            "tree_path": "/".join(memory.tree_path),
-            "event_time": to_iso(memory.event_time or memory.created_at),
-            "created_at": to_iso(memory.created_at),
-            "updated_at": to_iso(memory.updated_at),
-            "source_app": memory.source_app,
-            "sensitivity": sensitivity_of(memory).value,
-            "rev": memory.rev,
-        }
-
-    def _embed(self, texts: Sequence[str]) -> np.ndarray:
-        """Vectors for texts; an empty text gets the zero vector, which matches nothing (a
-        model would embed it as its bare [CLS] [SEP], close to every short query)."""
-        out = np.zeros((len(texts), self.embedder.dim), dtype=np.float32)
-        filled = [i for i, text in enumerate(texts) if text.strip()]
-        if filled:
-            out[filled] = self.embedder.embed([texts[i] for i in filled])
-        return out
-
-    def _put_vectors(self, rows: Sequence[Mapping[str, Any]], vectors: Any, *, new: bool) -> None:
-        try:
-            self.vectors.upsert(
-                [vector_row(row, vectors[i]) for i, row in enumerate(rows)], new=new
-            )
-        except (OSError, RuntimeError, ValueError) as exc:
-            # SQLite already holds the memory; the next start-up's repair() embeds it again.
-            log.error("vector write failed, repair at next start-up will redo it: %s", exc)
 
 
 __all__ = ["CORE_LABELS", "MemoryStore", "RepairReport", "check_fields", "sql_filters"]

@@ -8,13 +8,13 @@ build) and 16–30 ms with IVF_HNSW_SQ, where an exact numpy scan took 8 ms. Abo
 cuts the scan to a tenth; rows added since it was built are always scanned exactly.
 """
 
+import contextlib
 import logging
 import shutil
 import threading
 import time
 import warnings
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -24,9 +24,12 @@ import numpy as np
 import pyarrow as pa
 from filelock import FileLock
 
+from core.errors import Closed
 from core.locks import TableLock, maintenance
 from core.settings import IndexSettings
 from core.store import ivf as ivf_index
+from core.store.matrix import Matrix, VectorFilter, VectorRow
+from core.uses import Uses, used
 
 log = logging.getLogger(__name__)
 # Compact and prune LanceDB's versions after this many writes (its docs suggest ~20).
@@ -37,26 +40,7 @@ SYNC_SECONDS = 0.5
 # How long compaction waits for other processes' reads and writes (milliseconds each) while it
 # holds this process's writers back; past it, compaction is put off.
 EXCLUSIVE_WAIT_S = 10
-
-
-@dataclass(frozen=True)
-class VectorRow:
-    id: str
-    rev: int
-    type: str
-    event_ts: float
-    source_app: str
-    sensitivity: str
-    vector: np.ndarray
-
-
-@dataclass(frozen=True)
-class VectorFilter:
-    types: frozenset[str] | None = None
-    since_ts: float | None = None
-    until_ts: float | None = None
-    source_apps: frozenset[str] | None = None
-    sensitivities: frozenset[str] | None = None
+CLOSE_WAIT_S = 120  # a use still running after this at close keeps the table open
 
 
 def _schema(dim: int) -> pa.Schema:
@@ -71,143 +55,6 @@ def _schema(dim: int) -> pa.Schema:
             pa.field("vector", pa.list_(pa.float32(), dim), nullable=False),
         ]
     )
-
-
-class _Matrix:
-    """Rows of vectors and filter columns, grown by doubling; deleted rows become holes."""
-
-    def __init__(self, dim: int, capacity: int = 1024) -> None:
-        self.dim = dim
-        self.vectors = np.zeros((capacity, dim), dtype=np.float32)
-        self.alive = np.zeros(capacity, dtype=bool)
-        self.event_ts = np.zeros(capacity, dtype=np.float64)
-        self.codes = {c: np.zeros(capacity, dtype=np.int32) for c in ("type", "app", "sens")}
-        self.vocab: dict[str, dict[str, int]] = {c: {} for c in self.codes}
-        self.ids: list[str | None] = []
-        self.row_of: dict[str, int] = {}
-        self.ivf: ivf_index.Ivf | None = None
-        self.generation = 0  # bumped whenever rows move, which makes an IVF index stale
-
-    def put(self, rows: Sequence[VectorRow]) -> None:
-        self.put_columns(
-            [r.id for r in rows],
-            np.stack([r.vector for r in rows]),
-            np.array([r.event_ts for r in rows], dtype=np.float64),
-            {
-                "type": [r.type for r in rows],
-                "app": [r.source_app for r in rows],
-                "sens": [r.sensitivity for r in rows],
-            },
-        )
-
-    def put_columns(
-        self,
-        ids: list[str],
-        vectors: np.ndarray,
-        event_ts: np.ndarray,
-        labels: dict[str, list[str]],
-    ) -> None:
-        """Add or replace rows given column-wise, the shape LanceDB hands them back in."""
-        self.remove(ids)
-        need = len(self.ids) + len(ids)
-        if need > len(self.alive):
-            self._grow(max(need, 2 * len(self.alive)))
-        start = len(self.ids)
-        block = slice(start, start + len(ids))
-        self.vectors[block] = vectors
-        self.alive[block] = True
-        self.event_ts[block] = event_ts
-        for column, values in labels.items():
-            vocab = self.vocab[column]
-            self.codes[column][block] = [vocab.setdefault(v, len(vocab)) for v in values]
-        self.row_of.update(zip(ids, range(start, start + len(ids)), strict=True))
-        self.ids.extend(ids)
-
-    def remove(self, ids: Iterable[str]) -> None:
-        for id_ in ids:
-            row = self.row_of.pop(id_, None)
-            if row is not None:
-                self.alive[row] = False
-                self.ids[row] = None
-        if len(self.ids) > 1024 and len(self.row_of) < len(self.ids) // 2:
-            self._pack()
-
-    def _grow(self, capacity: int) -> None:
-        def grown(array: np.ndarray) -> np.ndarray:
-            out = np.zeros((capacity, *array.shape[1:]), dtype=array.dtype)
-            out[: len(array)] = array
-            return out
-
-        self.vectors, self.alive, self.event_ts = map(
-            grown, (self.vectors, self.alive, self.event_ts)
-        )
-        self.codes = {c: grown(a) for c, a in self.codes.items()}
-
-    def _pack(self) -> None:
-        self.generation += 1
-        self.ivf = None
-        keep = np.flatnonzero(self.alive[: len(self.ids)])
-        self.vectors[: len(keep)] = self.vectors[keep]
-        self.event_ts[: len(keep)] = self.event_ts[keep]
-        for array in self.codes.values():
-            array[: len(keep)] = array[keep]
-        self.alive[:] = False
-        self.alive[: len(keep)] = True
-        self.ids = [self.ids[i] for i in keep]
-        self.row_of = {id_: row for row, id_ in enumerate(self.ids)}  # type: ignore[misc]
-
-    def _in(self, column: str, values: frozenset[str], n: int) -> np.ndarray:
-        vocab = self.vocab[column]
-        wanted = np.zeros(len(vocab) + 1, dtype=bool)  # a lookup by code: np.isin sorts
-        wanted[[vocab[v] for v in values if v in vocab]] = True
-        return wanted[self.codes[column][:n]]
-
-    def _mask(self, where: VectorFilter, n: int) -> np.ndarray:
-        mask = self.alive[:n].copy()
-        if where.types is not None:
-            mask &= self._in("type", where.types, n)
-        if where.sensitivities is not None:
-            mask &= self._in("sens", where.sensitivities, n)
-        if where.source_apps is not None:
-            mask &= self._in("app", where.source_apps, n)
-        if where.since_ts is not None:
-            mask &= self.event_ts[:n] >= where.since_ts
-        if where.until_ts is not None:
-            mask &= self.event_ts[:n] <= where.until_ts
-        return mask
-
-    def search(
-        self, query: np.ndarray, k: int, where: VectorFilter, probe_share: float
-    ) -> list[tuple[str, float, float]]:
-        n = len(self.ids)
-        if n == 0 or k <= 0:
-            return []
-        query = query.astype(np.float32)
-        mask = self._mask(where, n)
-        selected = int(mask.sum())
-        if selected == 0:
-            return []
-        if self.ivf is None or selected <= 2 * probe_share * n:
-            # No index yet, or a filter so selective that scanning its rows is cheaper anyway.
-            rows = np.flatnonzero(mask) if selected < n else np.arange(n)
-        else:
-            rows = np.concatenate(
-                [self.ivf.candidates(query, probe_share), np.arange(self.ivf.rows, n)]
-            )
-            rows = rows[mask[rows]]
-            if len(rows) < k:  # the probed partitions hold too few rows that pass the filter
-                rows = np.flatnonzero(mask)
-        # Most rows: one product over the matrix beats copying them out first (10k × 384
-        # floats gathered took longer than the product itself).
-        scores = (
-            (self.vectors[:n] @ query)[rows] if len(rows) > n // 4 else self.vectors[rows] @ query
-        )
-        k = min(k, len(rows))
-        top = np.argpartition(-scores, k - 1)[:k]
-        top = top[np.argsort(-scores[top])]
-        return [
-            (str(self.ids[rows[i]]), float(scores[i]), float(self.event_ts[rows[i]])) for i in top
-        ]
 
 
 class VectorIndex:
@@ -234,10 +81,11 @@ class VectorIndex:
         self._lock = threading.RLock()
         self._matrix_lock = threading.RLock()
         self._builder: threading.Thread | None = None
-        self._matrix: _Matrix | None = None
+        self._matrix: Matrix | None = None
         self._writes = 0
         self._pending_purge = False
         self._maintainer: threading.Thread | None = None
+        self._uses = Uses("vector index")
         self._shared = TableLock(folder.parent / f"vectors-{table}.lock")
         with self._shared.shared():
             self._table = self._open()
@@ -298,10 +146,12 @@ class VectorIndex:
             shutil.rmtree(self.folder / f"{self.table_name}.lance", ignore_errors=True)
             return self._connect().create_table(self.table_name, schema=_schema(self.dim))
 
+    @used
     def count(self) -> int:
         with self._lock, self._shared.shared():
             return self._table.count_rows()
 
+    @used
     def revisions(self) -> dict[str, int]:
         """Every stored id with the memory revision its vector was made from."""
         with self._lock, self._shared.shared():
@@ -312,6 +162,7 @@ class VectorIndex:
             data = self._table.search().select(["id", "rev"]).limit(count).to_arrow()
         return dict(zip(data["id"].to_pylist(), data["rev"].to_pylist(), strict=True))
 
+    @used
     def upsert(self, rows: Sequence[VectorRow], *, new: bool = False) -> None:
         """Store vectors; `new=True` promises no id exists yet, which skips the merge."""
         if not rows:
@@ -339,6 +190,7 @@ class VectorIndex:
                     self._matrix.put(rows)
             self._wrote()
 
+    @used
     def delete(self, ids: Iterable[str]) -> None:
         ids = list(ids)
         if not ids:
@@ -355,6 +207,7 @@ class VectorIndex:
             self._pending_purge = True
             self._wrote()
 
+    @used
     def reset(self) -> None:
         """Drop every vector (before a full rebuild)."""
         with self._lock, self._shared.exclusive(), self._matrix_lock:
@@ -364,6 +217,7 @@ class VectorIndex:
             self._matrix = None
             self._seen_version = self._table.version
 
+    @used
     def load(self) -> float:
         """Load the in-memory matrix unless it is loaded; returns the seconds spent."""
         started = time.perf_counter()
@@ -371,7 +225,7 @@ class VectorIndex:
             if self._matrix is None:
                 self._seen_version = self._table.version
                 data = self._table.to_arrow()
-                matrix = _Matrix(self.dim, capacity=max(1024, int(data.num_rows * 1.25)))
+                matrix = Matrix(self.dim, capacity=max(1024, int(data.num_rows * 1.25)))
                 if data.num_rows:
                     vectors = data["vector"].combine_chunks().flatten().to_numpy()
                     matrix.put_columns(
@@ -428,6 +282,7 @@ class VectorIndex:
         log.info("vector ANN index built over %d rows in %.1f s", n, time.perf_counter() - started)
         return time.perf_counter() - started
 
+    @used
     def search(
         self, vector: np.ndarray, k: int, where: VectorFilter | None = None
     ) -> list[tuple[str, float, float]]:
@@ -457,13 +312,18 @@ class VectorIndex:
         if self._writes >= WRITES_PER_MAINTENANCE and not self._maintaining():
             self._writes = 0
             self._maintainer = threading.Thread(
-                target=self.maintain, name="mnemo-vector-maintenance", daemon=True
+                target=self._maintain_unless_closed, name="mnemo-vector-maintenance", daemon=True
             )
             self._maintainer.start()
 
     def _maintaining(self) -> bool:
         return self._maintainer is not None and self._maintainer.is_alive()
 
+    def _maintain_unless_closed(self) -> None:
+        with contextlib.suppress(Closed):  # the index closed first: the next start compacts
+            self.maintain()
+
+    @used
     def maintain(self, *, purge: bool = False) -> None:
         """Compact LanceDB's small files and drop its old versions.
 
@@ -499,13 +359,22 @@ class VectorIndex:
                 log.warning("vector index maintenance failed, will retry later: %s", exc)
 
     def close(self, *, purge: bool = True) -> None:
-        """Wait for background work; with `purge`, make this process's deletions final."""
+        """Wait for background work; with `purge`, make this process's deletions final. Then
+        refuse new uses (Closed) and wait for those under way before letting go of the table."""
+        if self._uses.closed:
+            return
         for thread in (self._maintainer, self._builder):
             if thread is not None:
                 thread.join()
         if purge and self._pending_purge:
             self.maintain(purge=True)
-        with self._lock:  # no search or write is inside the table lock as it goes
+        if not self._uses.close(timeout=CLOSE_WAIT_S):
+            log.warning("the vector index closed with a use still under way")
+            return
+        for thread in (self._maintainer, self._builder):  # one started meanwhile
+            if thread is not None:
+                thread.join()
+        with self._lock:
             self._shared.close()
 
 

@@ -44,7 +44,7 @@ def test_deleted_text_is_gone_from_every_file(data_dir: Path, settings: Settings
 def test_deletes_are_purged_soon_while_the_store_stays_open(
     data_dir: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("core.store.memories.PURGE_DELAY_S", 0.1)
+    monkeypatch.setattr("core.store.deletes.PURGE_DELAY_S", 0.1)
     with MemoryStore(data_dir, HashingEmbedder(), settings) as store:
         store.db.db.execute("INSERT INTO memories_fts (memories_fts, rank) VALUES ('automerge', 0)")
         doomed = store.add(SemanticMemory(name="Diary", summary=f"{CANARY} words"))
@@ -59,7 +59,7 @@ def test_deletes_are_purged_soon_while_the_store_stays_open(
 def test_a_delete_interrupted_before_purge_is_purged_at_next_start(
     data_dir: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("core.store.memories.PURGE_DELAY_S", 3600)  # the process dies first
+    monkeypatch.setattr("core.store.deletes.PURGE_DELAY_S", 3600)  # the process dies first
     store = MemoryStore(data_dir, HashingEmbedder(), settings)
     store.db.db.execute("INSERT INTO memories_fts (memories_fts, rank) VALUES ('automerge', 0)")
     doomed = store.add(SemanticMemory(name="Diary", summary=f"{CANARY} words"))

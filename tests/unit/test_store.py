@@ -108,7 +108,7 @@ def test_ids_resolve_by_prefix(store: MemoryStore, monkeypatch: pytest.MonkeyPat
     stored = store.add(SemanticMemory(name="a", summary="b"))
     assert store.resolve(stored.id[:8]) == stored.id
     ids = iter(["abcd" + "0" * 28, "abcd" + "1" * 28])
-    monkeypatch.setattr("core.store.memories.new_id", lambda: next(ids))
+    monkeypatch.setattr("core.store.writes.new_id", lambda: next(ids))
     store.add_many([SemanticMemory(name="c", summary="d"), SemanticMemory(name="e", summary="f")])
     with pytest.raises(Ambiguous):
         store.resolve("abcd")
