@@ -162,6 +162,8 @@ def test_delete_removes_everywhere_and_undo_brings_it_back(mnemo: MnemoApp, qtbo
         SemanticMemory(name="Gym locker", summary="Locker 4411 at the climbing gym"),
         sources=[line.id],
     )
+    host.store.update(locker.id, {"details": "the one by the bouldering wall"})
+    history = host.store.history(locker.id)
     with qtbot.waitSignal(browser.model.loaded, timeout=30_000):
         browser.reload()
     row = next(
@@ -179,8 +181,11 @@ def test_delete_removes_everywhere_and_undo_brings_it_back(mnemo: MnemoApp, qtbo
     with qtbot.waitSignal(browser.deleted_or_restored, timeout=30_000):
         browser.undo_stack.undo()
     (back,) = [m for m in host.store.memories() if m.headline == "Gym locker"]
+    assert back.id == locker.id  # itself, not a copy
     assert back.summary == "Locker 4411 at the climbing gym"  # type: ignore[attr-defined]
+    assert back.rev == 2 and host.store.history(back.id) == history
     assert [s.id for s in host.store.sources_of(back.id)] == [line.id]
+    assert [h.id for h in host.search_memories("climbing gym locker")][:1] == [locker.id]
 
     core = next(
         r for r in range(browser.model.rowCount()) if browser.model.memory(r).type == "core"
@@ -361,7 +366,7 @@ def test_bulk_delete_asks_and_undo_brings_all_back_with_their_links(mnemo: Mnemo
     with qtbot.waitSignal(browser.deleted_or_restored, timeout=30_000):
         browser.undo_stack.undo()
     back = {m.headline: m.id for m in host.store.memories() if "in Porto" in m.headline}
-    assert len(back) == 3
+    assert back == {m.headline: m.id for m in (a, b, c)}  # each back as itself
     (link,) = host.store.links(back[a.headline])
     assert (link.src, link.dst, link.relation) == (
         back[a.headline],

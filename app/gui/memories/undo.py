@@ -50,8 +50,8 @@ class EditMemory(QUndoCommand):
 
 
 class DeleteMemories(QUndoCommand):
-    """Delete memories everywhere; undo writes them back with their sources and graph links (as
-    new memories: the deleted ones' ids and history went with them)."""
+    """Delete memories everywhere; undo brings each back as itself (same id, fields, history,
+    sources, links, and the people or places that went with it: core.store.deletes)."""
 
     def __init__(
         self,
@@ -63,24 +63,17 @@ class DeleteMemories(QUndoCommand):
         n = len(memory_ids)
         super().__init__("delete a memory" if n == 1 else f"delete {n} memories")
         self.host, self.memory_ids, self.done, self.owner = host, list(memory_ids), done, owner
-        self._snapshots: list[tuple[Any, list[str], list[Any], list[Any]]] = []
+        self._deletions: list[Any] = []
 
     def redo(self) -> None:
         host = self.host
 
         def delete(_ctx: Any) -> None:
-            self._snapshots = []
+            self._deletions = []
             for memory_id in self.memory_ids:
-                try:
-                    memory = host.store.get(memory_id, reveal=True)
-                except NotFound:
-                    continue  # gone meanwhile: nothing to delete or to bring back
-                sources = [s.id for s in host.store.sources_of(memory_id)]
-                links = host.store.links(memory_id)
-                # A person or place named only by this memory goes with it: noted, to return.
-                ends = host.store.entities(sorted({n for x in links for n in (x.src, x.dst)}))
-                host.store.delete(memory_id, cause="deleted in the app")
-                self._snapshots.append((memory, sources, links, ends))  # as each one goes
+                with contextlib.suppress(NotFound):  # gone meanwhile: nothing to bring back
+                    deletion = host.store.delete(memory_id, cause="deleted in the app")
+                    self._deletions.append(deletion)  # as each one goes
 
         _queue(self.owner).run(
             delete,
@@ -93,26 +86,7 @@ class DeleteMemories(QUndoCommand):
         host = self.host
 
         def restore(_ctx: Any) -> list[str]:
-            snapshots = self._snapshots  # read here: the delete before it has ended
-            renamed: dict[str, str] = {}  # old id → the restored memory's or entity's id
-            for memory, sources, _links, ends in snapshots:
-                fresh = memory.model_copy(update={"id": ""})
-                stored = host.store.add(fresh, sources=sources, cause="restored (undo)")
-                renamed[memory.id] = str(stored.id)
-                for entity in ends:
-                    renamed.setdefault(entity.id, host.restore_entity(entity))
-            # Links after all are back, so links between two deleted memories come back too.
-            for _memory, _sources, links, _ends in snapshots:
-                for link in links:
-                    # The other end may have gone meanwhile (another memory deleted since).
-                    with contextlib.suppress(NotFound):
-                        host.store.link(
-                            renamed.get(link.src, link.src),
-                            renamed.get(link.dst, link.dst),
-                            link.relation,
-                        )
-            self.memory_ids = [renamed[m.id] for m, *_ in snapshots]  # what a redo deletes
-            return self.memory_ids
+            return [str(m.id) for m in host.store.undelete(self._deletions)]
 
         _queue(self.owner).run(
             restore,
