@@ -7,6 +7,9 @@ On a scripted model, whose answers still go through the real schemas and their v
 import json
 from datetime import UTC, datetime
 
+import pytest
+
+from agents import schemas
 from agents.chat import ChatAgent
 from agents.team import Batch, MemoryTeam
 from core.memory import KnowledgeVaultItem
@@ -53,6 +56,15 @@ def bank_item(store: MemoryStore, sensitivity: str) -> KnowledgeVaultItem:
     )
     assert isinstance(item, KnowledgeVaultItem)
     return item
+
+
+@pytest.mark.parametrize("manager", [m for m in schemas.MANAGERS if m != "core"])
+def test_the_grammar_lets_an_update_leave_out_what_it_does_not_change(manager: str) -> None:
+    """The grammar is made from this JSON schema: an update must name its target and may name
+    any other field, so what it leaves out must be no change (the schema's default is none)."""
+    spec = schemas.answer_schema(manager, 1).model_json_schema()
+    (update,) = [d for name, d in spec["$defs"].items() if name.endswith("Update")]
+    assert update["required"] == ["op", "target"]
 
 
 def test_an_update_naming_only_the_caption_changes_only_the_caption(store: MemoryStore) -> None:
