@@ -192,3 +192,31 @@ def test_a_question_preempts_memory_writing_which_then_starts_over_whole() -> No
         assert runs == ["memory", "question", "memory"]  # given way, then started over
     finally:
         chat.close()
+
+
+def test_close_stops_the_running_job_and_frees_the_model_only_after_it() -> None:
+    """The app quitting: the running generation stops at its next check, and the model is
+    freed on its own thread once no job uses it (never under one)."""
+    events: list[str] = []
+
+    class Model:
+        def close(self) -> None:
+            events.append("model freed")
+
+    service = ModelService(Model, name="test")
+    started = threading.Event()
+
+    def generate(_model: Model, job) -> str:  # type: ignore[no-untyped-def]
+        started.set()
+        while not job.cancelled:  # a generation checks between tokens
+            threading.Event().wait(0.01)
+        events.append("job ended")
+        return "stopped"
+
+    job = service.submit(generate, Priority.MEMORY)
+    assert started.wait(10)
+    service.close(timeout=None, cancel_running=True)
+    assert job.result(0) == "stopped"
+    assert events == ["job ended", "model freed"]
+    with pytest.raises(Cancelled):
+        service.run(lambda m, j: None, Priority.CHAT, timeout=10)
