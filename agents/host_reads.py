@@ -3,6 +3,7 @@ user's edits of the graph. A mixin of Host (agents.host), kept apart for size.""
 
 from collections.abc import Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.memory.models import CoreBlock, Memory, MemoryType, Source, Version
@@ -29,6 +30,13 @@ class ReadsMixin:
 
     def sources_of(self, ref: str) -> list[Source]:
         return self.store.sources_of(ref)
+
+    def picture_file(self, source: Source) -> Path | None:
+        """The file of a capture's picture, only if it is one of the store's own inside the
+        data folder (core.capture.pictures.picture_file); None for any other path."""
+        from core.capture.pictures import picture_file
+
+        return picture_file(self.store.folder, source.thumbnail)
 
     def memories_of_source(self, source_id: str) -> list[Memory]:
         from core.store.reads import memories_of_source
@@ -57,6 +65,23 @@ class ReadsMixin:
         from core.store.reads import sources_between
 
         return sources_between(self.store, since, until, **kw)
+
+    def sources_matching(
+        self,
+        query: str,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        *,
+        kinds: Sequence[str] | None = None,
+        limit: int = 20_000,
+    ) -> list[str]:
+        """The ids of the inputs in a time range holding every word of `query` (as word
+        starts), oldest first: the timeline's search (core.store.source_search)."""
+        from core.store.source_search import sources_matching
+
+        return sources_matching(
+            self.store, query, since=since, until=until, kinds=kinds, limit=limit
+        )
 
     def neighbourhood(self, ref: str, depth: int = 1) -> Any:
         from core.store.reads import neighbourhood

@@ -1,13 +1,19 @@
 """The capture timeline on a real host: a day of captures by app, scrubbing to a moment with
-its picture and text, search with the match marked, the memories from a moment, and deleting
-one app's captures for the day everywhere after a confirmation."""
+its picture and text, search (the store's, off the GUI thread, the newest answer shown) with
+the match marked, the strip's picture redrawn when the day changes, the memories from a
+moment, and deleting one app's captures for the day everywhere after a confirmation."""
 
+import threading
 from datetime import date, datetime, time, timedelta
 
 from PIL import Image, ImageDraw
 from PySide6.QtCore import Qt, QUrl
+from PySide6.QtGui import QColor
 
 from app.gui.main import MnemoApp
+from app.gui.timeline.strip import HEADER, LABELS, LANE, app_colour
+from app.gui.timeline.thumbs import HEIGHT, WIDTH
+from core.capture.pictures import PictureStore
 from core.memory import EpisodicMemory
 from core.memory.models import Source, SourceKind
 from tests.gui.conftest import screenshot
@@ -31,8 +37,8 @@ def local_midnight(days_ago: int) -> datetime:
 def seed_day(host, day: datetime) -> list[Source]:  # type: ignore[no-untyped-def]
     """A working day: every 4 minutes from 9:00 to 17:00 a capture of one of three windows,
     a picture every half hour."""
-    folder = host.store.folder / "pictures"
-    folder.mkdir(exist_ok=True)
+    data = host.store.folder
+    pictures = PictureStore(data / "capture" / "pictures", scale=1)  # where capture keeps them
     captures = []
     for n in range(120):
         app, title, line = APPS[(n // 10) % len(APPS)]
@@ -41,8 +47,7 @@ def seed_day(host, day: datetime) -> list[Source]:  # type: ignore[no-untyped-de
         if n % 8 == 0:
             image = Image.new("RGB", (640, 400), "white")
             ImageDraw.Draw(image).text((20, 20), f"{title}\n{line}", fill="black")
-            thumbnail = f"pictures/{day:%Y%m%d}-t{n}.webp"
-            image.save(host.store.folder / thumbnail, "WEBP")
+            thumbnail = pictures.save(image, when, f"t{n}").relative_to(data).as_posix()
         captures.append(
             Source(
                 kind=SourceKind.CAPTURE,
@@ -76,7 +81,7 @@ def test_a_day_of_captures_scrubs_searches_and_deletes(mnemo: MnemoApp, qtbot) -
 
     with qtbot.waitSignal(timeline.shown, timeout=30_000):
         timeline.show_moment(stored[0].occurred_at + timedelta(minutes=1))
-    assert timeline.current.id == stored[0].id and timeline.picture.pixmap() is not None
+    assert timeline.current.id == stored[0].id and not timeline.picture.pixmap().isNull()
     assert (
         "Deploy runbook" in timeline.where.text() and "Memories written" in timeline.text.toHtml()
     )
@@ -89,11 +94,15 @@ def test_a_day_of_captures_scrubs_searches_and_deletes(mnemo: MnemoApp, qtbot) -
     dialog.close()
 
     with qtbot.waitSignal(timeline.shown, timeout=30_000):
-        timeline.search.setText("seat 14C")
+        timeline.search.setText("seat 14C")  # typed: searched once the typing pauses
     assert len(timeline.captures) == 40 and all(c.app == "Thunderbird" for c in timeline.captures)
-    assert 'background-color:#f9e79f;">seat 14C<' in timeline.text.toHtml().replace(": ", ":")
+    html = timeline.text.toHtml().replace(": ", ":")
+    assert 'background-color:#f9e79f;">seat<' in html and 'f9e79f;">14C<' in html
+    screenshot(window, "timeline-search")
 
-    timeline.search.clear()
+    with qtbot.waitSignal(timeline.searched, timeout=30_000):
+        timeline.search.clear()
+    assert len(timeline.captures) == 120
     timeline.app.setCurrentIndex(timeline.app.findData("Thunderbird"))
     assert len(timeline.captures) == 40
     pictures = [c.thumbnail for c in timeline.captures if c.thumbnail]
@@ -104,6 +113,12 @@ def test_a_day_of_captures_scrubs_searches_and_deletes(mnemo: MnemoApp, qtbot) -
     assert all(not (host.store.folder / p).exists() for p in pictures)
     qtbot.waitUntil(lambda: len(timeline.day_captures) == 80, timeout=30_000)
     assert host.memory(memory.id).id == memory.id  # memories stay
+
+
+def picture_shown(item) -> bool:  # type: ignore[no-untyped-def]
+    """Whether a thumbnail shows its picture (white, as seeded), not the grey placeholder."""
+    image = item.icon().pixmap(WIDTH, HEIGHT).toImage()
+    return not image.isNull() and image.pixelColor(4, image.height() // 2) == QColor("white")
 
 
 def test_thumbnails_a_time_range_and_everything_from_an_app(mnemo: MnemoApp, qtbot) -> None:
@@ -121,7 +136,7 @@ def test_thumbnails_a_time_range_and_everything_from_an_app(mnemo: MnemoApp, qtb
             thumbs.count() == 15  # a picture every half hour, 9:00 to 17:00
             and timeline.captures
             and timeline.captures[0].occurred_at.astimezone().date() == day.astimezone().date()
-            and not thumbs.item(0).icon().isNull()
+            and picture_shown(thumbs.item(0))
         ),
         timeout=30_000,
     )
@@ -158,3 +173,116 @@ def test_thumbnails_a_time_range_and_everything_from_an_app(mnemo: MnemoApp, qtb
     with qtbot.waitSignal(timeline.loaded, timeout=30_000):
         timeline.next.click()
     assert timeline.date.date().toPython() == (day + timedelta(days=1)).date()
+
+
+def test_search_is_the_stores_and_only_the_newest_answer_is_shown(
+    mnemo: MnemoApp, qtbot, monkeypatch
+) -> None:
+    host, timeline = mnemo.host, mnemo.window.timeline
+    mnemo.window.nav.setCurrentRow(3)
+    day = local_midnight(days_ago=3)
+    seed_day(host, day)
+    seed_day(host, day + timedelta(days=1))  # the same words the next day: not this day's
+    with qtbot.waitSignal(timeline.loaded, timeout=30_000):
+        timeline.go_to(day)
+    qtbot.waitUntil(lambda: len(timeline.day_captures) == 120, timeout=30_000)
+
+    # The store's search: words as they start ("depl" is typed on the way to "deploys"),
+    # within the day, oldest first.
+    end = day + timedelta(days=1) - timedelta(microseconds=1)
+    found = host.sources_matching("depl thursd", day, end, kinds=["capture"])
+    firefox = [c.id for c in timeline.day_captures if c.app == "Firefox"]
+    assert found == firefox and len(found) == 40
+    assert host.sources_matching("seat 14C", day, end) == [
+        c.id for c in timeline.day_captures if c.app == "Thunderbird"
+    ]
+    assert host.sources_matching("nothing like this", day, end) == []
+    assert host.sources_matching("!!", day, end) == []  # no words: nothing matches
+
+    # Two searches on their way; the first one's answer comes last and is dropped.
+    first_asked, let_first_answer = threading.Event(), threading.Event()
+    real = host.sources_matching
+
+    def held(query: str, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if query == "seat 14C":
+            first_asked.set()
+            let_first_answer.wait(60)
+        return real(query, *args, **kwargs)
+
+    monkeypatch.setattr(host, "sources_matching", held)
+    timeline.search.setText("seat 14C")
+    first = timeline.search_now()
+    assert first is not None
+    qtbot.waitUntil(first_asked.is_set, timeout=30_000)
+    timeline.search.setText("depl")
+    with qtbot.waitSignal(timeline.searched, timeout=30_000):
+        timeline.search_now()
+    assert [c.id for c in timeline.captures] == firefox
+    with qtbot.waitSignal(first.finished, timeout=30_000):
+        let_first_answer.set()
+    assert [c.id for c in timeline.captures] == firefox  # still the newest search's
+    assert timeline.count.text() == "40 captures"
+
+    # A day changed under a search: the reload answers for the search too.
+    with qtbot.waitSignal(timeline.loaded, timeout=30_000):
+        timeline.go_to(day + timedelta(days=1))
+    assert len(timeline.captures) == 40 and all(c.app == "Firefox" for c in timeline.captures)
+    assert all(c.occurred_at >= end for c in timeline.captures)
+
+
+def bar_colour(strip, when: datetime, app: str) -> int:  # type: ignore[no-untyped-def]
+    """The colour (ARGB) of the strip's picture under `when` in `app`'s lane."""
+    x = round(strip.x_of(when) - LABELS) + 1
+    y = strip.apps.index(app) * LANE + LANE // 2
+    return strip.picture.pixelColor(x, y).rgba()
+
+
+def colour(app: str) -> int:
+    return app_colour(app).rgba()
+
+
+def test_the_strip_is_drawn_once_into_a_picture_redrawn_when_the_day_changes(
+    mnemo: MnemoApp, qtbot
+) -> None:
+    host, timeline = mnemo.host, mnemo.window.timeline
+    strip = timeline.strip
+    mnemo.window.nav.setCurrentRow(3)
+    day = local_midnight(days_ago=4)
+    seed_day(host, day)
+    timeline.go_to(day)
+    qtbot.waitUntil(
+        lambda: len(timeline.day_captures) == 120 and strip.picture is not None, timeout=30_000
+    )
+    morning, evening = day + timedelta(hours=9), day + timedelta(hours=20)
+    assert bar_colour(strip, morning, "Firefox") == colour("Firefox")
+    assert bar_colour(strip, evening, "Firefox") == 0  # nothing after 17:00: transparent
+    assert bar_colour(strip, morning, "Code") == 0  # Firefox's moment, not Code's
+
+    # A capture kept in the evening: the change event reloads the day and redraws it.
+    with qtbot.waitSignal(strip.drawn, timeout=30_000):
+        host.store.add_sources(
+            [
+                Source(
+                    kind=SourceKind.CAPTURE,
+                    occurred_at=evening,
+                    text="Late release notes",
+                    app="Firefox",
+                    title="Release notes",
+                )
+            ]
+        )
+    qtbot.waitUntil(lambda: len(timeline.day_captures) == 121, timeout=30_000)
+    assert bar_colour(strip, evening, "Firefox") == colour("Firefox")
+
+    # Painting draws that picture: where a bar is, the strip on screen has its colour.
+    shown = strip.grab().toImage()
+    x, y = round(strip.x_of(evening)) + 1, HEADER + strip.apps.index("Firefox") * LANE + LANE // 2
+    assert shown.pixelColor(x, y) == colour("Firefox")
+
+    # A narrower window redraws the picture at its new width.
+    width = strip.picture.width()
+    with qtbot.waitSignal(strip.drawn, timeout=30_000):
+        mnemo.window.resize(mnemo.window.width() - 200, mnemo.window.height())
+    assert strip.picture.width() < width
+    assert bar_colour(strip, evening, "Firefox") == colour("Firefox")
+    screenshot(mnemo.window, "timeline-strip")

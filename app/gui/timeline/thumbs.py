@@ -2,7 +2,7 @@
 screen. Pictures are decoded and scaled off the GUI thread, a batch at a time, only for the
 captures sampled for the row; a click moves the timeline there."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -44,8 +44,12 @@ class ThumbRow(QListWidget):
         self._task: tasks.Task | None = None
         self.itemClicked.connect(lambda item: self.chosen.emit(item.data(WHEN)))
 
-    def show_captures(self, folder: Path, captures: Sequence[Any]) -> None:
-        """Placeholders at once, then the pictures when a worker has decoded them."""
+    def show_captures(
+        self, picture_file: Callable[[Any], Path | None], captures: Sequence[Any]
+    ) -> None:
+        """Placeholders at once, then the pictures when a worker has decoded them;
+        `picture_file(capture)` says which file is a capture's picture (None: no file of the
+        store's own)."""
         self._generation += 1
         generation, chosen = self._generation, sample(captures)
         self.clear()
@@ -63,7 +67,8 @@ class ThumbRow(QListWidget):
             for capture in chosen:
                 if ctx.cancelled:  # another day or search since: its row is not this one
                     break
-                image = QImage(str(folder / capture.thumbnail))
+                path = picture_file(capture)
+                image = QImage() if path is None else QImage(str(path))
                 images.append(
                     None
                     if image.isNull()

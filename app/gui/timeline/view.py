@@ -1,32 +1,31 @@
 """The capture timeline: a day of screen captures by app, a cursor to scrub through it, and
 the moment under the cursor — its picture (decoded off the GUI thread), window, app and text,
 with a search's matches marked, and the memories written from it; a row of thumbnails across
-the day. "Delete…" removes what is shown (the day, or one app's captures that day), a time
-range of the day, or everything from one app, everywhere, after saying how much goes."""
+the day. "Delete…" (app.gui.timeline.deleting) removes captures everywhere.
+
+Nothing that grows with the day runs on the GUI thread more than once per day or search: the
+search is the store's (FTS, on a worker, the newest query's answer the only one shown), the
+strip's bars are one picture drawn on a worker, and a cursor move is a binary search."""
 
 import bisect
 import html
+import logging
 import re
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from PySide6.QtCore import QDate, Qt, QTime, QUrl, Signal
+from PySide6.QtCore import QDate, Qt, QUrl, Signal
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
     QDateEdit,
-    QDialog,
-    QDialogButtonBox,
-    QFormLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QMenu,
-    QMessageBox,
     QPushButton,
     QSplitter,
     QTextBrowser,
-    QTimeEdit,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -34,17 +33,21 @@ from PySide6.QtWidgets import (
 
 from app.gui import tasks
 from app.gui.chat.detail import LINK, ItemDialog, linked_item
+from app.gui.timeline.deleting import DeletingMixin
 from app.gui.timeline.strip import DayStrip
 from app.gui.timeline.thumbs import ThumbRow
 from app.gui.wiring import debounced
+from core.errors import Closed
 
+log = logging.getLogger(__name__)
 DAY_LIMIT = 20_000  # captures read for one day
-APP_LIMIT = 1_000_000  # captures read to delete everything from one app
 PICTURE_WIDTH = 520
+TYPING_PAUSE_MS = 200  # the search runs once typing pauses this long
 
 
-class TimelineView(QWidget):
+class TimelineView(DeletingMixin, QWidget):
     loaded = Signal()  # a day's captures are on the strip
+    searched = Signal()  # the answer for the search typed is shown (a reload's included)
     shown = Signal()  # the moment under the cursor is shown
     deleted = Signal(int)  # how many captures a delete removed
 
@@ -53,10 +56,15 @@ class TimelineView(QWidget):
         self.host: Any = None
         self.day_captures: list[Any] = []
         self.captures: list[Any] = []  # after the app filter and the search
+        self.matches: set[str] | None = None  # the search's captures (None: no search)
         self.current: Any = None
         self.opened: ItemDialog | None = None
         self.last_question = ""  # the last delete's confirmation (tests read it)
-        self._generation = 0
+        self._times: list[datetime] = []  # of `captures`, for the cursor's binary search
+        self._generation = 0  # a newer reload or search makes an answer on its way stale
+        self._day_loaded = False  # the newest reload's answer has come
+        self._search_task: tasks.Task | None = None
+        self._moment_task: tasks.Task | None = None  # the moment being read, if any
 
         self.date = QDateEdit(QDate.currentDate())
         self.date.setCalendarPopup(True)
@@ -117,12 +125,13 @@ class TimelineView(QWidget):
 
         self.date.dateChanged.connect(lambda _date: self.reload())
         self.app.currentIndexChanged.connect(lambda _index: self._filter())
-        self.search.textChanged.connect(lambda _text: self._filter())
+        self.search.textChanged.connect(lambda _text: self._typing.start())
         self.strip.moved.connect(self.show_moment)
         self.thumbs.chosen.connect(self.show_moment)
         self.previous.clicked.connect(lambda: self.date.setDate(self.date.date().addDays(-1)))
         self.next.clicked.connect(lambda: self.date.setDate(self.date.date().addDays(1)))
         self._refresh = debounced(self, 2000, self.reload)  # captures come every few seconds
+        self._typing = debounced(self, TYPING_PAUSE_MS, self.search_now)
 
     def set_host(self, host: Any) -> None:
         self.host = host
@@ -139,136 +148,102 @@ class TimelineView(QWidget):
         self.date.setDate(QDate(local.year, local.month, local.day))
 
     def reload(self) -> None:
+        """Read the day's captures (and the search's matches among them) on a worker."""
         self._refresh.stop()  # this reload is the one a pending change asked for
         if self.host is None:
             return
         host, start = self.host, self._day_start()
         end = start + timedelta(days=1) - timedelta(microseconds=1)
-        self._generation += 1
-        generation = self._generation  # a newer reload makes this one's answer stale
+        wanted = self.search.text().strip()
+        self._typing.stop()  # the search typed so far is part of this reload
+        generation = self._stale_all()
+        self._day_loaded = False
+
+        def work(_ctx: tasks.Context) -> tuple[list[Any], set[str] | None]:
+            captures = host.sources_between(start, end, kinds=["capture"], limit=DAY_LIMIT)
+            return captures, _matching(host, wanted, start, end)
+
         tasks.run(
-            lambda _ctx: host.sources_between(start, end, kinds=["capture"], limit=DAY_LIMIT),
-            on_done=lambda found: self._loaded(found) if generation == self._generation else None,
+            work,
+            on_done=lambda found: self._loaded(*found) if generation == self._generation else None,
             parent=self,
         )
 
+    def search_now(self) -> tasks.Task | None:
+        """Run the search typed so far in the store, on a worker, without waiting for the
+        typing to pause; the newest search's answer is the only one shown. Returns its task
+        (None when there is nothing to ask: no host, or the day's reload will answer)."""
+        self._typing.stop()
+        if self.host is None:
+            return None
+        if not self._day_loaded:  # a reload is on its way: it will answer for this text
+            self.reload()
+            return None
+        host, start = self.host, self._day_start()
+        end = start + timedelta(days=1) - timedelta(microseconds=1)
+        wanted = self.search.text().strip()
+        generation = self._stale_all()
+        self._search_task = tasks.run(
+            lambda _ctx: _matching(host, wanted, start, end),
+            on_done=lambda ids: self._searched(ids) if generation == self._generation else None,
+            parent=self,
+        )
+        return self._search_task
+
     def show_moment(self, when: datetime) -> None:
         """Show the capture on screen at `when`: the last one taken at or before it."""
-        times = [c.occurred_at for c in self.captures]
-        index = bisect.bisect_right(times, when) - 1
+        index = bisect.bisect_right(self._times, when) - 1
         capture = self.captures[max(index, 0)] if self.captures else None
         self.strip.cursor = when
         self.strip.update()
         if capture is None or capture is self.current:
             return
         self.current = capture
-        host, folder = self.host, self.host.store.folder
+        if self._moment_task is None:  # else the one on its way reads this one next
+            self._read_moment(capture)
 
-        def load(_ctx: Any) -> tuple[QImage | None, list[Any]]:
+    def _read_moment(self, capture: Any) -> None:
+        """Decode the moment's picture and read its memories on a worker; a drag across the
+        strip reads one moment at a time, the latest when the last is done."""
+        host = self.host
+
+        def load(_ctx: tasks.Context) -> tuple[QImage | None, list[Any]]:
             image = None
-            if capture.thumbnail:
-                image = QImage(str(folder / capture.thumbnail))  # decoded here, off-thread
+            if (path := host.picture_file(capture)) is not None:
+                image = QImage(str(path))  # decoded here, off-thread
                 if not image.isNull():
                     image = image.scaledToWidth(
                         PICTURE_WIDTH, Qt.TransformationMode.SmoothTransformation
                     )
             return image, host.memories_of_source(capture.id)
 
-        tasks.run(load, on_done=lambda result: self._show(capture, *result), parent=self)
+        def done(result: tuple[QImage | None, list[Any]]) -> None:
+            self._moment_task = None
+            if capture is self.current:
+                self._show(capture, *result)
+            elif self.current is not None:
+                self._read_moment(self.current)  # the cursor moved on meanwhile
 
-    def delete_shown(self, *, confirm: bool = True) -> None:
-        """Delete every capture shown (the day, or one app's that day) everywhere."""
-        app = self.app.currentData() or "all apps"
-        day = self.date.date().toString("d MMM yyyy")
-        self._delete(list(self.captures), f"{app}, {day}", confirm)
+        def failed(error: BaseException) -> None:
+            self._moment_task = None
+            if not isinstance(error, Closed):  # the app is quitting: nothing to show
+                log.error("could not read the moment under the cursor", exc_info=error)
 
-    def delete_range(self, start: datetime, end: datetime, *, confirm: bool = True) -> None:
-        """Delete the captures shown between two moments of the day everywhere (those the
-        app filter and the search let through, as the question says)."""
-        doomed = [c for c in self.captures if start <= c.occurred_at <= end]
-        what = [f"{start.astimezone():%H:%M}–{end.astimezone():%H:%M}"]
-        what.append(self.date.date().toString("d MMM yyyy"))
-        if self.app.currentData() is not None:
-            what.append(f"only {self.app.currentData()}")
-        if self.search.text().strip():
-            what.append(f"only those with “{self.search.text().strip()}”")
-        self._delete(doomed, ", ".join(what), confirm)
-
-    def delete_app(self, app: str, *, confirm: bool = True) -> None:
-        """Delete every capture ever kept from one app, every day, everywhere."""
-        if self.host is None:
-            return
-        host = self.host
-        tasks.run(
-            lambda _ctx: host.sources_between(kinds=["capture"], apps=[app], limit=APP_LIMIT),
-            on_done=lambda found: self._delete(found, f"everything from {app}", confirm),
-            parent=self,
-        )
-
-    def _delete(self, doomed: list[Any], what: str, confirm: bool) -> None:
-        if not doomed or self.host is None:
-            return
-        pictures = len({c.thumbnail for c in doomed if c.thumbnail})
-        question = (
-            f"Delete {len(doomed):,} captures ({what}) and {pictures:,} pictures everywhere? "
-            "Their text, pictures and search entries go; memories written from them stay."
-        )
-        self.last_question = question
-        if confirm and QMessageBox.question(self, "Delete captures", question) != (
-            QMessageBox.StandardButton.Yes
-        ):
-            return
-        host = self.host
-        tasks.run(
-            lambda _ctx: host.delete_sources([c.id for c in doomed]),
-            on_done=self._deleted,
-            parent=self,
-        )
-
-    def _menu_shown(self) -> None:
-        app = self.app.currentData()
-        if app == "?":  # captures with no app name: nothing to name them by
-            app = None
-        self.delete_app_action.setEnabled(app is not None)
-        self.delete_app_action.setText(
-            f"Everything from {app} (every day)…" if app else "Everything from one app…"
-        )
-
-    def _delete_app(self) -> None:
-        if (app := self.app.currentData()) not in (None, "?"):
-            self.delete_app(app)
-
-    def _ask_range(self) -> None:
-        """Ask for a range of the day; it starts as the cursor's hour."""
-        dialog = QDialog(self)
-        dialog.setWindowTitle("Delete a time range")
-        cursor = (self.strip.cursor or self._day_start()).astimezone()
-        start, end = (
-            QTimeEdit(QTime(cursor.hour, 0)),
-            QTimeEdit(QTime(cursor.hour, 59)),
-        )
-        form = QFormLayout(dialog)
-        form.addRow("From", start)
-        form.addRow("To", end)
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        buttons.accepted.connect(dialog.accept)
-        buttons.rejected.connect(dialog.reject)
-        form.addRow(buttons)
-        if dialog.exec() == QDialog.DialogCode.Accepted:
-            day = self.date.date().toPython()
-
-            def at(edit: QTimeEdit) -> datetime:
-                # Local wall time on that day, with that moment's own offset (DST days).
-                return datetime.combine(day, edit.time().toPython()).astimezone()
-
-            self.delete_range(at(start), at(end) + timedelta(seconds=59.999))  # the whole minute
+        self._moment_task = tasks.run(load, on_done=done, on_error=failed, parent=self)
 
     # -- what arrives ----------------------------------------------------------------------
 
-    def _loaded(self, captures: list[Any]) -> None:
-        self.day_captures = captures
+    def _stale_all(self) -> int:
+        """A new reload or search: what the ones before it answer is dropped."""
+        self._generation += 1
+        if self._search_task is not None:
+            self._search_task.cancel()
+            self._search_task = None
+        return self._generation
+
+    def _loaded(self, captures: list[Any], matches: set[str] | None) -> None:
+        self._day_loaded = True
+        self.day_captures, self.matches = captures, matches
         apps = sorted({c.app or "?" for c in captures})
         chosen = self.app.currentData()
         self.app.blockSignals(True)
@@ -281,17 +256,26 @@ class TimelineView(QWidget):
         self.app.blockSignals(False)
         self._filter()
         self.loaded.emit()
+        self.searched.emit()
+
+    def _searched(self, matches: set[str] | None) -> None:
+        self._search_task = None
+        self.matches = matches
+        self._filter()
+        self.searched.emit()
 
     def _filter(self) -> None:
-        app, wanted = self.app.currentData(), self.search.text().strip().lower()
+        """Show the day's captures that the app filter and the search let through."""
+        app, matches = self.app.currentData(), self.matches
         self.captures = [
             c
             for c in self.day_captures
-            if (app is None or (c.app or "?") == app) and (not wanted or wanted in c.text.lower())
+            if (app is None or (c.app or "?") == app) and (matches is None or c.id in matches)
         ]
+        self._times = [c.occurred_at for c in self.captures]
         self.strip.show_day(self._day_start(), self.captures)
         if self.host is not None:
-            self.thumbs.show_captures(self.host.store.folder, self.captures)
+            self.thumbs.show_captures(self.host.picture_file, self.captures)
         noun = "capture" if len(self.captures) == 1 else "captures"
         self.count.setText(f"{len(self.captures):,} {noun}")
         self.delete.setEnabled(bool(self.captures))
@@ -342,12 +326,22 @@ class TimelineView(QWidget):
         return datetime.combine(day, time(0, 0)).astimezone().astimezone(UTC)
 
 
-def _marked(text: str, wanted: str) -> str:
-    """The text as HTML, each occurrence of the search marked (found in the raw text, each
-    piece escaped on its own, so a search for "t" cannot split "&lt;")."""
+def _matching(host: Any, wanted: str, start: datetime, end: datetime) -> set[str] | None:
+    """The ids of the day's captures that match the search (None: no search)."""
     if not wanted:
+        return None
+    return set(host.sources_matching(wanted, start, end, kinds=["capture"], limit=DAY_LIMIT))
+
+
+def _marked(text: str, wanted: str) -> str:
+    """The text as HTML, each word of the search marked where a word starts with it, as the
+    store's search matched (found in the raw text, each piece escaped on its own, so a search
+    for "t" cannot split "&lt;")."""
+    words = sorted(set(re.findall(r"\w+", wanted)), key=len, reverse=True)
+    if not words:
         return html.escape(text).replace("\n", "<br>")
-    pieces = re.split(f"({re.escape(wanted)})", text, flags=re.IGNORECASE)
+    pattern = r"\b(" + "|".join(map(re.escape, words)) + ")"
+    pieces = re.split(pattern, text, flags=re.IGNORECASE)
     marked = "".join(
         f"<span style='background:#f9e79f'>{html.escape(piece)}</span>"
         if n % 2
