@@ -15,7 +15,7 @@ import numpy as np
 from core.embed import Embedder
 from core.errors import Changed, Closed, InvalidInput, MnemoError
 from core.ids import new_id
-from core.memory.models import Memory, MemoryType, parse_memory, sensitivity_of
+from core.memory.models import Memory, MemoryType, Sensitivity, parse_memory, sensitivity_of
 from core.secrets import SecretBox
 from core.store.changes import ChangeHub
 from core.store.db import Database
@@ -124,6 +124,14 @@ class WritesMixin:
             kind = MemoryType(row["type"])
             check_fields(kind, changes)
             old = json.loads(row["data"])
+            if actor != "user" and "sensitivity" in changes:
+                # Only the user lowers a sensitivity: an agent's or a tool's update may not
+                # (a schema default once turned every updated high item into a medium one).
+                was = Sensitivity(row["sensitivity"])
+                if Sensitivity(changes["sensitivity"]).level < was.level:
+                    raise InvalidInput(
+                        f"only the user may lower memory {memory_id}'s sensitivity (from {was})"
+                    )
             new = {**old, **{k: v for k, v in changes.items() if k != "secret_value"}}
             token = row["secret"]
             if "secret_value" in changes:
