@@ -26,6 +26,7 @@ from app.gui.window import MainWindow
 
 log = logging.getLogger(__name__)
 STATUS_MS = 1000
+QUIT_WAIT_S = 10.0  # at most, for other workers to end once the host is closed
 GIL_SWITCH_S = 0.001  # how often the status bar reads the host's in-memory state
 
 
@@ -122,7 +123,7 @@ class MnemoApp(QObject):
 
     def _host_ready(self, host: Any) -> None:
         if self._quitting:  # quit while the store was opening: close what was opened
-            tasks.run(lambda _ctx: host.close(), on_done=lambda _r: self._closed_down())
+            self._close(host)
             return
         self.host = host
         # What start-up loaded (Qt, LanceDB, pyarrow, the models' Python side) lives as long
@@ -192,27 +193,34 @@ class MnemoApp(QObject):
         if self.tray is not None:
             self.tray.hide()
         self.window.hide()
-        host = self.host
-        if host is None:  # still opening: _host_ready closes it when it arrives
-            return
+        if self.host is not None:  # else still opening: _host_ready closes it when it comes
+            self._close(self.host)
+
+    def _close(self, host: Any) -> None:
+        """Close the host on a worker; the GUI thread keeps turning meanwhile. The store, the
+        index and the models wait for their own uses under way and refuse later ones
+        (core.errors.Closed), so nothing here waits before closing."""
 
         def close(_ctx: tasks.Context) -> None:
-            # Reads, edits and undos already under way finish first: closing the store under
-            # them would crash SQLite (seen: an undo's update at quit).
-            if not tasks.wait_for_others(timeout=30):
-                log.warning("closing while background work is still running")
-            host.close()
+            try:
+                host.close()
+            finally:
+                # What other workers still run fails fast now, with Closed. The app's objects
+                # go once the event loop ends: wait here, on this worker, for those workers to
+                # end first, so none runs on after them.
+                if not tasks.wait_for_others(timeout=QUIT_WAIT_S):
+                    log.warning("quitting while background work is still running")
 
-        tasks.run(
-            close,
-            on_done=lambda _r: self._closed_down(),
-            on_error=lambda error: (log.error("closing failed: %s", error), self._closed_down()),
-        )
+        def failed(error: BaseException) -> None:
+            log.error("closing failed: %s", error)
+            self._closed_down()
+
+        tasks.run(close, on_done=lambda _r: self._closed_down(), on_error=failed)
 
     def _closed_down(self) -> None:
+        """The host is closed and no other worker runs: the event loop may end."""
         self.closed.emit()
         if self._exit_on_quit:
-            tasks.pool().waitForDone(10_000)  # no worker outlives the app's objects
             QApplication.quit()
 
     def show_window(self) -> None:

@@ -292,3 +292,67 @@ def test_mnemo_opens_the_window_and_a_second_start_raises_it(display, data_folde
     finally:
         first.terminate()
         first.wait(60)
+
+
+def test_quit_never_waits_on_the_gui_thread(qtbot, data_folder, monkeypatch) -> None:
+    """Quit closes the host on a worker and ends the event loop only once no worker runs,
+    and the GUI thread is never the one that waits: a read still running at quit is let go
+    by the GUI thread's own event loop, after the host has closed, and only then does the
+    app end. Checked by the order of events, not by times."""
+    from agents.host import Host
+    from app.gui import tasks
+    from core.errors import Closed
+    from tests.gui.conftest import fake_capture, seen_welcome
+
+    seen_welcome(data_folder)
+    app = MnemoApp(
+        data_folder,
+        make_host=lambda: Host(data_folder, capture_options=fake_capture()),
+        use_tray=False,
+        exit_on_quit=True,
+    )
+    qtbot.addWidget(app.window)
+    with qtbot.waitSignal(app.host_started, timeout=120_000):
+        app.start()
+    host, store = app.host, app.host.store
+    events: list[str] = []
+    # The session's QApplication goes on: the app's end is recorded instead.
+    monkeypatch.setattr(QApplication, "quit", staticmethod(lambda: events.append("app ended")))
+    closed, let_go = threading.Event(), threading.Event()
+    close = host.close
+
+    def recorded_close() -> None:
+        close()
+        events.append("host closed")
+        closed.set()
+
+    monkeypatch.setattr(host, "close", recorded_close)
+
+    def late_read(_ctx: tasks.Context) -> None:
+        let_go.wait(120)
+        events.append("read let go")
+        try:
+            store.counts()
+        except Closed:
+            events.append("read refused")
+
+    tasks.run(late_read)
+
+    def turn() -> None:  # runs on each turn of the GUI thread's event loop
+        if closed.is_set() and not let_go.is_set():
+            events.append("event loop turned")
+            let_go.set()
+
+    timer = QTimer()
+    timer.timeout.connect(turn)
+    timer.start(5)
+    with qtbot.waitSignal(app.closed, timeout=120_000):
+        app.quit()
+    timer.stop()
+    assert events == [
+        "host closed",
+        "event loop turned",
+        "read let go",
+        "read refused",
+        "app ended",
+    ]
