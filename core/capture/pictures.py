@@ -36,12 +36,16 @@ def is_own_picture(rel: str | None) -> bool:
 def picture_file(data: Path, rel: str | None) -> Path | None:
     """The file behind a capture's picture path `rel`, only if it is one of the store's own:
     of the recorded form, and inside the data folder `data` once symlinks and `..` are
-    resolved. None for any other path, which is then never read or deleted."""
+    resolved (or inside its pictures folder, if the user moved that to another disk and left
+    a link). None for any other path, which is then never read or deleted."""
     if rel is None or not is_own_picture(rel):
         return None
     path = data.joinpath(*_posix(rel).split("/"))
     try:
-        inside = path.resolve().is_relative_to(data.resolve())
+        real = path.resolve()
+        inside = real.is_relative_to(data.resolve()) or real.is_relative_to(
+            (data / "capture" / "pictures").resolve()
+        )
     except (OSError, RuntimeError):  # a symlink loop
         return None
     return path if inside else None
@@ -107,6 +111,8 @@ class PictureStore:
         name, which a copy or a backup restore does not change the way it changes mtime."""
         found = []
         for day in self.folder.glob("????-??-??"):
+            if day.is_symlink():  # not a folder of ours: its files are somewhere else
+                continue
             for path in day.iterdir():
                 match = _NAME.match(path.name)
                 if match:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from core import backup as backups
-from core.capture.pictures import is_own_picture, picture_file
+from core.capture.pictures import PictureStore, is_own_picture, picture_file
 from core.embed import HashingEmbedder
 from core.memory import Source, SourceKind
 from core.settings import Settings
@@ -78,6 +78,24 @@ def test_a_picture_whose_folder_leads_outside_is_not_the_stores(
     (data / "capture" / "pictures" / "2026-11-30").unlink()
     (data / "capture" / "pictures" / "2026-11-30").mkdir()
     assert picture_file(link, OWN) == link / OWN
+    # Pictures the user moved to another disk, leaving a link, are still the store's.
+    bigger = tmp_path / "bigger-disk"
+    bigger.mkdir()
+    (data / "capture" / "pictures").rename(bigger / "pictures")
+    (data / "capture" / "pictures").symlink_to(bigger / "pictures")
+    assert picture_file(data, OWN) == data / OWN
+
+
+def test_recycling_never_reaches_into_a_linked_day_folder(tmp_path: Path, outside: Path) -> None:
+    root = tmp_path / "data" / "capture" / "pictures"
+    root.mkdir(parents=True)
+    (root / "2020-01-01").symlink_to(outside.parent)
+    lookalike = outside.parent / "20200101T000000000000-m0.webp"
+    lookalike.write_bytes(b"another file of the user")
+    pictures = PictureStore(root, retention_days=1)
+    assert pictures.pictures() == []
+    pictures.recycle(WHEN, lambda paths: None)
+    assert lookalike.exists()
 
 
 def test_deleting_a_capture_never_deletes_a_file_outside_the_data_folder(
