@@ -51,7 +51,8 @@ def test_a_deleted_source_is_gone_from_both_rankings(store: MemoryStore) -> None
 def test_a_deleted_capture_takes_its_picture_unless_another_shows_it(store: MemoryStore) -> None:
     folder = store.folder / "capture" / "pictures" / "2023-05-01"
     folder.mkdir(parents=True)
-    own, shared = folder / "a.webp", folder / "b.webp"
+    own = folder / "20230501T000000000000-a.webp"  # the form the capture pipeline writes
+    shared = folder / "20230501T000000000000-b.webp"
     own.write_bytes(b"picture a")
     shared.write_bytes(b"picture b")
 

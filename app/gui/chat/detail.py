@@ -2,7 +2,6 @@
 or the cited input (a chat turn's text; a capture's picture and text)."""
 
 from collections.abc import Sequence
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -97,7 +96,6 @@ class ItemDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(self.text)
         layout.addWidget(buttons)
-        data_dir = Path(host.data_dir)
         self.host = host
 
         def load(_ctx: tasks.Context) -> tuple[str, QImage | None]:
@@ -106,9 +104,10 @@ class ItemDialog(QDialog):
                 return memory_html(memory, host.sources_of(memory.id)), None
             source = host.source(item.id)
             html = source_html(source, host.memories_of_source(source.id))
-            if not source.thumbnail:
+            path = host.picture_file(source)  # the store's own pictures only
+            if path is None:
                 return html, None
-            image = QImage(str(data_dir / source.thumbnail))  # decoded here, off the GUI thread
+            image = QImage(str(path))  # decoded here, off the GUI thread
             if image.isNull():
                 return html + "<p style='color:gray'>(the picture is gone)</p>", None
             image = image.scaledToWidth(540, Qt.TransformationMode.SmoothTransformation)
