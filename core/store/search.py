@@ -34,6 +34,10 @@ with would you your yours yourself yourselves"""
 STOPWORDS = frozenset(_STOPWORDS.split())
 DF_CACHE_SECONDS = 300
 SNIPPET_WORDS = 16
+# A question has a handful of words worth matching; a pasted page has thousands, each a
+# document-frequency lookup, a phrase in the MATCH and a stem in the snippet's pattern (a
+# 20,000-word query took 13 s to plan). The first ones stand for the rest.
+MAX_TERMS = 32
 
 
 @dataclass(frozen=True)
@@ -110,9 +114,10 @@ class SearchHit:
 
 
 def query_terms(text: str) -> list[str]:
-    """The words of a query worth matching: stopwords dropped unless nothing else is left."""
-    words = list(dict.fromkeys(w for w in _WORD.findall(text.lower())))
-    return [w for w in words if w not in STOPWORDS] or words
+    """The words of a query worth matching, the first MAX_TERMS distinct ones: stopwords
+    dropped unless nothing else is left."""
+    words = list(dict.fromkeys(_WORD.findall(text.lower())))
+    return ([w for w in words if w not in STOPWORDS] or words)[:MAX_TERMS]
 
 
 def _phrase(term: str) -> str:
@@ -221,15 +226,17 @@ def _keyword_queries(
     of the same phrases in each query, so their results merge by score.
     """
     df = _doc_freq(store, terms)
-    rare: list[str] = []
+    rare: set[str] = set()
+    scored = 0  # rows the rare terms match, kept as a running sum: planning stays linear
     for term in sorted(terms, key=df.__getitem__):
-        if sum(df[t] for t in rare) + df[term] > budget:
+        if scored + df[term] > budget:
             break
-        rare.append(term)
+        rare.add(term)
+        scored += df[term]
     common = [t for t in terms if t not in rare]
     if not common:
-        return [(" OR ".join(map(_phrase, rare)), None)]
-    whole = [*map(_phrase, rare)]
+        return [(" OR ".join(_phrase(t) for t in terms), None)]
+    whole = [_phrase(t) for t in terms if t in rare]
     if len(common) > 1:
         whole.append("(" + " AND ".join(map(_phrase, common)) + ")")
     low, high = store.db.tuples(

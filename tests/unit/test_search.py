@@ -6,7 +6,7 @@ import pytest
 
 from core.memory import EpisodicMemory, KnowledgeVaultItem, SemanticMemory
 from core.store.memories import MemoryStore
-from core.store.search import SearchFilters, query_terms, search
+from core.store.search import MAX_TERMS, SearchFilters, query_terms, search
 
 T0 = datetime(2024, 5, 1, tzinfo=UTC)
 
@@ -115,3 +115,21 @@ def test_query_terms_drop_stopwords_but_not_everything() -> None:
 
 def test_limit_is_respected(filled: MemoryStore) -> None:
     assert len(search(filled, "deploy", limit=2)) == 2
+
+
+def test_a_pasted_page_is_searched_by_its_first_words(
+    filled: MemoryStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    page = "sourdough starter " + " ".join(f"word{n}" for n in range(20_000))
+    terms = query_terms(page)
+    assert terms[:2] == ["sourdough", "starter"] and len(terms) == MAX_TERMS
+    lookups = []
+    scalar = filled.db.scalar
+
+    def counted(*args, **kw):  # type: ignore[no-untyped-def]
+        lookups.append(args)
+        return scalar(*args, **kw)
+
+    monkeypatch.setattr(filled.db, "scalar", counted)
+    assert headlines(search(filled, page))[0] == "Sourdough"
+    assert len(lookups) <= MAX_TERMS  # one document frequency per term kept, not 20,002
