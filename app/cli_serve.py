@@ -24,7 +24,7 @@ def _host(args: argparse.Namespace) -> Host:
 
 
 def cmd_mcp(_: None, args: argparse.Namespace) -> int:
-    from app.serve.http_api import check_loopback
+    from app.serve.guards import check_loopback
 
     if args.print_config:
         return _print_config(args)
@@ -47,7 +47,8 @@ def _serve_http(host: Host, service: Any, server: Any, args: argparse.Namespace)
     import uvicorn
 
     from app.serve import token as tokens
-    from app.serve.http_api import build_app, check_loopback
+    from app.serve.guards import check_loopback
+    from app.serve.http_api import build_app
 
     bind = check_loopback(args.host)
     app = build_app(service, server, tokens.load_or_create(host.data_dir), bind)

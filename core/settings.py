@@ -197,6 +197,19 @@ class ServeSettings(_Section):
         description="Let other tools (MCP clients, scripts) read the values of low- and "
         "medium-sensitivity vault items. High-sensitivity values are never given out",
     )
+    allow_writes: bool = Field(
+        False,
+        description="Let other tools add memories and hand text to the memory team (MCP "
+        "add_memory and remember, the API's POSTs). Off by default: what they write goes into "
+        "the answers of your own assistant. One switch for every tool, since a tool names "
+        "itself and any program can take another's name; no tool ever edits the persona",
+    )
+    share_screen_text: bool = Field(
+        False,
+        description="Let other tools search and read the text kept from your screen. Off by "
+        "default: it holds whatever was on screen (mail, other people's messages, documents); "
+        "memories written from it are shared either way",
+    )
     port: int = Field(8767, ge=1024, le=65535, description="Port of `mnemo mcp --http`")
 
 

@@ -7,60 +7,38 @@ token check: one port, one token, one process on the store.
 """
 
 import contextlib
-import ipaddress
 from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
-import anyio
 from fastapi import Body, FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from mcp.server.mcpserver import MCPServer
 from pydantic import BaseModel, Field, StringConstraints
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp
 
-from app.serve import token as tokens
-from app.serve.service import (
+from app.serve.asking import Stop
+from app.serve.guards import NotLoopback, check_loopback, disconnected, guarded
+from app.serve.running import Gone, run
+from app.serve.service import MemoryService, Refused, WritesOff, tool_actor
+from app.serve.shapes import (
+    MAX_QUERY_CHARS,
+    MAX_QUESTION_CHARS,
+    MAX_TEXT_CHARS,
     AddResult,
     AskResult,
     CoreBlockOut,
     MemoryDetail,
     MemoryInput,
     MemoryOut,
-    MemoryService,
-    Refused,
     RememberResult,
     SearchResult,
     TypeName,
-    tool_actor,
 )
 from core.errors import Ambiguous, InvalidInput, MnemoError, NotFound
 
 CLIENT_HEADER = "X-Mnemo-Client"  # a script's name, for the history ("api:nightly-export")
-
-
-class NotLoopback(MnemoError):
-    """The server was asked to listen where other machines could reach it."""
-
-
-def check_loopback(host: str) -> str:
-    """`host` if it is 127.0.0.1 or ::1 (the addresses MCP's DNS-rebinding check knows);
-    refuses 0.0.0.0, a LAN address, another 127.x or a name."""
-    if host == "localhost":
-        return "127.0.0.1"
-    try:
-        if ipaddress.ip_address(host) in (
-            ipaddress.ip_address("127.0.0.1"),
-            ipaddress.ip_address("::1"),
-        ):
-            return host
-    except ValueError:
-        pass
-    raise NotLoopback(
-        f"refusing to listen on {host}: Mnemo serves your memory only on this machine "
-        "(127.0.0.1 or ::1)"
-    )
 
 
 # A time for a script: ISO 8601, or an age back from now ("30m", "12h", "7d", "2w").
@@ -69,47 +47,26 @@ When = datetime | Age
 
 
 class AskBody(BaseModel):
-    question: str = Field(min_length=1, description="A question about the user's past")
+    question: str = Field(
+        min_length=1, max_length=MAX_QUESTION_CHARS, description="A question about the user's past"
+    )
 
 
 class RememberBody(BaseModel):
-    text: str = Field(min_length=1, description="What to remember, in words")
+    text: str = Field(
+        min_length=1, max_length=MAX_TEXT_CHARS, description="What to remember, in words"
+    )
 
 
 class Problem(BaseModel):
     error: str
 
 
-class BearerToken:
-    """ASGI middleware: every request carries `Authorization: Bearer <token>`, or gets 401."""
-
-    def __init__(self, app: ASGIApp, token: str) -> None:
-        self.app = app
-        self.token = token
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "websocket":  # none is served; refused before any route sees it
-            await send({"type": "websocket.close", "code": 1008})
-            return
-        if scope["type"] == "http":
-            headers = dict(scope.get("headers") or [])
-            given = headers.get(b"authorization", b"").decode("latin-1")
-            if not tokens.matches(given, self.token):
-                response = JSONResponse(
-                    {"error": "missing or wrong token: see `mnemo mcp --print-config`"},
-                    status_code=401,
-                    headers={"WWW-Authenticate": "Bearer"},
-                )
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
-
-
 def build_app(
     service: MemoryService, mcp: MCPServer, token: str, host: str = "127.0.0.1"
 ) -> ASGIApp:
-    """The whole server as one ASGI app, token check outermost."""
-    mcp_app = mcp.streamable_http_app(streamable_http_path="/mcp", host=host)
+    """The whole server as one ASGI app, behind the guards (app.serve.guards)."""
+    mcp_app = mcp.streamable_http_app(streamable_http_path="/mcp", host=check_loopback(host))
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -128,12 +85,11 @@ def build_app(
         responses={
             400: {"model": Problem, "description": "Invalid input"},
             401: {"model": Problem, "description": "Missing or wrong token"},
+            413: {"model": Problem, "description": "The request body is too large"},
             422: {"model": Problem, "description": "Invalid input, or refused by Mnemo"},
         },
     )
-
-    async def run(func: Any, *args: Any, **kw: Any) -> Any:
-        return await anyio.to_thread.run_sync(lambda: func(*args, **kw))
+    writes = {403: {"model": Problem, "description": "The user has not let tools write"}}
 
     @api.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -147,7 +103,13 @@ def build_app(
         status = 404 if isinstance(exc, NotFound | Ambiguous) else 400
         if isinstance(exc, Refused | InvalidInput):
             status = 422
+        if isinstance(exc, WritesOff):
+            status = 403
         return JSONResponse({"error": str(exc)}, status_code=status)
+
+    @api.exception_handler(Gone)
+    async def gone(_: Request, __: Gone) -> Response:
+        return Response(status_code=499)  # nobody reads it: the client closed the connection
 
     Client = Annotated[
         str | None, Header(alias=CLIENT_HEADER, description="Your script's name, for history")
@@ -155,22 +117,21 @@ def build_app(
 
     @api.get("/api/search", response_model=SearchResult, tags=["read"])
     async def search(
-        q: Annotated[str, Query(min_length=1, description="What to look for")],
+        q: Annotated[
+            str, Query(min_length=1, max_length=MAX_QUERY_CHARS, description="What to look for")
+        ],
         type: Annotated[list[TypeName] | None, Query(description="Only these types")] = None,
         since: Annotated[When | None, Query(description="From this time, or this age: 7d")] = None,
         until: Annotated[When | None, Query(description="Up to this time, or this age")] = None,
         limit: Annotated[int, Query(ge=1, le=100)] = 10,
         sources: Annotated[bool, Query(description="Also search the kept inputs")] = True,
     ) -> SearchResult:
-        """Hybrid keyword, meaning and recency search of memories and kept inputs."""
+        """Hybrid keyword, meaning and recency search of memories and kept inputs (screen
+        text only when the user lets tools read it)."""
         return await run(
-            service.search,
-            q,
-            types=type,
-            since=since,
-            until=until,
-            limit=limit,
-            include_sources=sources,
+            lambda: service.search(
+                q, types=type, since=since, until=until, limit=limit, include_sources=sources
+            )
         )
 
     @api.get(
@@ -181,7 +142,7 @@ def build_app(
     )
     async def get_memory(memory_id: Annotated[str, Path(min_length=1)]) -> MemoryDetail:
         """One memory with its sources and links (an id, a unique prefix, or core:human)."""
-        return await run(service.get, memory_id)
+        return await run(lambda: service.get(memory_id))
 
     @api.get("/api/memories", response_model=list[MemoryOut], tags=["read"])
     async def list_recent(
@@ -189,7 +150,7 @@ def build_app(
         limit: Annotated[int, Query(ge=1, le=100)] = 20,
     ) -> list[MemoryOut]:
         """The newest memories."""
-        return await run(service.recent, types=type, limit=limit)
+        return await run(lambda: service.recent(types=type, limit=limit))
 
     @api.get("/api/core", response_model=list[CoreBlockOut], tags=["read"])
     async def core_blocks() -> list[CoreBlockOut]:
@@ -197,28 +158,37 @@ def build_app(
         return await run(service.core_blocks)
 
     @api.post("/api/ask", response_model=AskResult, tags=["read"])
-    async def ask(body: Annotated[AskBody, Body()]) -> AskResult:
-        """An answer from memory by Mnemo's chat agent, with citations."""
-        return await run(service.ask, body.question)
+    async def ask(body: Annotated[AskBody, Body()], request: Request) -> AskResult:
+        """An answer from memory by Mnemo's chat agent, with citations. Closing the
+        connection stops it."""
+        stop = Stop()
+        return await run(
+            lambda: service.ask(body.question, stop=stop),
+            stop,
+            lambda: disconnected(request.receive),
+        )
 
     @api.post(
-        "/api/memories",
-        response_model=AddResult,
-        status_code=201,
-        tags=["write"],
+        "/api/memories", response_model=AddResult, status_code=201, tags=["write"], responses=writes
     )
     async def add_memory(body: Annotated[MemoryInput, Body()], client: Client = None) -> AddResult:
         """Add a typed memory, through Mnemo's validation and quality gate (422 when the gate
-        refuses it: a placeholder, or a near duplicate of a memory there already)."""
+        refuses it: a placeholder, or a near duplicate of a memory there already). Only when
+        the user lets tools write (403 until then)."""
         fields = body.model_dump(exclude={"type"}, exclude_unset=True)  # type: ignore[attr-defined]
-        return await run(service.add, body.type, fields, actor=tool_actor("api", client))  # type: ignore[attr-defined]
+        kind = body.type  # type: ignore[attr-defined]
+        return await run(lambda: service.add(kind, fields, actor=tool_actor("api", client)))
 
-    @api.post("/api/remember", response_model=RememberResult, tags=["write"])
+    @api.post("/api/remember", response_model=RememberResult, tags=["write"], responses=writes)
     async def remember(
         body: Annotated[RememberBody, Body()], client: Client = None
     ) -> RememberResult:
-        """Free text to the memory team."""
-        return await run(service.remember, body.text, actor=tool_actor("api", client))
+        """Free text to the memory team. Only when the user lets tools write (403 until
+        then); it never edits the assistant's persona."""
+        return await run(lambda: service.remember(body.text, actor=tool_actor("api", client)))
 
     api.mount("/", mcp_app)  # last: /mcp, and whatever the SDK serves beside it
-    return BearerToken(api, token)
+    return guarded(api, token)
+
+
+__all__ = ["CLIENT_HEADER", "NotLoopback", "build_app", "check_loopback"]

@@ -1,9 +1,10 @@
 """Mnemo's MCP server (the official SDK's MCPServer): six tools and the memories as resources.
 
-Tools run on worker threads (anyio.to_thread): search answers in milliseconds, but `ask` and
-`remember` wait for the local model, and the event loop must keep serving other requests
-meanwhile. The client's name (from its `initialize`) becomes the history's actor of every
-write.
+Tools run on worker threads (app.serve.running): search answers in milliseconds, but `ask`
+and `remember` wait for the local model, and the event loop must keep serving other requests
+meanwhile; a cancelled `ask` stops generating. The client's name (from its `initialize`)
+becomes the history's actor of every write. The two writing tools are annotated as such, and
+refuse until the user lets tools write (Settings → Privacy).
 """
 
 from typing import Annotated, Any
@@ -14,17 +15,21 @@ from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 from mcp_types import ToolAnnotations
 from pydantic import Field
 
-from app.serve.service import (
+from app.serve import running
+from app.serve.asking import Stop
+from app.serve.service import MemoryService, tool_actor
+from app.serve.shapes import (
+    MAX_QUERY_CHARS,
+    MAX_QUESTION_CHARS,
+    MAX_TEXT_CHARS,
     AddResult,
     AskResult,
     CoreBlockOut,
     MemoryDetail,
     MemoryOut,
-    MemoryService,
     RememberResult,
     SearchResult,
     TypeName,
-    tool_actor,
 )
 from core.errors import MnemoError, NotFound
 
@@ -39,7 +44,22 @@ CORE_BLOCKS = {
     "persona": "How Mnemo's assistant should behave: the persona core block",
 }
 READ = ToolAnnotations(readOnlyHint=True, openWorldHint=False)
-WRITE = ToolAnnotations(readOnlyHint=False, destructiveHint=False, openWorldHint=False)
+# add_memory only adds; remember may also update memories the team finds it repeats, and
+# append to what Mnemo knows about the user (MCP: destructiveHint means "not only additive").
+ADD = ToolAnnotations(
+    title="Add a memory",
+    readOnlyHint=False,
+    destructiveHint=False,
+    idempotentHint=False,
+    openWorldHint=False,
+)
+REMEMBER = ToolAnnotations(
+    title="Remember (may update memories)",
+    readOnlyHint=False,
+    destructiveHint=True,
+    idempotentHint=False,
+    openWorldHint=False,
+)
 
 Types = Annotated[
     list[TypeName] | None, Field(description="Only these memory types (default: all)")
@@ -62,11 +82,11 @@ def build_server(service: MemoryService) -> MCPServer:
         "mnemo", title="Mnemo", instructions=INSTRUCTIONS, version=_version()
     )
 
-    async def run(func: Any, *args: Any, **kw: Any) -> Any:
+    async def run(func: Any, *args: Any, stop: Stop | None = None, **kw: Any) -> Any:
         """Call the service off the event loop; Mnemo's own errors reach the model as what
         they say (any other exception is a crash, which the SDK reports without its text)."""
         try:
-            return await anyio.to_thread.run_sync(lambda: func(*args, **kw))
+            return await running.run(lambda: func(*args, **kw), stop)
         except MnemoError as exc:
             raise ToolError(str(exc)) from exc
 
@@ -80,13 +100,19 @@ def build_server(service: MemoryService) -> MCPServer:
 
     @server.tool(annotations=READ)
     async def search_memory(
-        query: Annotated[str, Field(description="What to look for, in plain words")],
+        query: Annotated[
+            str, Field(max_length=MAX_QUERY_CHARS, description="What to look for, in plain words")
+        ],
         types: Types = None,
         since: Since = None,
         until: Until = None,
         limit: Annotated[int, Field(ge=1, le=100, description="Hits of each kind")] = 10,
         include_sources: Annotated[
-            bool, Field(description="Also search the kept inputs (chat turns, screen text)")
+            bool,
+            Field(
+                description="Also search the kept inputs (chat turns, files; screen text when "
+                "the user allows it)"
+            ),
         ] = True,
     ) -> SearchResult:
         """Hybrid keyword, meaning and recency search of the user's memories and the inputs
@@ -118,20 +144,26 @@ def build_server(service: MemoryService) -> MCPServer:
 
     @server.tool(annotations=READ)
     async def ask(
-        question: Annotated[str, Field(description="A question about the user's past")],
+        question: Annotated[
+            str,
+            Field(max_length=MAX_QUESTION_CHARS, description="A question about the user's past"),
+        ],
         ctx: Context,
     ) -> AskResult:
         """Mnemo's own chat agent answers from memory on the local model, citing its sources
-        as [n]. Slower than search_memory; use it for a finished answer."""
+        as [n]. Slower than search_memory; use it for a finished answer. Cancelling the call
+        stops the answer."""
         pieces: list[str] = []
+        stop = Stop()
 
         def on_piece(piece: str) -> None:  # streamed to the client as progress messages
             pieces.append(piece)
-            anyio.from_thread.run(ctx.report_progress, len(pieces), None, piece)
+            if not stop.stopped:
+                anyio.from_thread.run(ctx.report_progress, len(pieces), None, piece)
 
-        return await run(service.ask, question, on_piece)
+        return await run(service.ask, question, on_piece, stop, stop=stop)
 
-    @server.tool(annotations=WRITE)
+    @server.tool(annotations=ADD)
     async def add_memory(
         type: Annotated[TypeName, Field(description="The kind of memory")],
         fields: Annotated[
@@ -146,16 +178,22 @@ def build_server(service: MemoryService) -> MCPServer:
         ctx: Context,
     ) -> AddResult:
         """Add one typed memory. It passes Mnemo's validation and quality gate (no
-        placeholders, no near duplicates); secrets in its text are redacted."""
+        placeholders, no near duplicates); secrets in its text are redacted. Only when the
+        user has let other tools write (Mnemo's Settings → Privacy)."""
         return await run(service.add, type, fields, actor=tool_actor("mcp", client_name(ctx)))
 
-    @server.tool(annotations=WRITE)
+    @server.tool(annotations=REMEMBER)
     async def remember(
-        text: Annotated[str, Field(description="What the user wants remembered, in words")],
+        text: Annotated[
+            str,
+            Field(max_length=MAX_TEXT_CHARS, description="What the user wants remembered"),
+        ],
         ctx: Context,
     ) -> RememberResult:
         """Hand free text to Mnemo's memory team, which files it as the right memories (as
-        "remember …" in Mnemo's own chat)."""
+        "remember …" in Mnemo's own chat): it may update memories it repeats, and add to
+        what Mnemo knows about the user, never to the assistant's persona. Only when the
+        user has let other tools write (Mnemo's Settings → Privacy)."""
         return await run(service.remember, text, actor=tool_actor("mcp", client_name(ctx)))
 
     def core_block(label: str) -> Any:

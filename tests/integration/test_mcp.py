@@ -35,6 +35,8 @@ GARAGE = "7731-44"
 GARAGE_LINE = f"the garage door code is {GARAGE}, remember it"
 PERSONA = "Answer in one short paragraph."
 TOOLS = {"search_memory", "get_memory", "list_recent", "ask", "add_memory", "remember"}
+WRITERS = {"add_memory", "remember"}
+LONG_V6 = "0:0:0:0:0:0:0:1"  # ::1 in a spelling of its own
 
 
 def server_env() -> dict[str, str]:
@@ -42,10 +44,15 @@ def server_env() -> dict[str, str]:
     return {**os.environ, "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
 
 
-def seed(folder: Path, *, share_vault: bool = False) -> dict[str, str]:
+def allow(folder: Path, **serve: bool) -> None:
+    """The [serve] settings as the user leaves them in the app (the server reads them live)."""
+    lines = "".join(f"{key} = {str(value).lower()}\n" for key, value in serve.items())
+    (folder / "settings.toml").write_text(f"[serve]\n{lines}")
+
+
+def seed(folder: Path, **serve: bool) -> dict[str, str]:
     folder.mkdir(parents=True, exist_ok=True)
-    if share_vault:
-        (folder / "settings.toml").write_text("[serve]\nshare_vault_values = true\n")
+    allow(folder, **serve)
     with Host(folder, watch_s=None) as host:
         host.start(background=False)
         store = host.store
@@ -161,6 +168,10 @@ def test_every_tool_over_stdio_with_vault_rules_and_history(tmp_path: Path) -> N
                 )
             )
             seen["ask pieces"] = pieces
+            seen["writes off"] = error_text(
+                await client.call_tool("remember", {"text": "My dentist is Dr Silva."})
+            )
+            allow(folder, allow_writes=True)  # the user allows it while the client runs
             seen["added"] = payload(
                 await client.call_tool(
                     "add_memory",
@@ -216,6 +227,9 @@ def test_every_tool_over_stdio_with_vault_rules_and_history(tmp_path: Path) -> N
         for tool in seen["tools"].values():
             assert tool.description and tool.input_schema["type"] == "object"
             assert tool.output_schema and tool.output_schema["type"] == "object"
+            assert tool.annotations.read_only_hint is (tool.name not in WRITERS)
+        assert seen["tools"]["remember"].annotations.destructive_hint is True
+        assert "Settings → Privacy" in seen["writes off"]
         assert "query" in seen["tools"]["search_memory"].input_schema["required"]
 
         top = seen["search"]["memories"][0]
@@ -268,7 +282,7 @@ def test_vault_values_are_shared_only_when_the_settings_allow_and_never_high(
     tmp_path: Path,
 ) -> None:
     folder = tmp_path / "data"
-    ids = seed(folder, share_vault=True)
+    ids = seed(folder, share_vault_values=True)
 
     async def scenario() -> tuple[Any, ...]:
         async with stdio(folder) as client:
@@ -296,9 +310,10 @@ def test_vault_values_are_shared_only_when_the_settings_allow_and_never_high(
 @pytest.fixture(scope="module")
 def http_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     folder = tmp_path_factory.mktemp("http") / "data"
-    ids = seed(folder)
+    ids = seed(folder, allow_writes=True)
     process = subprocess.Popen(
-        [*MNEMO, "--data-dir", str(folder), "mcp", "--http", "--port", "0"],
+        # The server must know that spelling as loopback all the same (the Host check).
+        [*MNEMO, "--data-dir", str(folder), "mcp", "--http", "--port", "0", "--host", LONG_V6],
         stderr=subprocess.PIPE,
         text=True,
         env=server_env(),
@@ -345,6 +360,18 @@ def test_http_needs_the_token_and_serves_mcp_and_rest(http_server: dict[str, Any
         )
         assert refused.status_code == 422 and "placeholder" in refused.json()["error"]
         assert http.get("/api/memories/abcdef12", headers=good).status_code == 404
+        # A page elsewhere, or a name rebound to this machine, is refused before the token.
+        rebound = http.get("/api/core", headers={**good, "Host": "mnemo.attacker.example"})
+        page = http.get("/api/core", headers={**good, "Origin": "http://attacker.example"})
+        assert (rebound.status_code, page.status_code) == (421, 403)
+        mcp_rebound = http.post("/mcp", json={}, headers={**good, "Host": "attacker.example"})
+        assert mcp_rebound.status_code == 421
+        allow(http_server["folder"], allow_writes=False)
+        try:
+            off = http.post("/api/remember", json={"text": "Grafana is ours"}, headers=good)
+        finally:
+            allow(http_server["folder"], allow_writes=True)
+        assert off.status_code == 403 and "allow_writes" in off.json()["error"]
         schema = http.get("/api/openapi.json", headers=good).json()
         assert {"/api/search", "/api/memories", "/api/ask", "/api/remember"} <= set(schema["paths"])
 

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from app.serve import token as tokens
-from app.serve.http_api import NotLoopback, check_loopback
-from app.serve.service import _when, tool_actor
+from app.serve.guards import NotLoopback, check_loopback
+from app.serve.inputs import when as _when
+from app.serve.service import tool_actor
 from core.errors import InvalidInput, MnemoError
 
 
