@@ -7,7 +7,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from PySide6.QtWidgets import QWizard
+from PySide6.QtWidgets import QLabel, QWizard
 
 from app.gui.main import MnemoApp
 from app.gui.settings.dialog import SettingsDialog
@@ -128,15 +128,26 @@ def test_privacy_page_redacts_emails_from_now_on(mnemo, qtbot) -> None:
     dialog.show_page(PrivacyPage)
     privacy.emails.setChecked(True)
     privacy.retention.setValue(7)
-    assert not privacy.share_vault.isChecked()  # off until the user turns it on
-    privacy.share_vault.setChecked(True)
+    tools = (privacy.share_vault, privacy.allow_writes, privacy.screen_text)
+    assert not any(box.isChecked() for box in tools)  # off until the user turns them on
+    # Each choice says why it matters, right under it.
+    notes = [label.text() for label in privacy.findChildren(QLabel) if label.objectName() == "note"]
+    assert any("persona" in text for text in notes)  # writes
+    assert any("on screen" in text for text in notes)  # screen text
+    for box in tools:
+        box.setChecked(True)
     screenshot(dialog, "settings-privacy")
     try:
         apply(dialog, qtbot)
         assert "[redacted: email]" in redact("write to ana@example.org").text
         assert saved(mnemo)["privacy"]["redact_emails"] is True
         assert saved(mnemo)["capture"]["retention_days"] == 7
-        assert saved(mnemo)["serve"]["share_vault_values"] is True
+        assert saved(mnemo)["serve"] == {
+            "share_vault_values": True,
+            "allow_writes": True,
+            "share_screen_text": True,
+            "port": 8767,
+        }
     finally:
         configure(emails=False, phones=False)
 
