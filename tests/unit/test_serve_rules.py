@@ -268,6 +268,21 @@ def test_core_blocks_are_served_under_the_vault_rules_and_redaction(served: Serv
     assert store.core_block("human").value.count("4471") == 1  # the block itself is the user's
 
 
+def test_an_answer_for_a_tool_quotes_only_the_served_core_lines(served: Served) -> None:
+    store = served.host.store
+    code = served.said("My wife's phone unlock code is 4471, remember it")
+    store.add(
+        KnowledgeVaultItem(caption="Phone unlock code", secret_value="4471", sensitivity="high"),
+        sources=[code.id],
+    )
+    store.update("core:human", {"value": "- “My wife's phone unlock code is 4471” (3 May 2026)"})
+    store.link_sources("core:human", [code.id])
+    served.chat.small = True  # the bundled model's way: the answer quotes the notes
+
+    asked = served.service.ask("What is my wife's phone unlock code?")
+    assert "4471" not in asked.model_dump_json()
+
+
 def test_screen_text_is_for_tools_only_when_the_user_allows_it(served: Served) -> None:
     store = served.host.store
     screen = served.said("Kitchen renovation quote: 5300 euros from Casa Nova", SourceKind.CAPTURE)
