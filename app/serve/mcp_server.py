@@ -37,7 +37,8 @@ INSTRUCTIONS = """Mnemo is the user's personal memory, kept on their own machine
 did, said, read and saw, as episodic, semantic, procedural, resource and knowledge-vault \
 memories, and the inputs they came from. Search it before answering questions about the \
 user's past, projects, people or preferences; cite memory ids. Add a memory only for \
-something the user wants kept."""
+something the user wants kept; writing works only once the user has allowed it in Mnemo's \
+settings."""
 
 CORE_BLOCKS = {
     "human": "What Mnemo knows about the user: the always-in-context core block",

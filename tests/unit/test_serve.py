@@ -53,6 +53,8 @@ def test_only_loopback_addresses_are_served() -> None:
     assert check_loopback("127.0.0.1") == "127.0.0.1"
     assert check_loopback("::1") == "::1"
     assert check_loopback("localhost") == "127.0.0.1"
+    # Spelled as the Host check and MCP's DNS-rebinding check know it, whatever the user wrote.
+    assert check_loopback("0:0:0:0:0:0:0:1") == check_loopback("[::1]") == "::1"
     for host in ("0.0.0.0", "::", "192.168.0.10", "10.0.0.1", "127.0.0.2", "example.com", ""):
         with pytest.raises(NotLoopback, match="only on this machine"):
             check_loopback(host)
