@@ -181,7 +181,12 @@ class RetrievalMixin:
         kept: dict[str, list[str]] = {}  # source id → the chosen memories' words from it
         for key in fused_best(parts, len(parts)):
             record = found[key]
-            item = source_item(record) if isinstance(record, Source) else self._memory_item(record)
+            try:
+                item = (
+                    source_item(record) if isinstance(record, Source) else self._memory_item(record)
+                )
+            except _RaisedToHigh:  # between the search and now: as if it were not there
+                continue
             # A memory kept in a line's own words and that line say the same: one of them is
             # enough, and the slot goes to something new.
             if isinstance(record, Source):
@@ -230,11 +235,21 @@ class RetrievalMixin:
             if memory.sensitivity == Sensitivity.HIGH:  # never searched for; doubly sure
                 raise AssertionError("a high-sensitivity vault item reached a prompt")
             if self.reveal_vault:
+                # The copy whose value is shown is the copy checked: the item may have been
+                # raised to high since it was searched.
                 revealed = self.store.get(memory.id, reveal=True)
-                secret = revealed.secret_value if isinstance(revealed, KnowledgeVaultItem) else None
+                if not isinstance(revealed, KnowledgeVaultItem) or (
+                    revealed.sensitivity == Sensitivity.HIGH
+                ):
+                    raise _RaisedToHigh(memory.id)
+                secret = revealed.secret_value
                 if secret is not None:
                     body += f": {secret.get_secret_value()}"
         return f"({date}{memory.type} memory) {body}"[:ITEM_CHARS]
+
+
+class _RaisedToHigh(Exception):
+    """A vault item found as medium was high by the time its value was read."""
 
 
 _NOT_SPEAKERS = {"user", "assistant", "system", "tool", "mnemo"}  # roles, and the app itself
