@@ -181,6 +181,11 @@ class ApplyMixin:
         if edit.op == "skip" or not edit.text.strip():
             report.skipped += 1
             return
+        if edit.block == "persona" and ON_BEHALF_OF.get():
+            # The persona goes into every later prompt of the user's own assistant: another
+            # tool's words are not the user's instructions.
+            self._refuse(("persona", "no tool edits the assistant's persona"), report, "core")
+            return
         if not self._add_to_block(
             edit.block, edit.text.strip(), sources, "appended by the core manager", "agent:core"
         ):

@@ -3,8 +3,8 @@
 - The agent quotes what a tool may read and nothing else: the core blocks as they are served
   (app.serve.rules.served_block: an extractive answer quotes the human block's lines, and a
   model may repeat its prompt), and no screen text unless the user allows it.
-- The team never edits the persona for a tool: the persona goes into every later prompt of the
-  user's own assistant, and a tool's words are not the user's instructions.
+- The team never edits the persona for a tool (agents.team_apply refuses it for any batch on
+  a tool's behalf).
 - An answer stops generating when the tool that asked cancels or goes away (`Stop`).
 """
 
@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from agents.chat import ChatAgent, Item
-from agents.team import BatchReport, MemoryTeam
+from agents.team import MemoryTeam
 from app.serve.rules import Rules
 from core.errors import NotFound
 from core.llm.chat import ChatModel
@@ -51,16 +51,6 @@ class Stop:
             stopped = self._stopped
         if stopped:
             stop()
-
-
-class ToolTeam(MemoryTeam):
-    """The memory team filing a tool's words."""
-
-    def _append_core(self, edit: Any, sources: list, report: BatchReport) -> None:
-        if edit.block == "persona" and edit.op != "skip":
-            self._refuse(("persona", "no tool edits the assistant's persona"), report, "core")
-            return
-        super()._append_core(edit, sources, report)
 
 
 class ToolAgent(ChatAgent):

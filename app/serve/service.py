@@ -24,8 +24,8 @@ from typing import Any, Literal
 from agents import gate
 from agents.chat_retrieval import is_high
 from agents.host import Host
-from agents.team import near_duplicate
-from app.serve.asking import Stop, ToolAgent, ToolTeam
+from agents.team import MemoryTeam, near_duplicate
+from app.serve.asking import Stop, ToolAgent
 from app.serve.inputs import bounded, check_limit, redacted, when
 from app.serve.rules import LiveRules, Rules, hidden_sources, served_block
 from app.serve.shapes import (
@@ -224,7 +224,7 @@ class MemoryService:
         return ToolAgent(
             store,
             chat,
-            ToolTeam(store, chat),
+            MemoryTeam(store, chat),
             rules,
             lambda block: served_block(store, block, rules),
         )
