@@ -15,7 +15,7 @@ its caption nor its id is in the answer, for any front end.
 import dataclasses
 import logging
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -35,8 +35,8 @@ from core.capture.redact import redact
 from core.errors import NotFound
 from core.llm.chat import ChatModel
 from core.llm.service import Priority
-from core.memory.models import MemoryType, Source, SourceKind
-from core.store.memories import MemoryStore
+from core.memory.models import CoreBlock, MemoryType, Source, SourceKind
+from core.store.memories import CORE_LABELS, MemoryStore
 from core.store.search import search
 from core.store.source_search import search_sources
 from core.timeutil import now as utc_now
@@ -126,9 +126,13 @@ class ChatAgent(RetrievalMixin):
         sources: int = POOL,
         memory_weight: float = 1.0,
         reveal_vault: bool = True,
+        source_kinds: Collection[SourceKind] | None = None,
+        show_block: Callable[[CoreBlock], CoreBlock] | None = None,
     ) -> None:
-        """`reveal_vault=False`: vault values never go into a prompt (answers for another
-        tool, when the settings do not let it read them)."""
+        """For answers to another tool, what it may read: `reveal_vault=False`, vault values
+        never go into a prompt; `source_kinds`, the kinds of kept inputs quoted (None: all;
+        screen text only where the user allows it); `show_block`, a core block as the tool
+        may see it (the block itself by default)."""
         self.store = store
         self.chat = chat
         self.team = team or MemoryTeam(store, chat)
@@ -139,6 +143,12 @@ class ChatAgent(RetrievalMixin):
         self.sources = sources
         self.memory_weight = memory_weight  # of the memory ranking against the sources' (1)
         self.reveal_vault = reveal_vault
+        self.source_kinds = None if source_kinds is None else frozenset(source_kinds)
+        self._show_block = show_block or (lambda block: block)
+
+    def core_block(self, label: str) -> CoreBlock:
+        """A core block as this agent may show it to its model and its reader."""
+        return self._show_block(self.store.core_block(label))
 
     # -- answering -------------------------------------------------------------------------
 
@@ -182,7 +192,7 @@ class ChatAgent(RetrievalMixin):
     def _about_items(self) -> list[Item]:
         """The human block's lines as notes of their own (a capable model reads the block in
         its prompt; an extractive answer must be able to quote it)."""
-        block = self.store.core_block("human")
+        block = self.core_block("human")
         sources = [s.id for s in self.store.sources_of(block.id)]
         lines = [about.unquote(line) for line in block.value.splitlines() if line.strip()]
         return [Item("memory", block.id, "About you", line, None, sources) for line in lines]
@@ -207,7 +217,7 @@ class ChatAgent(RetrievalMixin):
     def _messages(
         self, question: str, items: list[Item], now: datetime | None
     ) -> list[dict[str, str]]:
-        core = self.store.core_blocks()
+        core = [self.core_block(label) for label in CORE_LABELS]
         # The newest end of each block: a full pair of blocks would crowd the notes out of a
         # 4k context (consolidation halves a block that is over 90% full).
         about = "\n".join(f"{b.label}: {b.value[-CORE_CHARS:]}" for b in core if b.value.strip())

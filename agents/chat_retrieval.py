@@ -19,7 +19,7 @@ value, which is what the user asks for.
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Literal
@@ -33,11 +33,13 @@ from core.capture.redact import redact
 from core.llm.chat import ChatModel, StructuredOutputError
 from core.llm.service import Priority
 from core.memory.models import (
+    CoreBlock,
     KnowledgeVaultItem,
     Memory,
     MemoryType,
     Sensitivity,
     Source,
+    SourceKind,
 )
 from core.store.fusion import best as fused_best
 from core.store.fusion import fuse
@@ -83,6 +85,8 @@ class RetrievalMixin:
     sources: int
     memory_weight: float
     reveal_vault: bool
+    source_kinds: frozenset[SourceKind] | None
+    core_block: Callable[[str], CoreBlock]
 
     def plan(self, question: str, now: datetime | None = None) -> tuple[list[str], tuple | None]:
         """The search queries (the question first) and the time range the question names."""
@@ -104,7 +108,7 @@ class RetrievalMixin:
         """The question again with the names of the people it means by relation ("my
         sister" → Marta, as the user told it): her lines rarely say "sister"."""
         asked = question.lower()
-        known = relatives(self.store.core_block("human").value)
+        known = relatives(self.core_block("human").value)
         return [
             f"{question} {name}"
             for relation, name in known.items()
@@ -148,7 +152,12 @@ class RetrievalMixin:
             sources = [
                 hit
                 for hit in search_sources(
-                    self.store, query, since=since, until=until, limit=max(self.sources, limit)
+                    self.store,
+                    query,
+                    since=since,
+                    until=until,
+                    kinds=self.source_kinds,
+                    limit=max(self.sources, limit),
                 )
                 if hit.source.id not in hidden
             ]
@@ -167,7 +176,13 @@ class RetrievalMixin:
             hits = [
                 hit
                 for hit in search_sources(
-                    self.store, rest, since=since, until=until, actor=name, limit=self.sources
+                    self.store,
+                    rest,
+                    since=since,
+                    until=until,
+                    kinds=self.source_kinds,
+                    actor=name,
+                    limit=self.sources,
                 )
                 if hit.source.id not in hidden
             ]

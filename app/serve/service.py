@@ -22,10 +22,11 @@ from datetime import datetime
 from typing import Any, Literal
 
 from agents import gate
+from agents.chat import ChatAgent
 from agents.chat_retrieval import is_high
 from agents.host import Host
 from agents.team import MemoryTeam, near_duplicate
-from app.serve.asking import Stop, ToolAgent
+from app.serve.asking import Stop
 from app.serve.inputs import bounded, check_limit, redacted, when
 from app.serve.rules import LiveRules, Rules, hidden_sources, served_block
 from app.serve.shapes import (
@@ -60,11 +61,14 @@ from core.memory.models import (
     Memory,
     MemoryType,
     Sensitivity,
+    SourceKind,
     parse_memory,
 )
 from core.store.memories import CORE_LABELS, check_fields
 from core.store.search import SearchFilters, SearchHit
 from core.timeutil import to_iso
+
+NOT_SCREEN = frozenset(SourceKind) - {SourceKind.CAPTURE}  # what a tool sees without screen text
 
 
 class Refused(MnemoError):
@@ -218,15 +222,19 @@ class MemoryService:
             citations=[citation(item) for item in cited(answer)],
         )
 
-    def _agent(self, rules: Rules) -> ToolAgent:
+    def _agent(self, rules: Rules) -> ChatAgent:
+        """The chat agent as it answers another tool: what it quotes follows `rules`."""
         store = self.host.store
         chat = self.host.chat_model
-        return ToolAgent(
+        return ChatAgent(
             store,
             chat,
             MemoryTeam(store, chat),
-            rules,
-            lambda block: served_block(store, block, rules),
+            reveal_vault=rules.share_vault,
+            source_kinds=None if rules.screen_text else NOT_SCREEN,
+            show_block=lambda block: block.model_copy(
+                update={"value": served_block(store, block, rules)}
+            ),
         )
 
     # -- writing ---------------------------------------------------------------------------

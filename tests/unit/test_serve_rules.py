@@ -16,10 +16,9 @@ import httpx
 import pytest
 from mcp import Client
 
-from agents.chat import Answer
+from agents.chat import Answer, ChatAgent
 from agents.host import Host
 from agents.team import BatchReport
-from app.serve.asking import ToolAgent
 from app.serve.guards import check_loopback
 from app.serve.http_api import build_app
 from app.serve.mcp_server import build_server
@@ -171,11 +170,11 @@ def test_remember_names_no_high_item_even_if_the_agent_reports_one(
     pin = store.add(KnowledgeVaultItem(caption="Bank PIN", secret_value="4471", sensitivity="high"))
     bank = store.add(SemanticMemory(name="Nordea", summary="My bank"))
 
-    def telling(self: ToolAgent, text: str, **_: Any) -> Answer:
+    def telling(self: ChatAgent, text: str, **_: Any) -> Answer:
         report = BatchReport(memory_ids=[pin.id, bank.id])
         return Answer(text, "Remembered:\n- Bank PIN\n- Nordea", "remember", report=report)
 
-    monkeypatch.setattr(ToolAgent, "remember", telling)
+    monkeypatch.setattr(ChatAgent, "remember", telling)
     result = served.service.remember("My bank is Nordea and my card PIN is 4471", actor="mcp:t")
     out = result.model_dump_json()
     assert "PIN" not in out and "4471" not in out and pin.id not in out
