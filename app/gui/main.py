@@ -130,6 +130,7 @@ class MnemoApp(QObject):
         # as the app: out of the collector's sight, a full collection no longer walks ~190,000
         # objects, which held the GIL — and so the window — for ~110 ms at a time here.
         gc.freeze()
+        gc.callbacks.append(_freeze_survivors)
         self.window.chat.set_host(host)
         self.window.memories.set_host(host)
         self.bridge.changed.connect(self.window.memories.changed)
@@ -234,6 +235,8 @@ class MnemoApp(QObject):
         if self.tray is not None and self.tray.isVisible():
             self._geometry.setValue("geometry", self.window.saveGeometry())
             self.window.hide()
+            if self.host is not None:  # nobody sees the window wait now
+                QTimer.singleShot(0, self, collect_frozen)
             if not self._geometry.value("told_about_tray"):
                 self.tray.showMessage("Mnemo is still running", "Open it again from the tray.")
                 self._geometry.setValue("told_about_tray", True)
@@ -336,6 +339,25 @@ class MnemoApp(QObject):
             self.tray.notify(title, message)
         else:
             self.window.statusBar().showMessage(f"{title}: {message}", 15_000)
+
+
+def _freeze_survivors(phase: str, info: dict[str, Any]) -> None:
+    """After each full collection, what survived it joins what start-up loaded, out of the
+    collector's sight: each object is walked by one full collection, not by every one. A
+    view's data lives for a while (a day of captures, the graph: 2,000 nodes, 60,000 objects
+    for 20,000 captures), and each full collection walked all of it again, ~1 µs an object
+    with the GIL held (a 50–70 ms freeze of the window here). What is frozen is still freed
+    when nothing refers to it; only cycles among it wait for `collect_frozen`."""
+    if phase == "stop" and info["generation"] == 2:
+        gc.freeze()
+
+
+def collect_frozen() -> None:
+    """Collect everything, what was frozen too (cycles that formed among it since), and
+    freeze what lives on: a pause of a few hundred ms, for when the window is hidden."""
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
 
 
 def main(argv: Sequence[str] | None = None, *, folder: str | None = None) -> int:

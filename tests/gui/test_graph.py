@@ -1,13 +1,16 @@
 """The memory graph on a real host: the demo conversations' people and places, laid out off
-the GUI thread, found by name, memories opened by a click."""
+the GUI thread and placed in slices with one repaint, found by name, memories opened by a
+click, filters that change while a reload is prepared honoured."""
 
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
+from PySide6.QtCore import QEvent, QObject, QPoint, QPointF, Qt, QTimer
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication
 
+from app.gui.graph import view as graph_view
 from app.gui.main import MnemoApp
 from core.memory import EpisodicMemory
 from tests.gui.conftest import screenshot
@@ -265,3 +268,61 @@ def test_a_refused_edit_leaves_the_undo_stack(mnemo: MnemoApp, qtbot) -> None:
     graph.undo_stack.undo()  # does nothing, and drops the refused step
     assert graph.undo_stack.count() == 0
     assert {"Ken", "Priya"} <= {e.name for e in host.store.entities()}
+
+
+def test_a_reload_places_nodes_in_slices_and_repaints_once(
+    mnemo: MnemoApp, qtbot, monkeypatch
+) -> None:
+    """The read, the layout, the filters and the edges' lines are prepared on a worker; the
+    GUI thread places the nodes a slice per turn of its event loop, with the view's repaints
+    held until all are placed: one repaint, not one of the whole scene per slice."""
+    graph = seeded_graph(mnemo, qtbot)
+    monkeypatch.setattr(graph_view, "PLACE_CHUNK", 20)  # 134 nodes: seven slices
+    viewport = graph.view.viewport()
+    events: list[str] = []
+
+    class Watch(QObject):
+        def eventFilter(self, _watched, event) -> bool:  # type: ignore[no-untyped-def]
+            if event.type() == QEvent.Type.Paint:
+                events.append("paint")
+            return False
+
+    watch = Watch()
+    viewport.installEventFilter(watch)
+    turns = QTimer()
+    turns.timeout.connect(lambda: events.append("turn"))
+    graph.laid_out.connect(lambda: events.append("laid out"))
+    with qtbot.waitSignal(graph.laid_out, timeout=60_000):
+        graph.reload()
+        task = graph._task
+        task.finished.connect(lambda: (events.append("placing"), turns.start(0)))
+    turns.stop()
+    qtbot.waitUntil(lambda: events[-1] == "paint", timeout=30_000)  # the one repaint
+    viewport.removeEventFilter(watch)
+    placing = events[events.index("placing") : events.index("laid out")]
+    assert "turn" in placing and "paint" not in placing
+    assert viewport.updatesEnabled()
+
+
+def test_filters_changed_while_a_reload_is_prepared_are_the_ones_shown(
+    mnemo: MnemoApp, qtbot, monkeypatch
+) -> None:
+    host, graph = mnemo.host, seeded_graph(mnemo, qtbot)
+    asked, answer = threading.Event(), threading.Event()
+    read = host.graph
+
+    def held(*args, **kwargs):  # type: ignore[no-untyped-def]
+        asked.set()
+        answer.wait(60)
+        return read(*args, **kwargs)
+
+    monkeypatch.setattr(host, "graph", held)
+    graph.reload()  # prepared under the filters of now: every kind shown
+    qtbot.waitUntil(asked.is_set, timeout=30_000)
+    graph.kinds["person"].setChecked(False)  # meanwhile, people hidden
+    with qtbot.waitSignal(graph.laid_out, timeout=60_000):
+        answer.set()
+    people = [item for item in graph.nodes.values() if item.kind == "person"]
+    assert people and not any(item.isVisible() for item in people)
+    assert any(item.isVisible() for item in graph.nodes.values() if item.kind == "place")
+    assert "0 entities" not in graph.status.text()

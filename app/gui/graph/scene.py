@@ -2,10 +2,11 @@
 single item that draws every edge, clipped to the part of the scene being repainted, so a
 repaint costs the visible edges, not an item per edge."""
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 
 from PySide6.QtCore import QLineF, QRectF, Qt
-from PySide6.QtGui import QBrush, QColor, QPainter, QPen
+from PySide6.QtGui import QBrush, QColor, QCursor, QPainter, QPen
 from PySide6.QtWidgets import (
     QGraphicsEllipseItem,
     QGraphicsItem,
@@ -45,6 +46,20 @@ def _hairline(colour: QColor) -> QPen:
     return pen
 
 
+@functools.cache
+def _style(kind: str) -> tuple[QBrush, QPen, QCursor, QGraphicsItem.GraphicsItemFlag]:
+    """A kind's brush, pen, cursor and flags, made once: made for each of 2,000 nodes they
+    were most of what placing a graph cost the GUI thread."""
+    colour = QColor(COLOURS.get(kind, "#7f8c8d"))
+    flags = QGraphicsItem.GraphicsItemFlag
+    return (
+        QBrush(colour),
+        _hairline(colour.darker(140)),
+        QCursor(Qt.CursorShape.PointingHandCursor),
+        flags.ItemIsSelectable | flags.ItemIsMovable,
+    )
+
+
 class NodeItem(QGraphicsEllipseItem):
     """A node: entities are larger circles, memories smaller squares' round cousins."""
 
@@ -61,14 +76,13 @@ class NodeItem(QGraphicsEllipseItem):
         super().__init__(-size / 2, -size / 2, size, size)
         self.node_id, self.kind, self.label, self.entity = node_id, kind, label, entity
         self._opened, self._moved = opened, moved
-        colour = QColor(COLOURS.get(kind, "#7f8c8d"))
-        self.setBrush(QBrush(colour))
-        self.setPen(_hairline(colour.darker(140)))
+        brush, pen, cursor, flags = _style(kind)
+        self.setBrush(brush)
+        self.setPen(pen)
         self.setToolTip(f"{label}\n({kind})")
         self.setZValue(1)
-        self.setCursor(Qt.CursorShape.PointingHandCursor)
-        flags = QGraphicsItem.GraphicsItemFlag
-        self.setFlags(flags.ItemIsSelectable | flags.ItemIsMovable)
+        self.setCursor(cursor)
+        self.setFlags(flags)
         # No paint() or itemChange() of our own: Qt calls them in C++ for each item many
         # times (each frame; each change while 2,000 items are placed), and a Python
         # override makes every call a Python one. A drag is followed by its mouse moves.

@@ -3,12 +3,16 @@ mention them (small), laid out off the GUI thread, starting from where nodes alr
 Wheel to zoom, drag the background to pan, drag a node to move it, hover for a name, click to
 open, type to find a node. The legend's boxes and the time span filter what is shown; for a
 large graph, "Neighbourhood" shows only what is near the selected node. Rename, link, unlink
-and merge go through the undo stack and the nodes' history."""
+and merge go through the undo stack and the nodes' history (app.gui.graph.editing).
+
+The GUI thread only places items: the read, the layout, what the filters show and the edges'
+lines are prepared on a worker (app.gui.graph.drawing), the items get one look per kind, and
+the scene keeps no index (rebuilding one for 2,000 moved nodes held the GUI thread at once)."""
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtCore import QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QPainter, QWheelEvent
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -16,7 +20,6 @@ from PySide6.QtWidgets import (
     QGraphicsScene,
     QGraphicsView,
     QHBoxLayout,
-    QInputDialog,
     QLabel,
     QLineEdit,
     QPushButton,
@@ -25,6 +28,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.gui import tasks
+from app.gui.graph.drawing import Drawing, Filtered, extent, filtered
+from app.gui.graph.editing import EditingMixin
 from app.gui.graph.scene import (
     ALWAYS_NAMED,
     COLOURS,
@@ -33,8 +38,7 @@ from app.gui.graph.scene import (
     NodeItem,
     edge_lines,
 )
-from app.gui.graph.shown import Shown, visible
-from app.gui.graph.undo import LinkNodes, MergeEntities, RenameEntity
+from app.gui.graph.shown import Shown
 from app.gui.wiring import debounced, undo_stack
 
 # The kinds a box in the legend shows or hides (the rarer ones are always shown).
@@ -66,7 +70,7 @@ class ZoomingView(QGraphicsView):
         self.zoomed.emit()
 
 
-class GraphView(QWidget):
+class GraphView(EditingMixin, QWidget):
     laid_out = Signal()  # a layout reached the screen
     edited = Signal()  # a merge, rename, link or unlink (or its undo) reached the store
     opened = Signal(str, bool)  # node id, whether it is an entity
@@ -79,6 +83,9 @@ class GraphView(QWidget):
         self.nodes: dict[str, NodeItem] = {}
         self.shown: set[str] = set()
         self.scene = QGraphicsScene(self)
+        # No BSP index: a reload moves every node, and the index was rebuilt for all of them
+        # at the next paint, in one go (~20–50 ms here). A scan of 2,000 items costs little.
+        self.scene.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.NoIndex)
         self.view = ZoomingView(self.scene)
         self.view.setRenderHint(QPainter.RenderHint.Antialiasing)
         self.view.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
@@ -180,13 +187,16 @@ class GraphView(QWidget):
         if self._task is not None:
             self._task.cancel()
         host, previous = self.host, dict(self.positions)
+        filters, key = self.filters(), self.filters_key()
 
-        def work(_ctx: Any) -> tuple[Any, dict[str, tuple[float, float]]]:
+        def work(_ctx: Any) -> Drawing:
             from core.graph_layout import layout
 
             graph = host.graph()
             ids = [node.id for node in graph.nodes]
-            return graph, layout(ids, [(a, b) for a, b, _ in graph.edges], previous=previous)
+            positions = layout(ids, [(a, b) for a, b, _ in graph.edges], previous=previous)
+            shown = filtered(graph.nodes, graph.edges, positions, filters)
+            return Drawing(graph, positions, shown, key, extent(positions))
 
         self.status.setText("Laying out…")
         self._generation += 1
@@ -209,20 +219,23 @@ class GraphView(QWidget):
             depth=NEIGHBOURHOOD_DEPTH,
         )
 
+    def filters_key(self) -> tuple[Any, ...]:
+        """What the filters are set to (the span as chosen, not as a time)."""
+        hidden = frozenset(k for k, box in self.kinds.items() if not box.isChecked())
+        return hidden, self.span.currentIndex(), self._focus
+
     def apply_filters(self) -> None:
         """Show the nodes the legend, the span and the neighbourhood let through."""
-        if self._graph is None:
-            return
-        self.shown = visible(self._graph.nodes, self._edge_list, self.filters())
+        if self._graph is not None:
+            self._show(filtered(self._graph.nodes, self._edge_list, self.positions, self.filters()))
+
+    def _show(self, shown: Filtered) -> None:
+        self.shown = shown.shown
         for node_id, item in self.nodes.items():
             if item.isVisible() != (node_id in self.shown):  # most stay as they were
                 item.setVisible(node_id in self.shown)
-        self._draw_edges()
-        entities = sum(1 for n in self._graph.nodes if n.is_entity and n.id in self.shown)
-        links = sum(1 for a, b, _ in self._edge_list if a in self.shown and b in self.shown)
-        self.status.setText(
-            f"{entities:,} entities · {len(self.shown) - entities:,} memories · {links:,} links"
-        )
+        self.edges.set_lines(shown.lines, shown.bounds)
+        self.status.setText(shown.status())
 
     def focus_match(self) -> None:
         """Centre and select the first node whose name holds the typed text."""
@@ -245,87 +258,26 @@ class GraphView(QWidget):
         if self._focus in self.nodes:
             self.view.centerOn(self.nodes[self._focus])
 
-    # -- editing -----------------------------------------------------------------------------
-
-    def selected_nodes(self) -> list[NodeItem]:
-        return [i for i in self.scene.selectedItems() if isinstance(i, NodeItem)]
-
-    def selected_entities(self) -> list[NodeItem]:
-        return [i for i in self.selected_nodes() if i.entity]
-
-    def _selection_changed(self) -> None:
-        nodes = self.selected_nodes()
-        self.merge.setEnabled(len(nodes) == 2 and all(i.entity for i in nodes))
-        self.rename.setEnabled(len(nodes) == 1 and nodes[0].entity)
-        self.link.setEnabled(len(nodes) == 2)
-        if len(nodes) == 2:
-            self.link.setText("Unlink" if self._between(*nodes) else "Link")
-
-    def _between(self, a: NodeItem, b: NodeItem) -> list[tuple[str, str, str]]:
-        ends = {a.node_id, b.node_id}
-        return [edge for edge in self._edge_list if {edge[0], edge[1]} == ends]
-
-    def merge_selected(self) -> None:
-        """Merge the two selected entities into the one with more links."""
-        pair = self.selected_entities()
-        if len(pair) != 2 or self.host is None:
-            return
-        degree = {item.node_id: self._degree(item.node_id) for item in pair}
-        keep, drop = sorted(pair, key=lambda item: -degree[item.node_id])
-        self.undo_stack.push(MergeEntities(keep.node_id, drop.node_id, self))
-
-    def link_selected(self) -> None:
-        """Link the two selected nodes ("related"), or take away the links between them. A
-        memory and an entity are linked memory → entity, as the memory team links them."""
-        pair = self.selected_nodes()
-        if len(pair) != 2 or self.host is None:
-            return
-        existing = self._between(*pair)
-        if existing:
-            self.undo_stack.push(LinkNodes(existing, False, self))
-            return
-        src, dst = sorted(pair, key=lambda item: item.entity)  # the memory first
-        relation = "mentions" if dst.entity and not src.entity else "related"
-        self.undo_stack.push(LinkNodes([(src.node_id, dst.node_id, relation)], True, self))
-
-    def rename_entity(self, node_id: str, name: str) -> None:
-        item = self.nodes.get(node_id)
-        name = " ".join(name.split())
-        if item is None or not item.entity or not name or name == item.label or not self.host:
-            return
-        self.undo_stack.push(RenameEntity(node_id, item.label, name, self))
-
-    def _ask_rename(self) -> None:
-        selected = self.selected_entities()
-        if len(selected) != 1:
-            return
-        item = selected[0]
-        name, ok = QInputDialog.getText(
-            self, "Rename", f"New name for {item.label}:", text=item.label
-        )
-        if ok:
-            self.rename_entity(item.node_id, name)
-
-    def _degree(self, node_id: str) -> int:
-        return sum(1 for edge in self._edge_list if node_id in edge[:2])
-
     # -- drawing -----------------------------------------------------------------------------
 
-    def _draw(self, result: tuple[Any, dict[str, tuple[float, float]]]) -> None:
+    def _draw(self, drawing: Drawing) -> None:
         """Place the laid-out nodes, a chunk per turn of the event loop: creating 2,000 items
         at once held the GUI thread for ~0.4 s here."""
-        graph, positions = result
         self._task = None
-        self.positions = positions
+        self.positions = drawing.positions
+        # One repaint when all are placed, not one of the whole scene per chunk (the old
+        # picture stays on screen meanwhile).
+        self.view.viewport().setUpdatesEnabled(False)
         for node_id in list(self.nodes):
-            if node_id not in positions:
+            if node_id not in drawing.positions:
                 self.scene.removeItem(self.nodes.pop(node_id))
-        self._place(graph, 0, self._generation)
+        self._place(drawing, 0, self._generation)
 
-    def _place(self, graph: Any, start: int, generation: int) -> None:
+    def _place(self, drawing: Drawing, start: int, generation: int) -> None:
         if generation != self._generation:
-            return  # a newer reload is under way
-        for node in graph.nodes[start : start + PLACE_CHUNK]:
+            return  # a newer reload is under way; it places its own nodes
+        shown = drawing.filtered.shown
+        for node in drawing.graph.nodes[start : start + PLACE_CHUNK]:
             item = self.nodes.get(node.id)
             if item is None:
                 item = NodeItem(
@@ -336,21 +288,29 @@ class GraphView(QWidget):
             elif item.label != node.label:
                 item.rename(node.label)
             item.setPos(QPointF(*self.positions[node.id]))
-        if start + PLACE_CHUNK < len(graph.nodes):
-            QTimer.singleShot(0, self, lambda: self._place(graph, start + PLACE_CHUNK, generation))
+            if item.isVisible() != (node.id in shown):
+                item.setVisible(node.id in shown)
+        if start + PLACE_CHUNK < len(drawing.graph.nodes):
+            QTimer.singleShot(
+                0, self, lambda: self._place(drawing, start + PLACE_CHUNK, generation)
+            )
             return
+        self._placed(drawing)
+
+    def _placed(self, drawing: Drawing) -> None:
+        graph = drawing.graph
         self._graph = graph
         self._edge_list = list(graph.edges)
         self._small = sum(1 for node in graph.nodes if node.is_entity) <= ALWAYS_NAMED
         if self._focus is not None and self._focus not in self.nodes:
             self._focus = None  # the node it centred on went (merged, deleted)
             self.near.setChecked(False)
-        self.apply_filters()
-        if self.positions:
-            xs = [x for x, _ in self.positions.values()]
-            ys = [y for _, y in self.positions.values()]
-            rect = QRectF(min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys))
-            self.scene.setSceneRect(rect.adjusted(-120, -80, 320, 80))  # names run right
+        if drawing.filters == self.filters_key():
+            self._show(drawing.filtered)
+        else:  # changed while the worker prepared it
+            self.apply_filters()
+        if drawing.extent is not None:
+            self.scene.setSceneRect(drawing.extent.adjusted(-120, -80, 320, 80))  # names: right
             if not self._fitted:  # the first picture is the whole graph, never magnified
                 self._fitted = True
                 self.view.fitInView(self.scene.sceneRect(), Qt.AspectRatioMode.KeepAspectRatio)
@@ -358,6 +318,7 @@ class GraphView(QWidget):
                     self.view.resetTransform()
         self._named = None  # every item's name is set again, at the zoom now
         self.show_names()
+        self.view.viewport().setUpdatesEnabled(True)  # and repaints, once
         self._selection_changed()
         self.laid_out.emit()
 
