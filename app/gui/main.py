@@ -130,7 +130,8 @@ class MnemoApp(QObject):
         # as the app: out of the collector's sight, a full collection no longer walks ~190,000
         # objects, which held the GIL — and so the window — for ~110 ms at a time here.
         gc.freeze()
-        gc.callbacks.append(_freeze_survivors)
+        if _freeze_survivors not in gc.callbacks:
+            gc.callbacks.append(_freeze_survivors)
         self.window.chat.set_host(host)
         self.window.memories.set_host(host)
         self.bridge.changed.connect(self.window.memories.changed)

@@ -2,10 +2,12 @@
 model, citations that open what they cite, Stop, remember, forget with its dialog, the tray
 (pause capture from its menu, close to tray) and the single instance."""
 
+import gc
 import os
 import subprocess
 import sys
 import threading
+import weakref
 from contextlib import contextmanager
 
 import pytest
@@ -13,6 +15,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtNetwork import QLocalServer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
+from app.gui import main as main_module
 from app.gui.main import MnemoApp, instance_name, raise_running
 from core.errors import NotFound
 from core.llm.service import Priority
@@ -356,3 +359,24 @@ def test_quit_never_waits_on_the_gui_thread(qtbot, data_folder, monkeypatch) -> 
         "read refused",
         "app ended",
     ]
+
+
+def test_what_outlives_a_full_collection_leaves_the_collectors_sight(mnemo: MnemoApp) -> None:
+    """Once started, each full garbage collection freezes what survived it (no later one
+    walks it again); cycles among what was frozen go when the window hides to the tray."""
+    from app.gui.main import collect_frozen
+
+    assert gc.callbacks.count(main_module._freeze_survivors) == 1
+
+    class Node:
+        pass
+
+    node = Node()
+    node.me = node  # a cycle: only a collection frees it
+    gone = weakref.ref(node)
+    gc.collect()  # it is alive: it survives, and is frozen
+    del node
+    gc.collect()
+    assert gone() is not None  # out of the collector's sight
+    collect_frozen()
+    assert gone() is None
