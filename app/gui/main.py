@@ -221,6 +221,9 @@ class MnemoApp(QObject):
 
     def _closed_down(self) -> None:
         """The host is closed and no other worker runs: the event loop may end."""
+        if _freeze_survivors in gc.callbacks:  # the process goes on as it was (tests)
+            gc.callbacks.remove(_freeze_survivors)
+            gc.unfreeze()
         self.closed.emit()
         if self._exit_on_quit:
             QApplication.quit()
