@@ -23,9 +23,11 @@ from app.gui import tasks, tray
 from app.gui.bridge import Bridge
 from app.gui.style import apply_style
 from app.gui.window import MainWindow
+from core.native_memory import give_back, limit_arenas
 
 log = logging.getLogger(__name__)
 STATUS_MS = 1000
+TRIM_MS = 30_000  # how often memory freed by the native libraries goes back to the system
 QUIT_WAIT_S = 10.0  # at most, for other workers to end once the host is closed
 GIL_SWITCH_S = 0.001  # how often the status bar reads the host's in-memory state
 
@@ -99,6 +101,11 @@ class MnemoApp(QObject):
         self._status = QTimer(self)
         self._status.setInterval(STATUS_MS)
         self._status.timeout.connect(self._refresh_status)
+        # An answer, a batch of OCR, a day of captures read: what they freed, glibc keeps
+        # mapped until told (a worker tells it: the trim walks the heaps without the GIL).
+        self._trim = QTimer(self)
+        self._trim.setInterval(TRIM_MS)
+        self._trim.timeout.connect(lambda: tasks.run(lambda _ctx: give_back()))
         self._capture_state = "stopped"
 
     # -- start and stop --------------------------------------------------------------------
@@ -140,6 +147,7 @@ class MnemoApp(QObject):
         self.window.timeline.set_host(host)
         self.bridge.changed.connect(self.window.timeline.changed)
         self._status.start()
+        self._trim.start()
         self._refresh_status()
         self.window.settings_button.setEnabled(True)
         self.host_started.emit(host)
@@ -191,6 +199,7 @@ class MnemoApp(QObject):
         self._geometry.setValue("geometry", self.window.saveGeometry())
         self._geometry.sync()
         self._status.stop()
+        self._trim.stop()
         self.window.chat.stop()
         if self.tray is not None:
             self.tray.hide()
@@ -369,6 +378,7 @@ def main(argv: Sequence[str] | None = None, *, folder: str | None = None) -> int
     from core.paths import data_dir
 
     os.umask(0o077)
+    limit_arenas()  # before Qt's and the libraries' threads start
     # Workers (search, embedding, the memory team) hold the GIL between their C calls; a
     # shorter switch interval lets the GUI thread in sooner (a 5 ms default per waiting thread
     # added up to stalls a user feels).

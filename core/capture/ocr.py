@@ -10,9 +10,7 @@ Lines are recognised one at a time (see `_load`). Measured here on a dense 1280 
 the default full-frame pass 11.6 CPU s, a one-line strip 0.6 CPU s, a 320 × 40 word 0.07 CPU s.
 """
 
-import ctypes
 import logging
-import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -23,6 +21,7 @@ from PIL import Image
 
 from core.capture.change import Box
 from core.errors import MnemoError
+from core.native_memory import give_back
 
 log = logging.getLogger(__name__)
 
@@ -149,20 +148,7 @@ def _give_back_memory() -> None:
     """Return the buffers of a read to the system. onnxruntime frees them, but glibc keeps
     freed memory mapped; after reading a full screen the process stayed at ~400 MB instead of
     ~150 MB."""
-    if _LIBC is not None:
-        _LIBC.malloc_trim(0)
-
-
-def _libc() -> Any:
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        return ctypes.CDLL("libc.so.6")
-    except OSError:  # musl and others: nothing to trim
-        return None
-
-
-_LIBC = _libc()
+    give_back()
 
 
 def reading_order(lines: list[TextLine]) -> list[TextLine]:
