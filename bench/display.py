@@ -135,7 +135,9 @@ def find_window(title: str, *, pid: int | None = None, timeout: float = 10) -> i
 
 def activate_window(title: str, timeout: float = 10) -> None:
     """Give the focus to the top-level window titled `title`, as a user's click would (the
-    window manager is asked through _NET_ACTIVE_WINDOW)."""
+    window manager is asked through _NET_ACTIVE_WINDOW), and return once it has it: a window
+    mapped meanwhile (the app's own, shown at start) can take it first, so it is asked again
+    until the window manager names this one active."""
     from Xlib import X, display
     from Xlib.protocol import event
 
@@ -145,11 +147,21 @@ def activate_window(title: str, timeout: float = 10) -> None:
         root = screen.screen().root
         window = screen.create_resource_object("window", wid)
         active = screen.intern_atom("_NET_ACTIVE_WINDOW")
-        message = event.ClientMessage(
-            window=window, client_type=active, data=(32, [2, X.CurrentTime, 0, 0, 0])
-        )
-        root.send_event(message, event_mask=X.SubstructureRedirectMask | X.SubstructureNotifyMask)
-        screen.flush()
+        deadline = time.monotonic() + timeout
+        while True:
+            message = event.ClientMessage(
+                window=window, client_type=active, data=(32, [2, X.CurrentTime, 0, 0, 0])
+            )
+            root.send_event(
+                message, event_mask=X.SubstructureRedirectMask | X.SubstructureNotifyMask
+            )
+            screen.flush()
+            time.sleep(0.1)
+            now = root.get_full_property(active, X.AnyPropertyType)
+            if now is not None and len(now.value) and now.value[0] == wid:
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the window titled {title!r} did not take the focus")
     finally:
         screen.close()
 

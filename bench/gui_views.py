@@ -37,6 +37,10 @@ TARGETS = {
     "graph_max_gui_stall_ms": 50,
     "graph_frame_ms_p95_2000_nodes": 33,
     "timeline_day_ms": 300,
+    "timeline_search_ms": 300,
+    "timeline_max_gui_stall_ms": 50,
+    "graph_reload_max_gui_stall_ms": 50,
+    "max_gui_stall_ms_views": 50,
 }
 FIRST = "Ana Priya Tom Lena Kofi Marta Jun Sam Noor Diego Ines Yuki Omar Zoe Ravi".split()
 FIRST += "Lucia Hana Felix Amara Bruno Chen Dara Eva Farah Goran Ilse Joao Kai Lior Mina".split()

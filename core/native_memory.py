@@ -32,6 +32,31 @@ def limit_arenas(arenas: int = 2) -> bool:
     return _LIBC is not None and bool(_LIBC.mallopt(M_ARENA_MAX, arenas))
 
 
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in (
+            "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
+            "fordblks", "keepcost",
+        )
+    ]  # fmt: skip
+
+
+def malloc_mb() -> dict[str, int]:
+    """What malloc holds, in MB: `in_use` by the program, `free` (kept, not given back) and
+    `mapped` (large blocks, given back when freed); empty where glibc cannot say."""
+    if _LIBC is None or not hasattr(_LIBC, "mallinfo2"):
+        return {}
+    _LIBC.mallinfo2.restype = _MallInfo2
+    info = _LIBC.mallinfo2()
+    mb = 1024 * 1024
+    return {
+        "in_use": (info.uordblks + info.hblkhd) // mb,
+        "free": info.fordblks // mb,
+        "mapped": info.hblkhd // mb,
+    }
+
+
 def give_back() -> None:
     """Return freed memory at the top of the heaps to the system (glibc keeps it mapped)."""
     if _LIBC is not None:
