@@ -9,6 +9,7 @@ import gc
 import json
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from PySide6.QtWidgets import QApplication
 
 T0 = float(os.environ.get("MNEMO_BENCH_T0", time.time()))
 HEARTBEAT_MS = 10
+LONG_S = 0.05  # stalls longer than this are listed with when they began
 REST_S = 75  # after the chat and the ingestion: capture on, someone typing in the notes
 MODEL_FILES = (".gguf", ".onnx", ".safetensors", ".bin")
 
@@ -44,9 +46,11 @@ class Heartbeat:
         self.last = 0.0
         self.worst = 0.0
         self.ticks = 0
+        self.started = 0.0
+        self.long: list[tuple[float, float]] = []  # (s since start, ms) of stalls over LONG_S
 
     def start(self) -> None:
-        self.last = time.perf_counter()
+        self.last = self.started = time.perf_counter()
         self.timer.start()
 
     def reset(self) -> None:
@@ -58,6 +62,8 @@ class Heartbeat:
 
     def _tick(self) -> None:
         now = time.perf_counter()
+        if now - self.last > LONG_S:
+            self.long.append((round(self.last - self.started, 2), round((now - self.last) * 1e3)))
         self.worst = max(self.worst, now - self.last)
         self.last = now
         self.ticks += 1
@@ -69,11 +75,12 @@ class GcPauses:
 
     def __init__(self) -> None:
         self.times: list[tuple[int, float]] = []  # (generation, seconds)
+        self._named: list[tuple[int, float, str]] = []
         self._started = 0.0
         gc.callbacks.append(self._callback)
 
     def reset(self) -> None:
-        self.times = []
+        self.times, self._named = [], []
 
     def worst(self) -> float:
         return max((took for _gen, took in self.times), default=0.0)
@@ -82,11 +89,17 @@ class GcPauses:
         """How many collections were of the oldest generation."""
         return sum(1 for gen, _took in self.times if gen == 2)
 
+    def long(self, over_s: float = 0.02) -> list[tuple[int, float, str]]:
+        """(generation, ms, thread) of the collections longer than `over_s`."""
+        return [(gen, round(took * 1e3), name) for gen, took, name in self._named if took > over_s]
+
     def _callback(self, phase: str, info: dict[str, Any]) -> None:
         if phase == "start":
             self._started = time.perf_counter()
         else:
-            self.times.append((info["generation"], time.perf_counter() - self._started))
+            took = time.perf_counter() - self._started
+            self.times.append((info["generation"], took))
+            self._named.append((info["generation"], took, threading.current_thread().name))
 
 
 def rss_mb() -> float:
@@ -163,6 +176,7 @@ def main() -> None:
     mnemo.window.installEventFilter(painted)
     chat = mnemo.window.chat
     heartbeat = Heartbeat()
+    pauses = GcPauses()
     figures: dict[str, Any] = {}
     state: dict[str, Any] = {"ingested": False, "question": 0}
 
@@ -170,6 +184,10 @@ def main() -> None:
         heartbeat.stop()
         figures["max_gui_stall_ms"] = round(heartbeat.worst * 1000, 1)
         figures["heartbeats"] = heartbeat.ticks
+        figures["gui_stalls_over_50_ms"] = heartbeat.long  # [s after capture began, ms]
+        figures["gc_max_pause_ms"] = round(pauses.worst() * 1000, 1)
+        figures["gc_full_collections"] = pauses.full()
+        figures["gc_pauses_over_20_ms"] = pauses.long()  # [generation, ms, thread]
         QTimer.singleShot(REST_S * 1000, rest)
 
     def rest() -> None:
@@ -243,6 +261,7 @@ def main() -> None:
         activate_window("Notes")  # still the one in use when capture starts
         mnemo.set_capture("start")
         heartbeat.start()
+        pauses.reset()
         state["ingest_started"] = time.perf_counter()
         tasks.run(lambda _ctx: mnemo.host.ingest_chat(talk), on_done=ingested)
         ask("When did I talk with Priya about the Q3 budget?")

@@ -5,7 +5,6 @@ models) is created and started on a worker, and the chat pane is enabled when it
 answers. Closing the window hides it to the tray; Quit (tray menu, Ctrl+Q) ends the app.
 """
 
-import gc
 import hashlib
 import logging
 import os
@@ -21,6 +20,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from app.gui import tasks, tray
 from app.gui.bridge import Bridge
+from app.gui.collector import Collector
 from app.gui.style import apply_style
 from app.gui.window import MainWindow
 from core.native_memory import give_back, limit_arenas
@@ -107,6 +107,7 @@ class MnemoApp(QObject):
         self._trim.setInterval(TRIM_MS)
         self._trim.timeout.connect(lambda: tasks.run(lambda _ctx: give_back()))
         self._capture_state = "stopped"
+        self.collector = Collector(self.window, self)
 
     # -- start and stop --------------------------------------------------------------------
 
@@ -135,10 +136,9 @@ class MnemoApp(QObject):
         self.host = host
         # What start-up loaded (Qt, LanceDB, pyarrow, the models' Python side) lives as long
         # as the app: out of the collector's sight, a full collection no longer walks ~190,000
-        # objects, which held the GIL — and so the window — for ~110 ms at a time here.
-        gc.freeze()
-        if _freeze_survivors not in gc.callbacks:
-            gc.callbacks.append(_freeze_survivors)
+        # objects, which held the GIL — and so the window — for ~110 ms at a time here; and
+        # full collections come when nobody waits on the window (app.gui.collector).
+        self.collector.start()
         self.window.chat.set_host(host)
         self.window.memories.set_host(host)
         self.bridge.changed.connect(self.window.memories.changed)
@@ -230,9 +230,7 @@ class MnemoApp(QObject):
 
     def _closed_down(self) -> None:
         """The host is closed and no other worker runs: the event loop may end."""
-        if _freeze_survivors in gc.callbacks:  # the process goes on as it was (tests)
-            gc.callbacks.remove(_freeze_survivors)
-            gc.unfreeze()
+        self.collector.stop()  # the process goes on as it was (tests)
         self.closed.emit()
         if self._exit_on_quit:
             QApplication.quit()
@@ -248,8 +246,7 @@ class MnemoApp(QObject):
         if self.tray is not None and self.tray.isVisible():
             self._geometry.setValue("geometry", self.window.saveGeometry())
             self.window.hide()
-            if self.host is not None:  # nobody sees the window wait now
-                QTimer.singleShot(0, self, collect_frozen)
+            self.collector.soon()  # nobody sees the window wait now
             if not self._geometry.value("told_about_tray"):
                 self.tray.showMessage("Mnemo is still running", "Open it again from the tray.")
                 self._geometry.setValue("told_about_tray", True)
@@ -352,25 +349,6 @@ class MnemoApp(QObject):
             self.tray.notify(title, message)
         else:
             self.window.statusBar().showMessage(f"{title}: {message}", 15_000)
-
-
-def _freeze_survivors(phase: str, info: dict[str, Any]) -> None:
-    """After each full collection, what survived it joins what start-up loaded, out of the
-    collector's sight: each object is walked by one full collection, not by every one. A
-    view's data lives for a while (a day of captures, the graph: 2,000 nodes, 60,000 objects
-    for 20,000 captures), and each full collection walked all of it again, ~1 µs an object
-    with the GIL held (a 50–70 ms freeze of the window here). What is frozen is still freed
-    when nothing refers to it; only cycles among it wait for `collect_frozen`."""
-    if phase == "stop" and info["generation"] == 2:
-        gc.freeze()
-
-
-def collect_frozen() -> None:
-    """Collect everything, what was frozen too (cycles that formed among it since), and
-    freeze what lives on: a pause of a few hundred ms, for when the window is hidden."""
-    gc.unfreeze()
-    gc.collect()
-    gc.freeze()
 
 
 def main(argv: Sequence[str] | None = None, *, folder: str | None = None) -> int:
