@@ -35,6 +35,7 @@ from bench.report import report
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCOMO = ROOT.parent / "shared" / "data" / "locomo" / "locomo_dev.json"
+CHILD = ["-X", "faulthandler", "-m"]  # a crash says where
 SCREEN = "1920x1080x24"
 # Beside Mnemo's window (1000 × 720 at the left, see bench.gui_run), not over it: capture
 # masks Mnemo's window wherever it is, which would hide what is typed under it.
@@ -194,7 +195,7 @@ def app_run(args: argparse.Namespace) -> dict:
         ):
             env = {**os.environ, "QT_QPA_PLATFORM": "xcb", "MNEMO_BENCH_T0": repr(time.time())}
             done = subprocess.run(
-                [sys.executable, "-m", "bench.gui_run", str(folder), str(talk)],
+                [sys.executable, *CHILD, "bench.gui_run", str(folder), str(talk)],
                 capture_output=True,
                 text=True,
                 env=env,

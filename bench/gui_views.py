@@ -141,7 +141,7 @@ def measure(memories: int, entities: int, captures: int) -> dict[str, Any]:
         shutil.copytree(seed_folder, folder)
         with virtual_display():
             done = subprocess.run(
-                [sys.executable, "-m", "bench.gui_views_run", str(folder)],
+                [sys.executable, "-X", "faulthandler", "-m", "bench.gui_views_run", str(folder)],
                 capture_output=True,
                 text=True,
                 env={**os.environ, "QT_QPA_PLATFORM": "xcb"},
