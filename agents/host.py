@@ -98,6 +98,7 @@ class Host(CaptureMixin, WorkMixin, ReadsMixin):
         self._batches = [0, 0]  # the writer's batches: done, handed over
         self._batches_lock = threading.Lock()
         self._started_at = utc_now()  # set again by start()
+        self._closed = False
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -206,7 +207,11 @@ class Host(CaptureMixin, WorkMixin, ReadsMixin):
     def close(self) -> None:
         """Stop capture and the scheduler (waiting for a running job), finish the batch the
         memory writer is on (queued ones are dropped: their inputs are kept as sources), close
-        the models (so none is freed at interpreter exit) and the store."""
+        the models (so none is freed at interpreter exit) and the store. The engine stays: its
+        parts refuse later calls with Closed, which front ends drop quietly."""
+        if self._closed:
+            return
+        self._closed = True
         self.capture_stop()
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=True)
@@ -222,7 +227,6 @@ class Host(CaptureMixin, WorkMixin, ReadsMixin):
             self._unsubscribe = None
         if self.engine is not None:
             self.engine.close()
-            self.engine = None
         self.ready.clear()
         self.owner.release()
 

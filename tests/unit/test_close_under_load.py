@@ -228,3 +228,17 @@ def test_the_real_embedder_closes_under_embeddings(
         assert workers.refused == 3
         with pytest.raises(Closed, match="embedding model is closed"):
             embedder.embed(["never loads the model again"])
+
+
+def test_a_closed_host_refuses_with_closed(tmp_path: Path) -> None:
+    """A view's read that arrives after quit gets the clear error the GUI drops quietly."""
+    from agents.host import Host
+
+    host = Host(tmp_path / "data", embedder=HashingEmbedder(), watch_s=None)
+    host.start(background=False)
+    note = host.store.add(SemanticMemory(name="Note", summary="kept"))
+    host.close()
+    host.close()  # a second close is harmless
+    for read in (lambda: host.memory(note.id), lambda: host.search("kept"), host.stats):
+        with pytest.raises(Closed, match="closed"):
+            read()
