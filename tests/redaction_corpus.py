@@ -1304,6 +1304,35 @@ def _ibans(rng: random.Random) -> list[Case]:
     return out
 
 
+# --- a secret passed to what takes one ----------------------------------------------------------
+
+
+def _calls(rng: random.Random) -> list[Case]:
+    """A password or a token given as an argument, to a function whose name says it takes one
+    (its last argument), or to one that logs in with a user and a password (the second)."""
+    frames = [
+        'keyring.set_password("mnemo", "ana", "{p}")',
+        ">>> keyring.set_password('smtp.acme.io', 'ana@acme.io', '{p}')",
+        'keyring.set_password(\n    "mnemo-backup", "ana", "{p}"\n)',
+        'user.set_password("{p}")',
+        'dataSource.setPassword("{p}");',
+        'HttpClient client = new UsernamePasswordCredentials("deploy", "{p}");',
+        'server.login("ana@acme.io", "{p}")',
+        "ftp.login('deploy', '{p}')",
+        'conn.simple_bind_s("cn=admin,dc=acme,dc=io", "{p}")',
+        'r = requests.get(url, auth=("ana", "{p}"))',
+        'r = requests.get(url, auth=HTTPBasicAuth("ana", "{p}"), timeout=10)',
+        'user = authenticate(username, "{p}")',
+        "await client.signIn('ana@acme.io', '{p}');",
+    ]
+    out = [Case(f.format(p=(p := _password(rng))), p, "call") for f in frames]
+    token = _r(rng, ALNUM, 32)
+    out.append(Case(f'client.set_api_key("{token}")', token, "call"))
+    token = _r(rng, HEX, 40)
+    out.append(Case(f'vault.store_secret("prod/db", "{token}")', token, "call"))
+    return out
+
+
 def cases() -> list[Case]:
     """Every case, in a fixed order; each family draws from its own seed."""
     families = [
@@ -1325,6 +1354,7 @@ def cases() -> list[Case]:
         _private_keys,
         _cards,
         _ibans,
+        _calls,
     ]
     out: list[Case] = []
     for seed, family in enumerate(families):
@@ -1430,5 +1460,22 @@ def look_alikes() -> list[str]:
         f"data:image/png;base64,{_b64(rng, 48)}",
         "key: value pairs are separated by a colon in YAML",
         f"Signature verified with key ID {sha(16).upper()}",
+        # Calls that name a secret and are given none of it.
+        'password = keyring.get_password("mnemo", "ana")',
+        'keyring.delete_password("mnemo", "ana")',
+        'auth.reset_password("ana@acme.io")',
+        'getpass.getpass("Password: ")',
+        'form.prompt_password("Password: ")',
+        "user.set_password(form.cleaned_data['password1'])",
+        'settings.set_password_policy("strict")',
+        'cache.set_key("session", "user:1234:profile")',
+        "login(request, user)",
+        'login(request, "registration/login.html")',
+        "client.login(username=user, password=password)",
+        'client.login("ana", "<password>")',
+        'r = requests.get(url, auth=("ana", os.environ["API_PASSWORD"]))',
+        'self.set_token_type("Bearer")',
+        'router.get("/login", "login_page")',
+        'logger.info("login", "ok")',
     ]
     return texts

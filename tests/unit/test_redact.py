@@ -95,3 +95,58 @@ def test_a_secret_assigned_to_any_secret_like_name_goes(line: str) -> None:
 def test_names_that_only_contain_token_keep_short_values() -> None:
     for text in ("max_tokens=4096", "tokenizer: bert-base", "secret_santa = yes"):
         assert redact(text).text == text
+
+
+PASSWORD = "Tr0ub4dor&3x"
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        f'keyring.set_password("mnemo", "ana", "{PASSWORD}")',  # the leak found
+        f"keyring.set_password('smtp', user, '{PASSWORD}')",
+        f'keyring.set_password(\n    "mnemo", "ana", "{PASSWORD}"\n)',
+        f'user.setPassword("{PASSWORD}");',
+        f'new UsernamePasswordCredentials("ana", "{PASSWORD}")',
+        f'smtp.login("ana@acme.io", "{PASSWORD}")',
+        f'ldap.simple_bind_s("cn=admin,dc=acme", "{PASSWORD}")',
+        f'requests.get(url, auth=("ana", "{PASSWORD}"))',
+        f'requests.get(url, auth=HTTPBasicAuth("ana", "{PASSWORD}"), timeout=5)',
+    ],
+)
+def test_a_password_passed_to_what_takes_one_goes(call: str) -> None:
+    result = redact(call)
+    assert PASSWORD not in result.text
+    assert result.found == {"password": 1}
+    assert result.text == call.replace(PASSWORD, "[redacted: password]")
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        'keyring.get_password("mnemo", "ana")',
+        'keyring.delete_password("mnemo", "ana")',
+        'auth.reset_password("ana@acme.io")',
+        'form.prompt_password("Password: ")',
+        'cache.set_key("session", "user:1234:profile")',
+        'login(request, "registration/login.html")',
+        'client.login("ana", "<password>")',
+        'requests.get(url, auth=HTTPBasicAuth("ana", password))',  # was "auth=[redacted: ...]"
+    ],
+)
+def test_calls_that_are_given_no_secret_are_kept(code: str) -> None:
+    result = redact(code)
+    assert result.text == code and not result.found
+
+
+def test_a_long_name_like_value_is_read_in_one_pass() -> None:
+    """The check for an identifier tried every way to cut a run of letters into words before
+    it failed: this took hours (each letter more, twice as long)."""
+    value = "a_" + "x" * 60 + "7b"
+    assert redact(f"api_key = {value}").text == "api_key = [redacted: secret]"
+
+
+def test_letters_that_only_look_ascii_are_no_iban() -> None:
+    """A case-insensitive pattern takes "İ" for an I; the check then raised ValueError."""
+    text = "İT60 X054 2811 1010 0000 0123 456"
+    assert redact(text).text == text
