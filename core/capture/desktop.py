@@ -25,13 +25,20 @@ class CaptureUnsupported(MnemoError):
 
 @dataclass(frozen=True)
 class Window:
-    """A visible top-level window. `box` covers its frame and title bar, in screen pixels."""
+    """A visible top-level window. `box` covers its frame and title bar, in screen pixels.
+
+    `cover` is the part of the screen it surely hides from the windows below it: its box where
+    it is drawn opaque and rectangular. None where that is not known (the stacking order was
+    not read) or what lies below may show through it (a translucent terminal, an opacity
+    setting, a non-rectangular or shaded window): such a window hides nothing, so an excluded
+    window below it is painted over whole."""
 
     app: str  # the program: WM_CLASS's class ("firefox", "KeePassXC"), else its process name
     title: str
     box: Box
     pid: int | None = None
     focused: bool = False
+    cover: Box | None = None
 
     @property
     def url(self) -> str | None:
@@ -49,6 +56,9 @@ class DesktopState:
     windows: list[Window]  # top-most first
     idle_s: float | None  # seconds since the last input; None where the server cannot tell
     locked: bool
+    # Whether `windows` is in the window manager's stacking order, so that a window's `cover`
+    # hides the windows after it. False where it could not be read (no window manager).
+    stacked: bool = False
 
     @property
     def focused(self) -> Window | None:
@@ -83,6 +93,7 @@ class X11Desktop:
         self._root = self._display.screen().root
         self._atoms: dict[str, int] = {}
         self._has_screensaver = self._display.has_extension("MIT-SCREEN-SAVER")
+        self._has_shape = self._display.has_extension("SHAPE")
 
     def _atom(self, name: str) -> int:
         if name not in self._atoms:
@@ -98,9 +109,9 @@ class X11Desktop:
 
     def state(self) -> DesktopState:
         idle_s, saver_on = self._screensaver()
-        windows = self._windows()
+        windows, stacked = self._windows()
         locked = saver_on or any(w.app.lower() in LOCKERS for w in windows)
-        return DesktopState(windows=windows, idle_s=idle_s, locked=locked)
+        return DesktopState(windows=windows, idle_s=idle_s, locked=locked, stacked=stacked)
 
     def _screensaver(self) -> tuple[float | None, bool]:
         if not self._has_screensaver:
@@ -113,35 +124,43 @@ class X11Desktop:
             return None, False
         return info.idle / 1000.0, info.state == screensaver.StateOn
 
-    def _windows(self) -> list[Window]:
-        """Mapped, non-minimised top-level windows, top-most first. Under a window manager the
-        EWMH stacking list names the client windows; without one (a bare X server), the root's
-        children are the windows."""
+    def _windows(self) -> tuple[list[Window], bool]:
+        """Mapped, non-minimised top-level windows, top-most first, and whether that order is
+        the window manager's stacking order. Under a window manager the EWMH stacking list
+        names the client windows; without one (a bare X server), the root's children are the
+        windows, and what hides what is not worked out: nothing counts as hidden."""
         active = (self._prop(self._root, "_NET_ACTIVE_WINDOW") or [0])[0]
         stacking = self._prop(self._root, "_NET_CLIENT_LIST_STACKING")
+        stacked = stacking is not None
         if stacking is None:
             try:
                 stacking = [w.id for w in self._root.query_tree().children]
             except self._errors:
                 stacking = []
+        compositing = stacked and self._compositing()
         found = []
         for window_id in reversed(stacking):  # the list is bottom-most first
-            window = self._describe(window_id, focused=window_id == active)
+            window = self._describe(
+                window_id, focused=window_id == active, cover=stacked, compositing=compositing
+            )
             if window is not None:
                 found.append(window)
-        return found
+        return found, stacked
 
-    def _describe(self, window_id: int, *, focused: bool) -> Window | None:
+    def _describe(
+        self, window_id: int, *, focused: bool, cover: bool, compositing: bool
+    ) -> Window | None:
         win = self._display.create_resource_object("window", window_id)
         try:
             attrs = win.get_attributes()
             if attrs.map_state != self._X.IsViewable:
                 return None
-            hidden = self._atom("_NET_WM_STATE_HIDDEN")
-            if hidden in (self._prop(win, "_NET_WM_STATE") or []):
+            states = self._prop(win, "_NET_WM_STATE") or []
+            if self._atom("_NET_WM_STATE_HIDDEN") in states:
                 return None
-            box = self._frame_box(win)
-            if box is None or box.area == 0:
+            frame = self._frame(win)
+            box, depth = self._box(frame)
+            if box.area == 0:
                 return None
             wm_class = win.get_wm_class()
             title = self._title(win)
@@ -152,7 +171,13 @@ class X11Desktop:
         app = (wm_class[1] if wm_class else "") or _process_name(pid) or ""
         if not app and not title:
             return None  # an unnamed helper window (input-only, a tooltip's parent, …)
-        return Window(app=app, title=title, box=box, pid=pid, focused=focused)
+        hides = None
+        if cover and self._atom("_NET_WM_STATE_SHADED") not in states:
+            try:
+                hides = self._cover(win, frame, box, depth, compositing=compositing)
+            except self._errors:
+                hides = None  # unreadable: it hides nothing
+        return Window(app=app, title=title, box=box, pid=pid, focused=focused, cover=hides)
 
     def _title(self, win: object) -> str:
         raw = win.get_full_property(self._atom("_NET_WM_NAME"), self._atom("UTF8_STRING"))  # type: ignore[attr-defined]
@@ -164,26 +189,68 @@ class X11Desktop:
             return name.decode("latin-1")
         return name or ""
 
-    def _frame_box(self, win: object) -> Box | None:
-        """The box of the window with its decorations: the title bar shows the title too, so
-        masking must cover it. The window manager's frame is the window's ancestor that is a
-        child of the root."""
+    def _frame(self, win: object) -> object:
+        """The window with its decorations: the title bar shows the title too, so masking must
+        cover it. The window manager's frame is the window's ancestor that is a child of the
+        root."""
         frame = win
         while True:
             tree = frame.query_tree()  # type: ignore[attr-defined]
             if tree.parent == self._root or tree.parent == 0:
-                break
+                return frame
             frame = tree.parent
-        geometry = frame.get_geometry()  # type: ignore[attr-defined]
-        origin = frame.translate_coords(self._root, 0, 0)  # type: ignore[attr-defined]
+
+    def _box(self, win: object) -> tuple[Box, int]:
+        """A window's box in screen pixels (borders included) and its depth in bits."""
+        geometry = win.get_geometry()  # type: ignore[attr-defined]
+        origin = win.translate_coords(self._root, 0, 0)  # type: ignore[attr-defined]
         left, top = -origin.x, -origin.y
         border = geometry.border_width
+        box = Box(left, top, left + geometry.width + 2 * border, top + geometry.height + 2 * border)
+        return box, geometry.depth
+
+    def _compositing(self) -> bool:
+        """Whether a compositing manager runs: only then can a window with an alpha channel
+        let what is below show through (without one, X draws every window opaque)."""
+        try:
+            owner = self._display.get_selection_owner(
+                self._atom(f"_NET_WM_CM_S{self._display.get_default_screen()}")
+            )
+        except self._errors:
+            return True  # unknown: assume the worse
+        return owner != self._X.NONE
+
+    def _cover(
+        self, win: object, frame: object, frame_box: Box, frame_depth: int, *, compositing: bool
+    ) -> Box | None:
+        """Where this window surely hides what lies below it (see Window.cover), or None.
+        The client area and the frame's extents as the window manager states them
+        (_NET_FRAME_EXTENTS): a compositing window manager's frame box can take in invisible
+        resize borders, which hide nothing."""
+        for part in (win, frame):
+            opacity = self._prop(part, "_NET_WM_WINDOW_OPACITY")
+            if opacity and opacity[0] < 0xFFFFFFFF:
+                return None
+        client, depth = self._box(win)
+        if compositing and 32 in (depth, frame_depth):
+            return None  # an alpha channel: anything drawn translucent shows what is below
+        if self._shaped(win):
+            return None
+        # A shaped frame (rounded corners) hides only the client area it holds.
+        extents = None if self._shaped(frame) else self._prop(win, "_NET_FRAME_EXTENTS")
+        left, right, top, bottom = extents if extents and len(extents) == 4 else (0, 0, 0, 0)
         return Box(
-            left,
-            top,
-            left + geometry.width + 2 * border,
-            top + geometry.height + 2 * border,
+            max(frame_box.left, client.left - left),
+            max(frame_box.top, client.top - top),
+            min(frame_box.right, client.right + right),
+            min(frame_box.bottom, client.bottom + bottom),
         )
+
+    def _shaped(self, win: object) -> bool:
+        """Whether the window is not a rectangle (the SHAPE extension cuts holes in it)."""
+        if not self._has_shape:
+            return False
+        return bool(win.shape_query_extents().bounding_shaped)  # type: ignore[attr-defined]
 
     def close(self) -> None:
         with contextlib.suppress(*self._errors):

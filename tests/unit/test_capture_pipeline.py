@@ -8,23 +8,20 @@ import pytest
 from PIL import Image
 
 from core.capture.change import Box
-from core.capture.service import CaptureService
-from core.settings import CaptureSettings
 from core.store.memories import MemoryStore
 from core.store.source_search import search_sources
-from tests.capture_fakes import FakeDesktop, FakeScreen, FrameError, screen_image, window
+from tests.capture_fakes import (
+    FakeDesktop,
+    FakeScreen,
+    FrameError,
+    files_containing,
+    screen_image,
+    service,
+    window,
+)
 
 CANARY = "ZEBRA-CANARY-5521"
 FAKE_KEY = "sk-live-4eC39HqLyjWDarjtT1zdp7dc"
-
-
-def service(store: MemoryStore, data_dir: Path, screen: FakeScreen, desktop: FakeDesktop, **kw):
-    settings = CaptureSettings(**{"thumbnail_every_s": 0, "ocr_settle_s": 0, **kw})
-    return CaptureService(store, data_dir, settings, screen=screen, desktop_factory=lambda: desktop)
-
-
-def files_containing(folder: Path, needle: str) -> list[Path]:
-    return [p for p in folder.rglob("*") if p.is_file() and needle.encode() in p.read_bytes()]
 
 
 def test_text_on_screen_is_stored_with_its_window_and_found(
