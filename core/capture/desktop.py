@@ -226,14 +226,19 @@ class X11Desktop:
         """Where this window surely hides what lies below it (see Window.cover), or None.
         The client area and the frame's extents as the window manager states them
         (_NET_FRAME_EXTENTS): a compositing window manager's frame box can take in invisible
-        resize borders, which hide nothing."""
-        for part in (win, frame):
-            opacity = self._prop(part, "_NET_WM_WINDOW_OPACITY")
-            if opacity and opacity[0] < 0xFFFFFFFF:
-                return None
+        resize borders, which hide nothing. An X error propagates: the caller counts the
+        window as hiding nothing."""
         client, depth = self._box(win)
-        if compositing and 32 in (depth, frame_depth):
-            return None  # an alpha channel: anything drawn translucent shows what is below
+        # Only a compositing manager draws a window translucent (without one, X draws every
+        # window opaque, its alpha channel and opacity setting ignored).
+        if compositing:
+            if 32 in (depth, frame_depth):
+                return None  # an alpha channel: anything drawn translucent shows what is below
+            opacity = self._atom("_NET_WM_WINDOW_OPACITY")
+            for part in (win, frame):
+                reply = part.get_full_property(opacity, self._X.AnyPropertyType)  # type: ignore[attr-defined]
+                if reply is not None and (not len(reply.value) or reply.value[0] < 0xFFFFFFFF):
+                    return None
         if self._shaped(win):
             return None
         # A shaped frame (rounded corners) hides only the client area it holds.

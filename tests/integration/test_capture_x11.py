@@ -172,6 +172,57 @@ def test_without_a_window_manager_nothing_counts_as_hidden(screen: str, monkeypa
     assert not state.stacked and all(w.cover is None for w in state.windows)
 
 
+def test_a_window_that_may_be_see_through_hides_nothing(screen: str) -> None:
+    """Under a compositing manager a window with an opacity setting may show what is below it;
+    a shaped window shows it through its holes: neither counts as hiding anything, and a shaped
+    frame (rounded corners) hides only its client area."""
+    from Xlib import X, Xatom, display
+    from Xlib.ext import shape
+
+    def cover() -> tuple[Box | None, Box]:
+        desktop = X11Desktop()
+        try:
+            (found,) = [w for w in desktop.state().windows if w.title == "Glass"]
+        finally:
+            desktop.close()
+        return found.cover, found.box
+
+    with app_window("--title", "Glass", "--geometry", "100,100,600,400"):
+        connection = display.Display()
+        try:
+            client = connection.create_resource_object("window", find_window("Glass"))
+            frame = client.query_tree().parent
+            while frame.query_tree().parent != connection.screen().root:
+                frame = frame.query_tree().parent
+            opacity = connection.intern_atom("_NET_WM_WINDOW_OPACITY")
+            client.change_property(opacity, Xatom.CARDINAL, 32, [0x80000000])
+            connection.sync()
+            hidden, box = cover()
+            assert hidden == box  # no compositing manager: X draws the window opaque
+
+            # This connection owns the compositing manager's selection, as a compositor does.
+            owner = connection.screen().root.create_window(0, 0, 1, 1, 0, X.CopyFromParent)
+            owner.set_selection_owner(connection.intern_atom("_NET_WM_CM_S0"), X.CurrentTime)
+            connection.sync()
+            assert cover()[0] is None
+            client.delete_property(opacity)
+            connection.sync()
+            assert cover()[0] == box
+
+            geometry = client.get_geometry()
+            frame.shape_rectangles(
+                shape.SO.Set, shape.SK.Bounding, 0, 0, 0, [(4, 0, box.right - box.left - 8, 30)]
+            )
+            connection.sync()
+            hidden, _ = cover()
+            assert hidden is not None and hidden.area == geometry.width * geometry.height
+            client.shape_rectangles(shape.SO.Set, shape.SK.Bounding, 0, 0, 0, [(0, 0, 50, 50)])
+            connection.sync()
+            assert cover()[0] is None
+        finally:
+            connection.close()
+
+
 def minimise(title: str, timeout: float = 10) -> None:
     """Minimise the window titled `title` as its minimise button would (ICCCM
     WM_CHANGE_STATE to IconicState), and return once the window manager says it is hidden."""
