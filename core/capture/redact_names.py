@@ -218,10 +218,8 @@ def _password_looking(value: str) -> bool:
 def _is_reference(name: str, value: str) -> bool:
     """`value`, unquoted, names a secret held elsewhere (a variable, a call) rather than being
     one."""
-    words = _WORDS_IN.findall(value)
-    if (
-        _REFERENCE_CALL.match(value)
-        and _CALLEE.match(words[0])
+    if _REFERENCE_CALL.match(value) and (
+        _CALLEE.match((words := _WORDS_IN.findall(value))[0])
         and not _SUBSCRIPT_ASSIGNED.search(value)
         and all(_IDENTIFIER.match(word) or _CODE_WORD.match(word) for word in words)
     ):
@@ -292,10 +290,11 @@ def _named(
         text, lines = scan.text, scan.lines(stems)
         out, pos = [], 0
         while match := lines.search(pattern, pos):
-            groups = match.groupdict()
-            group = next(g for g in ("dq", "sq", "tag", "bare") if groups.get(g) is not None)
+            # The value's group (dq, sq, tag or bare): each pattern here closes it last.
+            group = str(match.lastgroup)
             start, end = match.span(group)
             value = match.group(group)
+            groups = match.groupdict()
             if groups.get("newline") and value.endswith(":"):
                 value = ""  # "password:" over a YAML mapping ("  encoder: bcrypt"), not a value
             if group == "bare":

@@ -205,11 +205,11 @@ class Rules:
     def apply(self, text: str, found: Found) -> str:
         folded = fold(text)
         scan = self._scan(text, folded, self._literals.present(folded))
-        todo, k = scan.todo, 0
+        todo, k, steps = scan.todo, 0, self._steps
         while k < len(todo):
             i = todo[k]
             k += 1
-            step = self._steps[i]
+            step = steps[i]
             if step.literals.isdisjoint(scan.present):
                 for shape in step.shapes:
                     if shape.search(scan.folded):

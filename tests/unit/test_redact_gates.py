@@ -11,7 +11,7 @@ import re
 import pytest
 
 from core.capture import redact as redaction
-from core.capture import redact_words
+from core.capture import redact_names, redact_words
 from core.capture.redact_scan import Lines, Literals, Rules, Step
 from tests.redaction_corpus import cases, look_alikes
 
@@ -108,6 +108,22 @@ def test_the_fast_words_match_what_the_plain_ones_match(fast: str, plain: str) -
         for pos in range(len(text) + 1):
             a, b = fast_re.match(text, pos), plain_re.match(text, pos)
             assert (a and a.end()) == (b and b.end()), (text, pos)
+
+
+def test_a_name_about_a_secret_is_told_as_the_plain_pattern_tells_it() -> None:
+    """_about_a_secret() looks for its words only at the end of a name, case-insensitively with
+    the words spelled out: it answers what the one plain pattern answered."""
+    words = redact_names._ABOUT_A_SECRET
+    plain = re.compile(
+        rf"(?:^|[_.\- ]|(?<=[a-z])(?=[A-Z]))(?i:{'|'.join(words)})$|(?i:public|publishable)"
+    )
+    rng = random.Random(3)
+    parts = [*words, "public", "PUBLIC", "Url", "URIS", "_", ".", "-", " ", "x", "aB", "ſtr", "K"]
+    parts += ["İ", "Key", "\n", "password", "a" * 12]
+    for _ in range(20_000):
+        name = "".join(rng.choice(parts) for _ in range(rng.randint(1, 6)))
+        name = rng.choice([name, name.upper(), name.capitalize()])
+        assert redact_names._about_a_secret(name) == bool(plain.search(name)), name
 
 
 def test_literals_are_found_wherever_they_overlap() -> None:
