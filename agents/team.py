@@ -17,8 +17,8 @@ from datetime import datetime
 from importlib import resources
 from typing import Any
 
-from agents import entities, extract, gate, schemas, screen
-from agents.team_apply import ON_BEHALF_OF, ApplyMixin, actor_for, near_duplicate
+from agents import entities, extract, schemas, screen
+from agents.team_apply import ON_BEHALF_OF, ApplyMixin, actor_for
 from core.capture.redact import redact
 from core.llm.chat import ChatModel, StructuredOutputError, Usage
 from core.llm.service import Priority
@@ -199,20 +199,6 @@ class MemoryTeam(ApplyMixin):
         """What the person did on screen and the facts shown there (agents.screen)."""
         for memory, cited in screen.memories(captures):
             self._write_checked(memory, cited, report, "kept from the screen", "agent:screen")
-
-    def _write_checked(
-        self, memory: Memory, cited: list[Source], report: BatchReport, cause: str, actor: str
-    ) -> None:
-        kind = MemoryType(memory.type).value
-        verdict = gate.check(memory, cited) or near_duplicate(self.store, memory)
-        if verdict is not None:
-            self._refuse(verdict, report, kind)
-            return
-        stored = self.store.add(
-            memory, sources=[s.id for s in cited], cause=cause, actor=actor_for(actor)
-        )
-        report.inserted[kind] = report.inserted.get(kind, 0) + 1
-        report.memory_ids.append(stored.id)
 
     def _file_as_resource(self, batch: Batch, report: BatchReport) -> None:
         """File a document the resource manager skipped or garbled: an ingested file must

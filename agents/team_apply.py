@@ -23,6 +23,7 @@ from core.memory.models import (
     EpisodicMemory,
     KnowledgeVaultItem,
     Memory,
+    MemoryType,
     ProceduralMemory,
     ResourceMemory,
     SemanticMemory,
@@ -71,21 +72,28 @@ class ApplyMixin:
                 self._update(manager, item, shown[item.target - 1], batch, sources, report)
             else:
                 memory = self._memory(manager, item, batch, sources)
-                verdict = gate.check(memory, sources) or near_duplicate(self.store, memory)
-                if verdict is not None:
-                    self._refuse(verdict, report, manager)
-                    return
-                stored = self.store.add(
-                    memory, sources=[s.id for s in sources], cause=cause, actor=actor_for(actor)
-                )
-                report.inserted[manager] = report.inserted.get(manager, 0) + 1
-                report.memory_ids.append(stored.id)
+                self._write_checked(memory, sources, report, cause, actor)
         except (MnemoError, ValidationError) as exc:
             reason = str(exc)
             if isinstance(exc, ValidationError):
                 reason = "; ".join(f"{e['loc'][0]}: {e['msg']}" for e in exc.errors())
             log.info("%s item dropped: %s", manager, reason)
             report.invalid.append(f"{manager}: {reason}")
+
+    def _write_checked(
+        self, memory: Memory, cited: list[Source], report: "BatchReport", cause: str, actor: str
+    ) -> None:
+        """Store a new memory that passes the quality gate and is no near-duplicate."""
+        kind = MemoryType(memory.type).value
+        verdict = gate.check(memory, cited) or near_duplicate(self.store, memory)
+        if verdict is not None:
+            self._refuse(verdict, report, kind)
+            return
+        stored = self.store.add(
+            memory, sources=[s.id for s in cited], cause=cause, actor=actor_for(actor)
+        )
+        report.inserted[kind] = report.inserted.get(kind, 0) + 1
+        report.memory_ids.append(stored.id)
 
     def _update(
         self,
