@@ -4,13 +4,11 @@ no capture points at. A mixin of Host (agents.host), kept apart for size: it sha
 import logging
 import threading
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agents.team import Batch, MemoryTeam
+from agents.host_parts import HostParts
+from agents.team import Batch
 from core.memory.models import Source
-from core.ownership import BackgroundOwner
-from core.settings import Settings
 from core.store.changes import Hub
 
 if TYPE_CHECKING:
@@ -19,25 +17,13 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class CaptureMixin:
-    # What these methods use of the host (see Host).
-    data_dir: Path
-    owner: BackgroundOwner
+class CaptureMixin(HostParts):
+    # What these methods use of the host besides HostParts (see Host).
     notices: "Hub[Notice]"
     _capture: Any
     _capture_lock: threading.RLock
     _capture_options: dict[str, Any]
     _started_at: datetime
-
-    if TYPE_CHECKING:
-
-        @property
-        def store(self) -> Any: ...
-        @property
-        def settings(self) -> Settings: ...
-        @property
-        def team(self) -> MemoryTeam: ...
-        def alert(self, text: str, detail: str = "") -> None: ...
 
     def open_windows(self, rules: Any = None) -> list[tuple[Any, str | None]]:
         """The windows on screen now, each with the rule that would exclude it (None: it would

@@ -4,21 +4,13 @@ user's edits of the graph. A mixin of Host (agents.host), kept apart for size.""
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from agents.host_parts import HostParts
 from core.memory.models import CoreBlock, Memory, MemoryType, Source, Version
 
 
-class ReadsMixin:
-    # What these methods use of the host (see Host).
-    engine: Any
-
-    if TYPE_CHECKING:
-
-        @property
-        def store(self) -> Any: ...
-        def progress(self, what: str, done: int, total: int) -> None: ...
-
+class ReadsMixin(HostParts):
     def memory(self, ref: str, *, reveal: bool = False) -> Memory:
         return self.store.get(ref, reveal=reveal)
 

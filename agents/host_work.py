@@ -5,35 +5,16 @@ import logging
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from agents.team import BatchReport, MemoryTeam
+from agents.host_parts import HostParts
+from agents.team import BatchReport
 from core.errors import MnemoError
-from core.ownership import BackgroundOwner
-from core.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
-class WorkMixin:
-    # What these methods use of the host (see Host).
-    data_dir: Path
-    engine: Any
-    owner: BackgroundOwner
-
-    if TYPE_CHECKING:
-
-        @property
-        def store(self) -> Any: ...
-        @property
-        def settings(self) -> Settings: ...
-        @property
-        def team(self) -> MemoryTeam: ...
-        @property
-        def chat_model(self) -> Any: ...
-        def progress(self, what: str, done: int, total: int) -> None: ...
-        def alert(self, text: str, detail: str = "") -> None: ...
-
+class WorkMixin(HostParts):
     def models(self) -> list[tuple[Any, str]]:
         """The models there are (core.llm.manager.ModelEntry), each with what it can do:
         "chat", "embedding", "projector" (a vision model's image part), or "unreadable"."""
