@@ -25,7 +25,8 @@ from agents import gate
 from agents.chat import ChatAgent
 from agents.chat_retrieval import is_high
 from agents.host import Host
-from agents.team import MemoryTeam, near_duplicate
+from agents.team import MemoryTeam
+from agents.team_apply import near_duplicate
 from app.serve.asking import Stop
 from app.serve.inputs import bounded, check_limit, redacted, when
 from app.serve.rules import LiveRules, Rules, hidden_sources, served_block
