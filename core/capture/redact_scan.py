@@ -12,9 +12,9 @@ that runs finds what it found before, and a rule that does not run could have fo
 (tests/unit/test_redact_gates.py compares with every gate open)."""
 
 import re
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,32 +65,46 @@ def trie(words: Iterable[str]) -> str:
 
 
 class Literals:
-    """Which of many strings occur in a text, found in one pass.
+    """Which of many strings occur in a text, found in one pass. Each string stands for a set
+    of flags (an int), and `flags()` gives the union of the flags of those a text holds.
 
     A search reports matches that do not overlap, so a string that starts inside another's
     match is found through that match: either it lies within it, or it runs past its end and
     is looked for on its own. Strings that start with a space or a sign ("(", "\n", "==") are
     looked for on their own: code is full of them, and a match costs more than a look."""
 
-    def __init__(self, words: Iterable[str]) -> None:
-        unique = sorted(set(words))
-        self._apart = tuple(w for w in unique if not w[0].isalnum())
+    def __init__(self, words: Mapping[str, int]) -> None:
+        unique = sorted(words)
+        self._apart = tuple((w, words[w]) for w in unique if not w[0].isalnum())
         tried = [w for w in unique if w[0].isalnum()]
         self._pattern = re.compile(trie(tried) if tried else "(?!)")
-        self._inside = {w: frozenset(v for v in tried if v in w) for w in tried}
-        self._across = {
-            w: tuple(
-                v for v in tried if v not in w and any(w.endswith(v[:i]) for i in range(1, len(v)))
+        # For each string a search reports: the flags of the strings within it, and the
+        # strings that may start inside it and run past its end.
+        self._found: dict[str, tuple[int, tuple[tuple[str, int], ...]]] = {}
+        for w in tried:
+            inside = 0
+            for v in tried:
+                if v in w:
+                    inside |= words[v]
+            across = tuple(
+                (v, words[v])
+                for v in tried
+                if v not in w and any(w.endswith(v[:i]) for i in range(1, len(v)))
             )
-            for w in tried
-        }
+            self._found[w] = (inside, across)
 
-    def present(self, folded: str) -> set[str]:
-        found = {w for w in self._apart if w in folded}
+    def flags(self, folded: str) -> int:
+        flags = 0
+        for word, value in self._apart:
+            if word in folded:
+                flags |= value
         for word in set(self._pattern.findall(folded)):
-            found |= self._inside[word]
-            found.update(v for v in self._across[word] if v in folded)
-        return found
+            inside, across = self._found[word]
+            flags |= inside
+            for other, value in across:
+                if other in folded:
+                    flags |= value
+        return flags
 
 
 # From the end of a line, as far as a match that starts on it can reach: the next line that
@@ -107,16 +121,21 @@ class Lines:
 
     `search(pattern, pos)` is `pattern.search(text, pos)`, looking only from the start of each
     such line to as far as a match starting on it can reach (pattern.search's endpos): the
-    first match that starts on one of them is the first match of all."""
+    first match that starts on one of them is the first match of all. With `everywhere`, every
+    line is searched (what the rules find without this shortcut)."""
 
-    def __init__(self, text: str, folded: str, stems: re.Pattern[str]) -> None:
+    def __init__(
+        self, text: str, folded: str, stems: re.Pattern[str], *, everywhere: bool = False
+    ) -> None:
         self.text = text
-        self._spans: list[tuple[int, int, int]] = []  # (start, end, reach) of each line
+        # Most texts are a line (a window title, a chat message): searched as a whole, if a
+        # stem is on it. (_spans is None then.)
+        self._whole = everywhere or ("\n" not in text and bool(stems.search(folded)))
+        self._spans: list[tuple[int, int, int]] | None = None  # (start, end, reach) of each line
+        if self._whole or "\n" not in text:
+            return
+        self._spans = []
         pos = 0
-        if "\n" not in text:  # (most texts are a line: a window title, a chat message)
-            if stems.search(folded):
-                self._spans.append((0, len(text), len(text) + _MARGIN))
-            pos = len(text) + 1
         while pos <= len(text) and (found := stems.search(folded, pos)):
             start = text.rfind("\n", 0, found.start()) + 1
             end = text.find("\n", found.start())
@@ -130,6 +149,10 @@ class Lines:
         self._ends = [end for _, end, _ in self._spans]
 
     def search(self, pattern: re.Pattern[str], pos: int = 0) -> re.Match[str] | None:
+        if self._whole:
+            return pattern.search(self.text, pos)
+        if not self._spans:
+            return None
         for start, end, reach in self._spans[bisect_left(self._ends, pos) :]:
             match = pattern.search(self.text, max(pos, start), reach)
             if match and match.start() <= end:
@@ -137,11 +160,13 @@ class Lines:
         return None
 
     def __bool__(self) -> bool:
-        return bool(self._spans)
+        return self._whole or bool(self._spans)
 
     def sub(self, pattern: re.Pattern[str], replace: Callable[[re.Match[str]], str]) -> str:
         """pattern.sub(replace, text), searching as search() does (for a pattern that
         matches no empty string)."""
+        if self._whole:
+            return pattern.sub(replace, self.text)
         out, pos = [], 0
         while match := self.search(pattern, pos):
             out.append(self.text[pos : match.start()] + replace(match))
@@ -150,20 +175,22 @@ class Lines:
 
 
 class Scan:
-    """A text as the rules see it: itself, folded, the gate strings it holds, its lines."""
+    """A text as the rules see it: itself, folded, its lines."""
 
-    def __init__(self, text: str, folded: str, present: set[str]) -> None:
+    __slots__ = ("_everywhere", "_lines", "folded", "text")
+
+    def __init__(self, text: str, folded: str, *, everywhere: bool = False) -> None:
         self.text = text
         self.folded = folded
-        self.present = present
-        self.todo: list[int] = []  # the steps that may run on it, in order (Rules)
+        self._everywhere = everywhere
         # (By the pattern's id: a compiled pattern's hash is computed from its whole code.)
         self._lines: dict[int, Lines] = {}
 
     def lines(self, stems: re.Pattern[str]) -> Lines:
         lines = self._lines.get(id(stems))
         if lines is None:
-            lines = self._lines[id(stems)] = Lines(self.text, self.folded, stems)
+            lines = Lines(self.text, self.folded, stems, everywhere=self._everywhere)
+            self._lines[id(stems)] = lines
         return lines
 
 
@@ -185,59 +212,72 @@ class Step:
 
 class Rules:
     """Steps applied in order, each only to a text its gate is open for (each sees the
-    markers of those before it)."""
+    markers of those before it). With `gated=False`, every step runs on every text and
+    searches all its lines: what the gates must not change (tests/unit/test_redact_gates.py).
 
-    def __init__(self, steps: Iterable[Step]) -> None:
+    Steps are kept as bits of an int, step i as bit i: a text's open gates, the steps still to
+    try, are each one int, and a step is found and taken off in a few operations."""
+
+    def __init__(self, steps: Iterable[Step], *, gated: bool = True) -> None:
         self._steps = list(steps)
-        words = {w for step in self._steps for w in step.literals}
-        if any("[" in w or "]" in w for w in words):
-            raise ValueError("a gate string holds a bracket, which a marker may end or start")
-        self._literals = Literals(words)
-        self._by_literal: dict[str, set[int]] = {}
+        words: dict[str, int] = {}
         for i, step in enumerate(self._steps):
             for word in step.literals:
-                self._by_literal.setdefault(word, set()).add(i)
-        # Steps that may run whatever literals a text holds: those with a shape to look for
-        # and those with no gate of that kind.
-        self._maybe = {i for i, s in enumerate(self._steps) if s.shapes or not s.literals}
-        self._in_marker: dict[str, set[str]] = {}
+                if "[" in word or "]" in word:
+                    raise ValueError(
+                        "a gate string holds a bracket, which a marker may end or start"
+                    )
+                words[word] = words.get(word, 0) | 1 << i
+        self._literals = Literals(words)
+        everything = (1 << len(self._steps)) - 1
+        # Open whatever a text holds: steps with no gate (every step, ungated).
+        self._always = (
+            everything
+            if not gated
+            else sum(1 << i for i, s in enumerate(self._steps) if not (s.literals or s.shapes))
+        )
+        # Open where one of their shapes is found, if no literal opened them.
+        self._shaped = (
+            0 if not gated else sum(1 << i for i, s in enumerate(self._steps) if s.shapes)
+        )
+        self._table = [(s.run, s.shapes, s.lines if gated else None) for s in self._steps]
+        self._everywhere = not gated
+        self._in_marker: dict[str, int] = {}
 
     def apply(self, text: str, found: Found) -> str:
         folded = fold(text)
-        scan = self._scan(text, folded, self._literals.present(folded))
-        todo, k, steps = scan.todo, 0, self._steps
-        while k < len(todo):
-            i = todo[k]
-            k += 1
-            step = steps[i]
-            if step.literals.isdisjoint(scan.present):
-                for shape in step.shapes:
+        scan = Scan(text, folded, everywhere=self._everywhere)
+        opened = self._literals.flags(folded) | self._always
+        todo = opened | self._shaped
+        table = self._table
+        while todo:
+            bit = todo & -todo  # the first step still to try
+            todo ^= bit
+            run, shapes, stems = table[bit.bit_length() - 1]
+            if not opened & bit:
+                for shape in shapes:
                     if shape.search(scan.folded):
                         break
                 else:
-                    if step.literals or step.shapes:
-                        continue
-            if step.lines is not None and not scan.lines(step.lines):
+                    continue
+            if stems is not None and not scan.lines(stems):
                 continue
-            changed = step.run(scan, found)
+            changed = run(scan, found)
             if changed != scan.text:
                 # What a step changes it replaces by markers, which start with "[" and end
                 # with "]", as no gate string does: a gate string in the changed text lies in
                 # the text kept, or in a marker. (So the text need not be searched again.)
-                present = scan.present.union(*map(self._marked, found))
-                scan = self._scan(changed, fold(changed), present)
-                todo, k = scan.todo, bisect_right(scan.todo, i)
+                for kind in found:
+                    opened |= self._marked(kind)
+                scan = Scan(changed, fold(changed), everywhere=self._everywhere)
+                todo = (opened | self._shaped) & -(bit << 1)  # the steps after this one
         return scan.text
 
-    def _scan(self, text: str, folded: str, present: set[str]) -> Scan:
-        scan = Scan(text, folded, present)
-        scan.todo = sorted(self._maybe.union(*(self._by_literal[w] for w in present)))
-        return scan
-
-    def _marked(self, kind: str) -> set[str]:
-        if kind not in self._in_marker:
-            self._in_marker[kind] = self._literals.present(fold(marker(kind)))
-        return self._in_marker[kind]
+    def _marked(self, kind: str) -> int:
+        flags = self._in_marker.get(kind)
+        if flags is None:
+            flags = self._in_marker[kind] = self._literals.flags(fold(marker(kind)))
+        return flags
 
 
 def gate(

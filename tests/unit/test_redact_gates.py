@@ -12,7 +12,7 @@ import pytest
 
 from core.capture import redact as redaction
 from core.capture import redact_names, redact_words
-from core.capture.redact_scan import Lines, Literals, Rules, Step
+from core.capture.redact_scan import Literals, Rules, Step
 from tests.redaction_corpus import cases, look_alikes
 
 # What the gates key on, and what would fool a gate that folds case carelessly ("ſ" is an s
@@ -48,33 +48,14 @@ def _spliced(count: int, seed: int) -> list[str]:
 TEXTS = [c.text for c in cases()] + look_alikes() + _spliced(1500, seed=20)
 
 
-def _ungated(rules: Rules) -> Rules:
-    return Rules(
-        dataclasses.replace(step, literals=frozenset(), shapes=(), lines=None)
-        for step in rules._steps
-    )
-
-
 @pytest.mark.parametrize(("emails", "phones"), [(False, False), (True, True)])
-def test_gates_and_lines_change_nothing(
-    emails: bool, phones: bool, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_gates_and_lines_change_nothing(emails: bool, phones: bool) -> None:
     rules = redaction._RULES[emails, phones]
-    gated = []
-    for text in TEXTS:
-        found = redaction.Counter[str]()
-        gated.append((rules.apply(text, found), found))
-
     # Every rule runs, and searches the whole text.
-    def search(self: Lines, pattern: re.Pattern[str], pos: int = 0) -> re.Match[str] | None:
-        return pattern.search(self.text, pos)
-
-    monkeypatch.setattr(Lines, "search", search)
-    monkeypatch.setattr(Lines, "__bool__", lambda self: True)
-    everything = _ungated(rules)
-    for text, (out, found) in zip(TEXTS, gated, strict=True):
-        found_all = redaction.Counter[str]()
-        assert everything.apply(text, found_all) == out, text
+    everything = Rules(rules._steps, gated=False)
+    for text in TEXTS:
+        found, found_all = redaction.Counter[str](), redaction.Counter[str]()
+        assert everything.apply(text, found_all) == rules.apply(text, found), text
         assert found_all == found, text
 
 
@@ -127,10 +108,16 @@ def test_a_name_about_a_secret_is_told_as_the_plain_pattern_tells_it() -> None:
 
 
 def test_literals_are_found_wherever_they_overlap() -> None:
-    literals = Literals(["key", "key-", "sk-", "ask", "secret", "secret_", "t_x", "(", "=="])
-    assert literals.present("task-x secret_x") == {"ask", "sk-", "secret", "secret_", "t_x"}
-    assert literals.present("keysk-") == {"key", "sk-"}
-    assert literals.present("f(a == b)") == {"(", "=="}
+    words = ["key", "key-", "sk-", "ask", "secret", "secret_", "t_x", "(", "=="]
+    literals = Literals({word: 1 << i for i, word in enumerate(words)})
+
+    def present(text: str) -> set[str]:
+        flags = literals.flags(text)
+        return {word for i, word in enumerate(words) if flags >> i & 1}
+
+    assert present("task-x secret_x") == {"ask", "sk-", "secret", "secret_", "t_x"}
+    assert present("keysk-") == {"key", "sk-"}
+    assert present("f(a == b)") == {"(", "=="}
 
 
 def test_a_gate_string_may_not_hold_a_bracket() -> None:
