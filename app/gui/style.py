@@ -70,7 +70,8 @@ STYLE = """
 #transcript {{ background: {window}; }}
 #answerCard, #welcomeCard {{ background: {card}; border: 1px solid {line}; border-radius: 12px; }}
 #userCard {{ background: {user}; border: none; border-radius: 12px; }}
-#welcomeCard QLabel {{ color: {muted}; }}
+#messageText {{ background: transparent; border: none; }}
+#welcomeCard QLabel, #welcomeCard #messageText {{ color: {muted}; }}
 #who {{ font-weight: 600; color: {muted}; }}
 #note, #chatStatus {{ color: {muted}; }}
 #chip {{ background: {window}; border: 1px solid {line}; border-radius: 10px; padding: 3px 8px; }}

@@ -266,21 +266,27 @@ class ModelManager:
     def embedder(self) -> Embedder:
         """The embedding model in use. Its name records which model made the stored vectors,
         so choosing another one re-embeds the memories at the next start."""
+        from core.llm.embed_order import QueriesFirst
         from core.llm.embedder import LlamaEmbedder
         from core.llm.openai_api import OpenAIEmbedder
 
         entry = self.find(self.in_use("embedding"))
         if entry.origin == "server":
             return OpenAIEmbedder(self._server(), entry.name[len(SERVER_PREFIX) :])
+        # One model in this process, wanted by searches and by filing at once: a question's
+        # query goes first (core.llm.embed_order).
         if entry.name == BUNDLED_EMBEDDING and entry.origin == "bundled":
-            return LlamaEmbedder.bundled(self.models_dir, threads=self.settings.models.threads)
+            threads = self.settings.models.threads
+            return QueriesFirst(LlamaEmbedder.bundled(self.models_dir, threads=threads))
         header = self._checked("embedding", entry)
         assert header.embedding_length
-        return LlamaEmbedder(
-            header.path,
-            name=f"{entry.name}/{header.size}",
-            dim=header.embedding_length,
-            threads=self.settings.models.threads,
+        return QueriesFirst(
+            LlamaEmbedder(
+                header.path,
+                name=f"{entry.name}/{header.size}",
+                dim=header.embedding_length,
+                threads=self.settings.models.threads,
+            )
         )
 
     def _server(self) -> Any:

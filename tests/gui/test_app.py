@@ -76,6 +76,10 @@ def test_a_question_gets_a_streamed_cited_answer_and_a_chip_opens_its_memory(
     dialog.close()
 
     # The exchange itself becomes memory: both turns are kept as chat sources.
+    chat = mnemo.window.chat
+    if chat.keeping is not None and not chat.keeping.done:
+        with qtbot.waitSignal(chat.keeping.finished, timeout=ANSWER_MS):
+            pass
     kept = [s for s in host.sources_between() if s.kind == "chat"]
     assert {s.actor for s in kept} == {"user", "mnemo"}
     assert any("cat called" in s.text for s in kept)

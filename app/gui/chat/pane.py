@@ -82,6 +82,9 @@ class ChatPane(QWidget):
         self.confirm_forget = self._ask_confirmation  # replaced in tests
         self.last_dialog: ItemDialog | None = None
         self.answer_stream: Any = None
+        self._card: MessageCard | None = None  # the answer being written
+        self._keeper = tasks.Serial()  # exchanges become memory in the order asked
+        self.keeping: tasks.Task | None = None  # the last exchange being kept (tests wait)
 
         self.transcript = QWidget()
         self.transcript.setObjectName("transcript")
@@ -138,7 +141,8 @@ class ChatPane(QWidget):
 
     @property
     def busy(self) -> bool:
-        return self.task is not None and not self.task.done
+        """An answer is being written (a stopped one no longer counts)."""
+        return self.task is not None and not self.task.done and not self.task.cancelled
 
     def _set_busy(self, busy: bool) -> None:
         self.send_button.setVisible(not busy)
@@ -178,24 +182,28 @@ class ChatPane(QWidget):
         self._add("user", text)
         card = self._add("mnemo")
         host = self.host
+        self.answer_stream = None
         chat_model = host.engine.loaded_chat if host.engine is not None else None
         loaded = getattr(getattr(chat_model, "service", None), "loaded", False)
         self.status.setText("Searching your memory…" if loaded else "Loading the model…")
 
         def work(ctx: tasks.Context) -> Any:
-            stream = host.ask(text)
+            from core.llm.embed_order import waited_on  # here: numpy is not for start-up
+
+            with waited_on():  # the search's embeddings before those of filing
+                stream = host.ask(text)
             self.answer_stream = stream  # what Stop stops (a benchmark times its job)
             ctx.on_cancel(stream.cancel)
             ctx.progress(("items", stream.answer.items))
             for piece in stream:
+                if ctx.cancelled:
+                    break
                 ctx.progress(piece)
-            answer = stream.answer
-            if not ctx.cancelled:
-                host.keep_exchange(answer)
-            return answer
+            return stream.answer
 
         def progress(values: list[Any]) -> None:
-            if not shiboken6.isValid(card):  # a new chat cleared the transcript meanwhile
+            # Nothing after Stop, nor on a transcript a new chat cleared meanwhile.
+            if task.cancelled or not shiboken6.isValid(card):
                 return
             text = [value for value in values if isinstance(value, str)]
             for value in values:
@@ -207,44 +215,68 @@ class ChatPane(QWidget):
                 card.append("".join(text))
                 self.streamed.emit(len(card.text))
 
-        self.task = tasks.run(
+        task = tasks.run(
             work,
-            on_done=lambda answer: self._answered(card, answer),
-            on_error=lambda error: self._failed(card, error),
+            on_done=lambda answer: self._answered(task, card, answer),
+            on_error=lambda error: self._failed(task, card, error),
             on_progress=progress,
             parent=self,
         )
+        self.task, self._card = task, card
         self._set_busy(True)
 
     def stop(self) -> None:
-        """Stop the answer being written (Esc); what was written so far stays."""
-        if self.task is not None and not self.task.done:
-            self.task.cancel()
-            self.status.setText("Stopping…")
-
-    def _answered(self, card: MessageCard, answer: Any) -> None:
+        """Stop the answer being written (Esc); what was written so far stays. The pane is
+        free at once: the model stops before its next token, and what the search under way
+        still finds is dropped."""
+        task = self.task
+        if task is None or task.done or task.cancelled:
+            return
+        task.cancel()
         self._set_busy(False)
         self.status.setText("")
+        if shiboken6.isValid(self._card):
+            self._card.set_note("Stopped.")
+            if not self._card.text:
+                self._card.set_text("(stopped)")
+
+    def _answered(self, task: tasks.Task, card: MessageCard, answer: Any) -> None:
+        if task is self.task and not task.cancelled:  # else Stop or a new question took over
+            self._set_busy(False)
+            self.status.setText("")
+        if not task.cancelled:
+            self._keep(answer)
         if not shiboken6.isValid(card):
             self.answered.emit(answer)
             return
-        stopped = self.task is not None and self.task.cancelled
-        card.set_text(answer.text or ("(stopped)" if stopped else "(no answer)"))
-        if answer.intent == "forget":
+        if task.cancelled:  # what was shown when Stop was pressed stays, with its sources
+            card.set_text(card.text or "(stopped)")
+        else:
+            card.set_text(answer.text or "(no answer)")
+        if answer.intent == "forget" and not task.cancelled:
             self._offer_forget(card, answer)
         elif answer.intent == "remember":
             card.set_citations(answer.citations, self.open_item)
         else:
             card.set_citations(answer.citations, self.open_item)
-            if stopped:
+            if task.cancelled:
                 card.set_note("Stopped.")
             elif answer.citations and not answer.cited_by_model:
                 card.set_note("The answer cites no note by number; these are the notes it read.")
         self.answered.emit(answer)
 
-    def _failed(self, card: MessageCard, error: BaseException) -> None:
-        self._set_busy(False)
-        self.status.setText("")
+    def _keep(self, answer: Any) -> None:
+        """The exchange becomes memory, on a worker after the answer is shown: storing and
+        embedding it took 1-3 s of a busy machine, during which the pane was not free. Kept
+        in the order asked."""
+        host = self.host
+        if host is not None:
+            self.keeping = self._keeper.run(lambda _ctx: host.keep_exchange(answer))
+
+    def _failed(self, task: tasks.Task, card: MessageCard, error: BaseException) -> None:
+        if task is self.task and not task.cancelled:
+            self._set_busy(False)
+            self.status.setText("")
         if not shiboken6.isValid(card):
             self.answered.emit(None)
             return
