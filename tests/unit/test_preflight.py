@@ -17,6 +17,7 @@ import pytest
 from app.gui import preflight
 
 GONE = "libmnemo-gone.so.4"
+NO_DISPLAY = ":4242"
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +56,9 @@ def broken_env(folder: Path) -> dict[str, str]:
         **os.environ,
         "QT_QPA_PLATFORM": "xcb",
         "QT_QPA_PLATFORM_PLUGIN_PATH": str(folder),
-        "DISPLAY": os.environ.get("DISPLAY", ":99"),
+        # No X server there: Qt, failing to load the plugin named, falls back to its own
+        # xcb plugin, which then cannot connect either (a live test display would let it).
+        "DISPLAY": NO_DISPLAY,
     }
 
 
@@ -124,3 +127,10 @@ def test_the_test_sessions_probe_returns_qts_reason_and_survives_the_abort(
     """What tests/gui/conftest.py does before any window test: Qt aborts in the child only."""
     reason = preflight.start_problem(broken_env(broken_plugins))
     assert reason is not None and GONE in reason
+    no_display = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("QT_QPA_PLATFORM")},
+        "QT_QPA_PLATFORM": "xcb",
+        "DISPLAY": NO_DISPLAY,
+    }
+    reason = preflight.start_problem(no_display)
+    assert reason is not None and "display" in reason.lower()
