@@ -1,4 +1,5 @@
-"""Local OCR with RapidOCR (PP-OCR models shipped in its wheel, run by onnxruntime, offline).
+"""Local OCR with RapidOCR (PP-OCR models shipped in its wheel, run by onnxruntime, offline),
+in a process of its own (core.capture.ocr_worker).
 
 Two choices make it cheap enough to run every few seconds:
 - Only the changed regions are read, not the whole screen (see change.py).
@@ -6,27 +7,42 @@ Two choices make it cheap enough to run every few seconds:
   *shorter* side is 736 px, which turns a 1280 × 64 strip into a 14720 × 736 image. Here the
   limit applies to the longer side and is above any screen region, so a region is read at its
   own size. The text-direction classifier is off: screen text is upright.
-Lines are recognised one at a time (see `_load`). Measured here on a dense 1280 × 800 screen:
-the default full-frame pass 11.6 CPU s, a one-line strip 0.6 CPU s, a 320 × 40 word 0.07 CPU s.
+Lines are recognised one at a time (see ocr_worker.engine). Measured here on a dense 1280 × 800
+screen: the default full-frame pass 11.6 CPU s, a one-line strip 0.6 CPU s, a 320 × 40 word
+0.07 CPU s.
+
+Why a process: in the app's, OCR took the window's time. Its import is ~1.6 s of Python (its
+85 KB model list read twice through OmegaConf) and loads cv2 and onnxruntime, whose
+initialisation holds the GIL for tens of milliseconds; every read runs Python and numpy around
+each onnxruntime call. The window's thread, which needs the GIL for every Python slot, waited
+behind it (bench.gui's stalls while capture started). A process of its own has its own GIL,
+runs at a lower CPU priority (ocr_worker.NICE: a thread cannot be given one, as a thread
+descheduled while holding the GIL froze the window), and gives all its memory back when it
+ends (unload_if_idle, close).
 """
 
+import contextlib
 import logging
+import subprocess
+import sys
 import threading
 import time
+import weakref
 from dataclasses import dataclass
-from typing import Any
+from typing import IO
 
 import numpy as np
 from PIL import Image
 
+from core.capture import ocr_worker
 from core.capture.change import Box
 from core.errors import MnemoError
-from core.native_memory import give_back
 
 log = logging.getLogger(__name__)
 
 MIN_SIDE = 12  # pixels; a region thinner than a line of text holds none
 BAND, OVERLAP = 256, 64  # pixels: tall regions are read in bands (see _bands)
+STOP_WAIT_S = 5  # for the OCR process to end once told to
 
 
 @dataclass(frozen=True)
@@ -37,90 +53,123 @@ class TextLine:
 
 
 class Ocr:
-    """Reads text from screen regions. Loads its models on first use; safe to call from one
-    worker thread at a time (the pipeline has one OCR worker)."""
+    """Reads text from screen regions, in the OCR process, which starts on the first read.
+    Safe to call from one worker thread at a time (the pipeline has one OCR worker)."""
 
     def __init__(self, *, threads: int = 1, min_score: float = 0.5) -> None:
         self.threads = threads
         self.min_score = min_score
-        self._engine: Any = None
+        self.cpu_s = 0.0  # CPU seconds the OCR process spent reading (not this process's)
+        self._worker: _Worker | None = None
         self._lock = threading.Lock()
         self._used_at = 0.0
 
     @property
     def loaded(self) -> bool:
-        return self._engine is not None
+        worker = self._worker
+        return worker is not None and worker.alive
+
+    @property
+    def pid(self) -> int | None:
+        """The OCR process's id while it runs."""
+        worker = self._worker
+        return worker.process.pid if worker is not None and worker.alive else None
 
     def unload_if_idle(self, idle_s: float) -> bool:
-        """Free the models when nothing was read for `idle_s` seconds (a still screen): they
-        hold ~200 MB, and loading them again takes about a second. True if unloaded."""
+        """End the OCR process when nothing was read for `idle_s` seconds (a still screen):
+        it holds ~200 MB, and starting again takes about two seconds. True if ended."""
         with self._lock:
-            if self._engine is None or time.monotonic() - self._used_at < idle_s:
+            if self._worker is None or time.monotonic() - self._used_at < idle_s:
                 return False
-            self._engine = None
-        _give_back_memory()
-        log.info("OCR models unloaded after %.0f s without reading", idle_s)
+            worker, self._worker = self._worker, None
+        worker.stop()
+        log.info("OCR process ended after %.0f s without reading", idle_s)
         return True
 
-    def _load(self) -> Any:
+    def close(self) -> None:
+        """End the OCR process now (capture stops); a later read starts it again."""
         with self._lock:
-            if self._engine is None:
-                try:
-                    from rapidocr import RapidOCR
-                except ImportError as exc:
-                    raise MnemoError(f"OCR is not installed (rapidocr): {exc}") from exc
-                self._engine = RapidOCR(
-                    params={
-                        "Global.use_cls": False,
-                        "Global.log_level": "error",
-                        "Global.text_score": self.min_score,
-                        "Det.limit_type": "max",
-                        "Det.limit_side_len": 4096,
-                        "EngineConfig.onnxruntime.intra_op_num_threads": self.threads,
-                        "EngineConfig.onnxruntime.inter_op_num_threads": 1,
-                        # One line at a time: a batch pads every line to its longest, which
-                        # cost 35% more time and 80 MB more memory on a screen of text here.
-                        "Rec.rec_batch_num": 1,
-                    }
-                )
-            return self._engine
+            worker, self._worker = self._worker, None
+        if worker is not None:
+            worker.stop()
 
     def read(self, image: Image.Image, regions: list[Box] | None = None) -> list[TextLine]:
         """The text lines in `regions` of `image` (all of it when None), in screen pixels,
         in reading order."""
-        engine = self._load()
-        self._used_at = time.monotonic()
         lines: list[TextLine] = []
-        for region in regions or [Box(0, 0, image.width, image.height)]:
-            if min(region.right - region.left, region.bottom - region.top) < MIN_SIDE:
-                continue
-            for band, keep in _bands(region):
-                for line in self._read_one(engine, image, band):
-                    middle = (line.box.top + line.box.bottom) / 2
-                    if keep[0] <= middle < keep[1]:
-                        lines.append(line)
-                _give_back_memory()
+        with self._lock:
+            if self._worker is None or not self._worker.alive:
+                self._worker = _Worker(self.threads, self.min_score)
+            worker = self._worker
+            self._used_at = time.monotonic()
+            for region in regions or [Box(0, 0, image.width, image.height)]:
+                if min(region.right - region.left, region.bottom - region.top) < MIN_SIDE:
+                    continue
+                part = image.crop((region.left, region.top, region.right, region.bottom))
+                try:
+                    found, cpu_s = worker.read(part)
+                except EOFError:
+                    self._worker = None
+                    raise MnemoError(
+                        f"the OCR process ended while reading (exit code {worker.stop()})"
+                    ) from None
+                self.cpu_s += cpu_s
+                for text, (left, top, right, bottom), score in found:
+                    box = Box(
+                        region.left + left, region.top + top, region.left + right,
+                        region.top + bottom,
+                    )  # fmt: skip
+                    lines.append(TextLine(text, box, score))
         return reading_order(lines)
 
-    def _read_one(self, engine: Any, image: Image.Image, region: Box) -> list[TextLine]:
-        result = engine(bgr(image.crop((region.left, region.top, region.right, region.bottom))))
-        lines = []
-        for points, text, score in zip(
-            result.boxes if result.boxes is not None else [],
-            result.txts or (),
-            result.scores or (),
-            strict=False,
-        ):
-            if text.strip():
-                xs, ys = [p[0] for p in points], [p[1] for p in points]
-                box = Box(
-                    region.left + int(min(xs)),
-                    region.top + int(min(ys)),
-                    region.left + int(max(xs)) + 1,
-                    region.top + int(max(ys)) + 1,
-                )
-                lines.append(TextLine(text.strip(), box, float(score)))
-        return lines
+
+class _Worker:
+    """The OCR process and the two ends of its pipe."""
+
+    def __init__(self, threads: int, min_score: float) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", ocr_worker.__name__, str(threads), str(min_score)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+        # However this process ends or forgets it, the OCR process ends too.
+        self._finalizer = weakref.finalize(self, _end, self.process)
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def read(self, image: Image.Image) -> tuple[list[tuple], float]:
+        """The lines of one region (in its pixels) and the CPU seconds they took; EOFError
+        when the process has ended."""
+        rgb = image if image.mode == "RGB" else image.convert("RGB")
+        assert self.process.stdin is not None and self.process.stdout is not None
+        try:
+            ocr_worker.send(self.process.stdin, (rgb.width, rgb.height, rgb.tobytes()))
+        except (BrokenPipeError, OSError):
+            raise EOFError("the OCR process is gone") from None
+        reply = ocr_worker.receive(self.process.stdout)
+        if reply[0] == "error":
+            raise MnemoError(reply[1])
+        return reply[1], reply[2]
+
+    def stop(self) -> int | None:
+        """End the process (its stdin closed, then killed if it lingers); its exit code."""
+        self._finalizer.detach()
+        return _end(self.process)
+
+
+def _end(process: "subprocess.Popen[bytes]") -> int | None:
+    pipes: list[IO[bytes] | None] = [process.stdin, process.stdout]
+    for pipe in pipes:
+        if pipe is not None:
+            with contextlib.suppress(OSError):
+                pipe.close()
+    try:
+        return process.wait(STOP_WAIT_S)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        return process.wait()
 
 
 def _bands(region: Box) -> list[tuple[Box, tuple[float, float]]]:
@@ -142,13 +191,6 @@ def _bands(region: Box) -> list[tuple[Box, tuple[float, float]]]:
         if last:
             return bands
         top += step
-
-
-def _give_back_memory() -> None:
-    """Return the buffers of a read to the system. onnxruntime frees them, but glibc keeps
-    freed memory mapped; after reading a full screen the process stayed at ~400 MB instead of
-    ~150 MB."""
-    give_back()
 
 
 def reading_order(lines: list[TextLine]) -> list[TextLine]:
