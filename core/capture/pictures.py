@@ -159,11 +159,22 @@ class PictureStore:
 
 
 def orphans(data: Path, kept: set[str], *, before: datetime) -> list[Path]:
-    """Pictures under `data`/capture/pictures taken before `before` that no capture keeps
-    (`kept`: paths relative to `data`, as the store records them)."""
+    """Pictures under `data`/capture/pictures taken and written before `before` that no
+    capture keeps (`kept`: paths relative to `data`, as the store records them). A picture
+    written since `before` is left alone whatever its name's time says: an import or a
+    restore may be saving an older picture whose capture it has not stored yet."""
     store = PictureStore(data / "capture" / "pictures")
     return [
         path
         for path, _, taken in store.pictures()
-        if taken < before and str(path.relative_to(data)) not in kept
+        if taken < before
+        and str(path.relative_to(data)) not in kept
+        and _written_before(path, before)
     ]
+
+
+def _written_before(path: Path, when: datetime) -> bool:
+    try:
+        return path.stat().st_mtime < when.timestamp()
+    except OSError:
+        return False  # gone already

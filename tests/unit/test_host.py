@@ -332,7 +332,11 @@ def test_a_picture_a_crash_left_without_its_capture_is_deleted_at_start(data_dir
     fresh = day.parent / "2999-01-01" / "29990101T000000000000-m1.webp"
     fresh.parent.mkdir()
     Image.new("RGB", (8, 8)).save(fresh, "WEBP")
+    # Named for a day long past but written since this start: an import saving a picture
+    # whose capture it has not stored yet.
+    arriving = day / "20261130T101500000003-m1.webp"
+    Image.new("RGB", (8, 8)).save(arriving, "WEBP")
     host._writer.submit(host._sweep_pictures).result()
     host.close()
-    assert kept.exists() and fresh.exists()
+    assert kept.exists() and fresh.exists() and arriving.exists()
     assert not orphan.exists()
