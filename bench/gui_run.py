@@ -21,6 +21,7 @@ T0 = float(os.environ.get("MNEMO_BENCH_T0", time.time()))
 HEARTBEAT_MS = 10
 LONG_S = 0.05  # stalls longer than this are listed with when they began
 REST_S = 75  # after the chat and the ingestion: capture on, someone typing in the notes
+STOP_AFTER_MS = 300  # after the second question: its search is under way (~1 s here)
 MODEL_FILES = (".gguf", ".onnx", ".safetensors", ".bin")
 
 
@@ -35,9 +36,21 @@ class FirstPaint(QObject):
         return False
 
 
+def sched_ms() -> tuple[float, float]:
+    """The calling thread's time on a CPU and waiting for one (ready to run, but every core
+    busy), in ms, from Linux's schedstat; zeros where there is none."""
+    try:
+        ran, waited, _slices = Path("/proc/thread-self/schedstat").read_text().split()
+    except (OSError, ValueError):
+        return 0.0, 0.0
+    return int(ran) / 1e6, int(waited) / 1e6
+
+
 class Heartbeat:
     """A 10 ms timer on the GUI thread; the longest gap between two ticks is the longest
-    time the GUI thread could not run (a freeze a user would feel)."""
+    time the GUI thread could not run (a freeze a user would feel). Each stall over LONG_S
+    is listed as [s since start, ms, ms on a CPU, ms waiting for a CPU]: the GUI thread busy,
+    the machine's cores busy, or (the rest) the thread blocked, mostly waiting for the GIL."""
 
     def __init__(self) -> None:
         self.timer = QTimer()
@@ -47,25 +60,31 @@ class Heartbeat:
         self.worst = 0.0
         self.ticks = 0
         self.started = 0.0
-        self.long: list[tuple[float, float]] = []  # (s since start, ms) of stalls over LONG_S
+        self.sched = (0.0, 0.0)
+        self.long: list[tuple[float, ...]] = []
 
     def start(self) -> None:
         self.last = self.started = time.perf_counter()
+        self.sched = sched_ms()
         self.timer.start()
 
     def reset(self) -> None:
         """Forget the worst gap so far, and a gap under way (work done on purpose)."""
         self.worst, self.last = 0.0, time.perf_counter()
+        self.sched = sched_ms()
 
     def stop(self) -> None:
         self.timer.stop()
 
     def _tick(self) -> None:
         now = time.perf_counter()
+        sched = sched_ms()
         if now - self.last > LONG_S:
-            self.long.append((round(self.last - self.started, 2), round((now - self.last) * 1e3)))
+            ran, waited = (round(b - a) for a, b in zip(self.sched, sched, strict=True))
+            gap = round((now - self.last) * 1e3)
+            self.long.append((round(self.last - self.started, 2), gap, ran, waited))
         self.worst = max(self.worst, now - self.last)
-        self.last = now
+        self.last, self.sched = now, sched
         self.ticks += 1
 
 
@@ -102,11 +121,31 @@ class GcPauses:
             self._named.append((info["generation"], took, threading.current_thread().name))
 
 
-def rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
+def rss_mb(pid: int | str = "self") -> float:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:  # ended meanwhile
+        return 0.0
+    for line in status.splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def helpers() -> list[int]:
+    """The processes this one started and that still run (the OCR process)."""
+    found: list[int] = []
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            found += [int(pid) for pid in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return found
+
+
+def total_rss_mb() -> float:
+    """The app's resident memory and its helper processes' (OCR reads in one of its own)."""
+    return rss_mb() + sum(rss_mb(pid) for pid in helpers())
 
 
 def rss_parts() -> dict[str, int]:
@@ -184,7 +223,7 @@ def main() -> None:
         heartbeat.stop()
         figures["max_gui_stall_ms"] = round(heartbeat.worst * 1000, 1)
         figures["heartbeats"] = heartbeat.ticks
-        figures["gui_stalls_over_50_ms"] = heartbeat.long  # [s after capture began, ms]
+        figures["gui_stalls_over_50_ms"] = heartbeat.long  # [s after capture began, ms, …]
         figures["gc_max_pause_ms"] = round(pauses.worst() * 1000, 1)
         figures["gc_full_collections"] = pauses.full()
         figures["gc_pauses_over_20_ms"] = pauses.long()  # [generation, ms, thread]
@@ -194,8 +233,10 @@ def main() -> None:
         from agents import entities
         from core.native_memory import malloc_mb
 
-        figures["rss_mb_steady"] = round(rss_mb())
-        figures["rss_mb_by_part"] = rss_parts()
+        figures["rss_mb_steady"] = round(total_rss_mb())
+        figures["rss_mb_app_process"] = round(rss_mb())
+        figures["rss_mb_helper_processes"] = [round(rss_mb(pid)) for pid in helpers()]
+        figures["rss_mb_by_part"] = rss_parts()  # of the app's process
         figures["malloc_mb"] = malloc_mb()  # in use, and freed but kept
         capture = mnemo.host._capture  # instrumented: is OCR loaded now?
         figures["ocr_loaded"] = bool(capture is not None and capture.ocr and capture.ocr.loaded)
@@ -207,6 +248,16 @@ def main() -> None:
         figures["capture"] = status.get("state")
         figures["captures_stored"] = status.get("stored")
         figures["capture_frames_excluded"] = status.get("excluded")
+        if figures["chat_model_used"]:
+            report()
+        else:
+            tasks.run(lambda _ctx: load_model(mnemo.host.chat_model), on_done=with_model)
+
+    def with_model(_result: Any) -> None:
+        figures["rss_mb_with_chat_model"] = round(total_rss_mb())
+        report()
+
+    def report() -> None:
         print(json.dumps(figures), flush=True)
         mnemo.quit()
 
@@ -229,6 +280,8 @@ def main() -> None:
         state["first"] = None
         chat.input.setPlainText(text)
         chat.send()
+        if state["question"] == 2:
+            QTimer.singleShot(STOP_AFTER_MS, lambda: stop("search"))
 
     def retrieved(_notes: int) -> None:
         if state["question"] == 1:
@@ -240,15 +293,29 @@ def main() -> None:
         state["first"] = time.perf_counter()
         if state["question"] == 1:
             figures["chat_first_token_ms"] = round((state["first"] - state["sent"]) * 1000)
+        elif getattr(chat.answer_stream, "job", None) is not None:
+            stop("answer")  # a model writes it: Stop while it does
+
+    def stop(during: str) -> None:
+        """Stop on the second answer, while it is searched or written: how long until the pane
+        is free again and the model's job (if it had one) has ended. The bundled model's
+        answers are drawn from the notes, in one piece and with no job of the model: they are
+        stopped during their search."""
+        if state["question"] != 2 or "stopped_during" in figures or not chat.busy:
             return
-        # Stop on the second answer: how long until its job ends and the model is free.
-        job = chat.answer_stream.job
+        job = getattr(chat.answer_stream, "job", None)
+        figures["stopped_during"] = during
         pressed = time.perf_counter()
-        figures["stopped_mid_answer"] = not job.done
-        job.on_done(
-            lambda: figures.update(stop_to_idle_ms=round((time.perf_counter() - pressed) * 1000, 1))
-        )
         chat.stop()
+        figures["busy_after_stop"] = chat.busy
+
+        def idle() -> None:
+            figures["stop_to_idle_ms"] = round((time.perf_counter() - pressed) * 1000, 1)
+
+        if job is None:
+            idle()
+        else:
+            job.on_done(idle)
 
     def answered(_answer: Any) -> None:
         if state["question"] == 1:
@@ -257,7 +324,7 @@ def main() -> None:
         if state["ingested"]:
             finish()
 
-    def model_loaded(_result: Any) -> None:
+    def begin(_result: Any) -> None:
         activate_window("Notes")  # still the one in use when capture starts
         mnemo.set_capture("start")
         heartbeat.start()
@@ -272,14 +339,23 @@ def main() -> None:
         # The notes window takes the focus, as if clicked, so capture has something to read
         # (Mnemo's own window is never recorded); Mnemo's stays on screen, painting.
         activate_window("Notes")
-        chat_model = host.chat_model
+        # A model that answers and writes memories is loaded first, as the first question
+        # would. The bundled 135M model does neither (its answers and memories are drawn from
+        # the notes by code): the app never loads it for this work, so it is loaded only at
+        # the end, to time its load and report the memory with it.
+        figures["chat_model_used"] = not host.chat_model.small
+
+        def ready(_ctx: Any) -> None:
+            if figures["chat_model_used"]:
+                load_model(host.chat_model)
+            host.wait_for_startup_work()
+
+        tasks.run(ready, on_done=begin)
+
+    def load_model(chat_model: Any) -> None:
         loading = time.perf_counter()
-
-        def load(_ctx: Any) -> None:
-            chat_model.complete([{"role": "user", "content": "Hi"}], max_tokens=1)
-            figures["model_load_ms"] = round((time.perf_counter() - loading) * 1000)
-
-        tasks.run(load, on_done=model_loaded)
+        chat_model.complete([{"role": "user", "content": "Hi"}], max_tokens=1)
+        figures["model_load_ms"] = round((time.perf_counter() - loading) * 1000)
 
     chat.streamed.connect(streamed)
     chat.retrieved.connect(retrieved)

@@ -288,9 +288,17 @@ def main() -> None:
         heartbeat.start()
         pauses.reset()
         try:
-            browser(mnemo, figures, heartbeat)
-            graph(mnemo, figures, heartbeat)
-            timeline(mnemo, folder, figures, heartbeat)
+            parts_at = {}  # when each part began, in s after the heartbeat started
+            for part, measure in (
+                ("browser", lambda: browser(mnemo, figures, heartbeat)),
+                ("graph", lambda: graph(mnemo, figures, heartbeat)),
+                ("timeline", lambda: timeline(mnemo, folder, figures, heartbeat)),
+            ):
+                parts_at[part] = round(time.perf_counter() - heartbeat.started, 2)
+                measure()
+            figures["parts_began_s"] = parts_at
+            # [s after the heartbeat started, ms, ms on a CPU, ms waiting for one]
+            figures["gui_stalls_over_50_ms"] = heartbeat.long
             parts = ("browser", "graph_reload", "graph", "timeline")
             figures["max_gui_stall_ms_views"] = max(
                 figures[f"{part}_max_gui_stall_ms"] for part in parts
