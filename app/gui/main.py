@@ -23,6 +23,7 @@ from app.gui.bridge import Bridge
 from app.gui.collector import Collector
 from app.gui.style import apply_style
 from app.gui.window import MainWindow
+from core.llm import builds
 from core.native_memory import give_back, limit_arenas
 
 log = logging.getLogger(__name__)
@@ -332,6 +333,9 @@ class MnemoApp(QObject):
             model = "Model: ready" if service.loaded else "Model: loads with the first question"
         if service is not None and service.pending:
             model += f" · {service.pending} waiting"
+        build = builds.current()
+        if build is not None:
+            model += f" · {build.label}"
         self.window.set_model_state(model)
         error = self._needs_user
         if self.tray is not None:

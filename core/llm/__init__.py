@@ -7,8 +7,20 @@ before anything imports llama_cpp.
 """
 
 import os
+from types import ModuleType
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+def llama_cpp() -> ModuleType:
+    """llama_cpp, imported once its build is chosen (core.llm.builds): every import of it in
+    Mnemo goes through here, so the library loaded is the one chosen."""
+    from core.llm import builds
+
+    builds.ensure()
+    import llama_cpp as module
+
+    return module
 
 
 def default_threads() -> int:
@@ -28,6 +40,4 @@ def batch_threads(threads: int) -> int:
 
 def gpu_offload() -> bool:
     """Whether this llama.cpp build can offload layers to a GPU (CUDA, Metal, Vulkan...)."""
-    import llama_cpp
-
-    return bool(llama_cpp.llama_supports_gpu_offload())
+    return bool(llama_cpp().llama_supports_gpu_offload())

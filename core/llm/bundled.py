@@ -115,8 +115,9 @@ def requantize(source: Path, target: Path, kind: str) -> None:
     """Write `source` quantized as `kind` (a llama.cpp file type such as "Q8_0") to `target`."""
     import logging as _logging
 
-    import llama_cpp
+    from core.llm import llama_cpp as loaded
 
+    llama_cpp = loaded()
     params = llama_cpp.llama_model_quantize_default_params()
     params.ftype = getattr(llama_cpp, f"LLAMA_FTYPE_MOSTLY_{kind}")
     params.allow_requantize = True

@@ -50,10 +50,10 @@ class StructuredOutputError(ModelError):
 @functools.cache
 def grammar_for(schema: type[BaseModel]) -> Any:
     """The llama.cpp grammar for a pydantic model, built once per model class."""
-    from llama_cpp import LlamaGrammar
-
     try:
-        return LlamaGrammar.from_json_schema(json.dumps(schema.model_json_schema()), verbose=False)
+        return core.llm.llama_cpp().LlamaGrammar.from_json_schema(
+            json.dumps(schema.model_json_schema()), verbose=False
+        )
     except (AssertionError, ValueError, KeyError, RecursionError) as exc:
         raise SchemaNotSupported(f"{schema.__name__}'s JSON Schema has no grammar: {exc}") from exc
 
@@ -62,8 +62,7 @@ def load_llama(
     path: Path | str, *, n_ctx: int = 4096, gpu_layers: int = -1, threads: int = 0
 ) -> Any:
     """Load a GGUF chat model, offloading `gpu_layers` (-1: all) when the build has a GPU."""
-    import llama_cpp
-
+    llama_cpp = core.llm.llama_cpp()
     read_header(path)  # a clear error for a missing, truncated or foreign file
     threads = threads or core.llm.default_threads()
     return llama_cpp.Llama(
@@ -349,8 +348,7 @@ class LlamaChat(ChatModel):
         temperature: float,
         schema: type[BaseModel] | None,
     ) -> Generator[str, None, None]:
-        import llama_cpp
-
+        llama_cpp = core.llm.llama_cpp()
         before = llama_cpp.llama_perf_context(model._ctx.ctx)
         if self._give_way is not None:
             try:
@@ -411,6 +409,7 @@ def _prefill(model: Any, messages: list[Message], give_way: Callable[[], bool]) 
 def _prompt_tokens(model: Any, messages: list[Message]) -> list[int]:
     """The prompt's tokens as llama-cpp-python's chat template handler makes them ([] when the
     model has no template in its metadata)."""
+    core.llm.llama_cpp()  # its build chosen (loaded already: a model is given)
     from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
     template = model.metadata.get("tokenizer.chat_template")

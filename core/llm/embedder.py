@@ -55,9 +55,7 @@ class LlamaEmbedder:
 
     def _model(self) -> Any:
         if self._llama is None:
-            from llama_cpp import Llama
-
-            self._llama = Llama(
+            self._llama = core.llm.llama_cpp().Llama(
                 model_path=str(self.model_path),
                 embedding=True,
                 n_ctx=512,

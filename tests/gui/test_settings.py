@@ -19,6 +19,7 @@ from app.gui.settings.pages import (
     PrivacyPage,
 )
 from core.capture.redact import configure, redact
+from core.llm import builds
 from tests.gui.conftest import screenshot
 from tests.standins import HubStandIn, write_gguf
 
@@ -172,10 +173,19 @@ def test_models_page_switches_the_chat_model_without_a_restart(mnemo, qtbot) -> 
     assert "smollm2-135m" in names and "all-minilm-l6-v2" not in names
     assert models.embedding.currentText() == "all-minilm-l6-v2"
     screenshot(dialog, "settings-models")
+    # The llama.cpp build in use (chosen at start, core.llm.builds), here and in the status
+    # bar; the builds to choose from: automatic, and the one this checkout installed.
+    chosen = builds.current()
+    assert chosen is not None and f"In use: {chosen.label}" in models.build_in_use.text()
+    choices = [models.build.itemData(i) for i in range(models.build.count())]
+    assert choices == ["auto", chosen.build.variant] and models.build.currentData() == "auto"
+    qtbot.waitUntil(lambda: chosen.label in mnemo.window.model_label.text(), timeout=10_000)
     before = mnemo.host.chat_model
     models.gpu_layers.setValue(0)
+    models.build.setCurrentIndex(1)
     apply(dialog, qtbot)
     assert saved(mnemo)["models"]["gpu_layers"] == 0
+    assert saved(mnemo)["models"]["llama_build"] == chosen.build.variant
     assert mnemo.host.chat_model is not before  # the next question uses the new settings
 
 

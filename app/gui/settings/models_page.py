@@ -41,11 +41,19 @@ class ModelsPage(Page):
         self.threads = QSpinBox()
         self.threads.setRange(0, 256)
         self.threads.setSpecialValueText("all cores but one")
+        self.build = QComboBox()
+        self.build.setToolTip(
+            "Which llama.cpp build runs the models: automatic picks a GPU build where one "
+            "works, else the best for this CPU. A change applies at the next start."
+        )
+        self.build_in_use = note(_build_in_use())
         form = QFormLayout()
         form.addRow("Chat model", self.chat)
         form.addRow("Embedding model", self.embedding)
         form.addRow("GPU layers", self.gpu_layers)
         form.addRow("CPU threads", self.threads)
+        form.addRow("llama.cpp build", self.build)
+        form.addRow("", self.build_in_use)
 
         self.downloads = DownloadBox(host)
         self.downloads.downloaded.connect(self._downloaded)
@@ -66,9 +74,25 @@ class ModelsPage(Page):
             combo.addItem(current)
         self.gpu_layers.setValue(settings.models.gpu_layers)
         self.threads.setValue(settings.models.threads)
-        self.task = tasks.run(lambda _ctx: self.host.models(), on_done=self._fill, parent=self)
+        self.build.clear()
+        self.build.addItem("Automatic", "auto")
+        self.build.setCurrentIndex(0)
+        self._build_choice = settings.models.llama_build
+        self.task = tasks.run(self._read, on_done=self._fill, parent=self)
 
-    def _fill(self, entries: list[tuple[Any, str]]) -> None:
+    def _read(self, _ctx: tasks.Context) -> tuple[list[tuple[Any, str]], list[Any]]:
+        from core.llm import builds
+
+        return self.host.models(), builds.here()
+
+    def _fill(self, found: tuple[list[tuple[Any, str]], list[Any]]) -> None:
+        entries, builds = found
+        for build in builds:
+            if self.build.findData(build.variant) < 0:
+                self.build.addItem(build.label(), build.variant)
+        if self.build.findData(self._build_choice) < 0:  # chosen, but not in this install
+            self.build.addItem(self._build_choice, self._build_choice)
+        self.build.setCurrentIndex(self.build.findData(self._build_choice))
         chosen = {"chat": self.chat.currentText(), "embedding": self.embedding.currentText()}
         self.list.clear()
         for combo in (self.chat, self.embedding):
@@ -88,12 +112,22 @@ class ModelsPage(Page):
         settings.models.embedding = self.embedding.currentText()
         settings.models.gpu_layers = self.gpu_layers.value()
         settings.models.threads = self.threads.value()
+        settings.models.llama_build = self.build.currentData() or "auto"
 
     def _downloaded(self, name: str) -> None:
         """Offer the new model as the chat model (saved with Apply)."""
         if self.chat.findText(name) < 0:
             self.chat.addItem(name)
         self.chat.setCurrentText(name)
+
+
+def _build_in_use() -> str:
+    from core.llm import builds
+
+    chosen = builds.current()
+    if chosen is None:
+        return "In use: chosen when the models first load."
+    return f"In use: {chosen.label} ({chosen.why})."
 
 
 class DownloadBox(QGroupBox):
