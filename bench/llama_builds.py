@@ -3,13 +3,14 @@
     python -m bench.llama_builds [--tokens 64] [--runs 3] [--no-qemu]
 
 Each variant of packaging/llama_builds.py (built there if missing, ~5-12 min each on 2 cores)
-decodes the bundled chat model greedily in a process of its own (core.llm.probe --tokens),
-`--runs` times; today's reference, the `-march=native` build that `make` made before the
-variants (found in pip's wheel cache), is measured beside them where it is there. Then, under
+decodes the bundled chat model greedily in a process of its own (core.llm.probe --tokens; the
+Vulkan build with every layer on Mesa's lavapipe, a software Vulkan device, here), `--runs`
+times; the reference, the `-march=native` build that `make` made before the variants (found in
+pip's wheel cache), is measured beside them where it is there. Mnemo's choice of build
+(core.llm.builds) is shown with lavapipe visible and with no GPU. Then, under
 `qemu-x86_64 -cpu Nehalem` (a CPU without AVX; Debian's qemu-user): the compatible build must
-decode there, the AVX2 build must die there (SIGILL), and Mnemo's choice of build
-(core.llm.builds, with its probes run under the emulator) must pick the compatible one and say
-why. Prints a table, then one JSON line.
+decode there, the AVX2 build must die there (SIGILL), and Mnemo's choice, its probes run under
+the emulator, must pick the compatible one and say why. Prints a table, then one JSON line.
 """
 
 import argparse
@@ -26,7 +27,8 @@ from pathlib import Path
 from bench.report import report
 
 ROOT = Path(__file__).resolve().parent.parent
-VARIANTS = ("cpu-avx2", "cpu-compat")
+VARIANTS = ("cpu-avx2", "cpu-compat", "vulkan")
+LAVAPIPE = {"GGML_VK_VISIBLE_DEVICES": "0"}  # ggml skips a CPU's Vulkan device unless named
 NEHALEM = ["qemu-x86_64", "-cpu", "Nehalem"]
 TARGETS = {"decode_avx2_vs_native": "≥ 0.9", "avx_free_ok": "true", "avx2_refused_ok": "true"}
 
@@ -57,10 +59,11 @@ def native_libs(dest: Path) -> Path | None:
     return None
 
 
-def decode(lib: Path, tokens: int, wrapper: list[str] | None = None) -> dict:
-    env = {**os.environ, "LLAMA_CPP_LIB_PATH": str(lib)}
+def decode(lib: Path, tokens: int, wrapper: list[str] | None = None, *, gpu: bool = False) -> dict:
+    env = {**os.environ, "LLAMA_CPP_LIB_PATH": str(lib), **(LAVAPIPE if gpu else {})}
+    where = ["--gpu"] if gpu else []
     done = subprocess.run(
-        [*(wrapper or []), sys.executable, "-m", "core.llm.probe", "--tokens", str(tokens)],
+        [*(wrapper or []), sys.executable, "-m", "core.llm.probe", *where, "--tokens", str(tokens)],
         env=env,
         capture_output=True,
         text=True,
@@ -75,7 +78,7 @@ def decode(lib: Path, tokens: int, wrapper: list[str] | None = None) -> dict:
         return {"ok": False, "why": (done.stderr or "no output").strip()[-300:]}
 
 
-def choice_under(wrapper: list[str], root: Path, cache: Path) -> dict:
+def choice_under(wrapper: list[str], root: Path, cache: Path, extra: dict | None = None) -> dict:
     """Mnemo's choice among the builds in `root`, its probes run under `wrapper`."""
     code = (
         "import json; from core.llm import builds; c = builds.choose();"
@@ -86,6 +89,7 @@ def choice_under(wrapper: list[str], root: Path, cache: Path) -> dict:
         "MNEMO_LLAMA_BUILDS": str(root),
         "MNEMO_LLAMA_PROBE_WRAPPER": " ".join(wrapper),
         "XDG_CACHE_HOME": str(cache),  # what the probes find is kept here, not in the user's
+        **(extra or {}),
     }
     env.pop("MNEMO_LLAMA_BUILD", None)
     done = subprocess.run(
@@ -112,7 +116,7 @@ def main() -> None:
             libs["native"] = native
         texts = {}
         for name, lib in libs.items():
-            runs = [decode(lib, args.tokens) for _ in range(args.runs)]
+            runs = [decode(lib, args.tokens, gpu=name == "vulkan") for _ in range(args.runs)]
             speeds = [run["decode_tok_s"] for run in runs if run.get("ok")]
             figures[f"decode_tok_s_{name}"] = statistics.median(speeds) if speeds else None
             figures[f"decode_tok_s_{name}_runs"] = speeds
@@ -121,8 +125,13 @@ def main() -> None:
             figures["decode_avx2_vs_native"] = round(
                 (figures["decode_tok_s_cpu-avx2"] or 0) / figures["decode_tok_s_native"], 2
             )
-        figures["same_text_compat_as_avx2"] = texts["cpu-compat"] == texts["cpu-avx2"]
-        figures["text_cpu-avx2"] = texts["cpu-avx2"]
+        for name in texts:
+            figures[f"text_{name}"] = texts[name]
+        # The Vulkan build's choice: lavapipe (Mesa's software device) is a GPU to it only
+        # when named; a machine without a GPU must get a CPU build.
+        cache = Path(tmp) / "cache"
+        figures["chosen_with_lavapipe"] = choice_under([], root, cache / "1", LAVAPIPE)
+        figures["chosen_without_gpu"] = choice_under([], root, cache / "2")
         if not args.no_qemu:
             if shutil.which(NEHALEM[0]) is None:
                 raise SystemExit("qemu-x86_64 is missing: apt-get install qemu-user (or --no-qemu)")
@@ -133,7 +142,7 @@ def main() -> None:
             figures["avx2_under_nehalem"] = (
                 f"signal {refused['signal']}" if "signal" in refused else refused
             )
-            chosen = choice_under(NEHALEM, root, Path(tmp) / "cache")
+            chosen = choice_under(NEHALEM, root, cache / "3")
             figures["chosen_under_nehalem"] = chosen
             figures["avx2_refused_ok"] = chosen.get("variant") == "cpu-compat" and (
                 "SIGILL" in str(chosen.get("why"))

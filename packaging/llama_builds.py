@@ -7,6 +7,7 @@
 Variants (the pinned sdist of pyproject.toml, compiled by pip with CMAKE_ARGS):
   cpu-avx2    x86-64-v3: AVX, AVX2, FMA, F16C, BMI2 (about 2013 on); dev setup, tests and CI
   cpu-compat  x86-64-v2: SSE4.2 and no AVX, for older and low-end CPUs
+  vulkan      cpu-avx2 and Vulkan, for AMD, Intel and NVIDIA GPUs (glslc and new headers)
 
 Never `-march=native` (a build that runs only on the machine that made it, and here one with
 AMX that the sandbox refuses) nor a bare `-DGGML_NATIVE=OFF`, which quietly means AVX2, and
@@ -60,7 +61,95 @@ VARIANTS: dict[str, tuple[tuple[str, ...], list[str], str]] = {
         "CPU (AVX2)",
     ),
     "cpu-compat": (("sse4_2",), _flags(()), "CPU (compatible, no AVX)"),
+    # AMD, Intel and NVIDIA GPUs through their drivers' Vulkan loader; its CPU part is
+    # cpu-avx2's. Needs glslc and Vulkan headers with vk::LayerSettingEXT (vulkan_headers).
+    "vulkan": (
+        ("sse4_2", "avx", "avx2", "fma", "f16c", "bmi2"),
+        [*_flags(("AVX", "AVX2", "FMA", "F16C", "BMI2")), "-DGGML_VULKAN=ON"],
+        "Vulkan",
+    ),
 }
+# Debian 12's libvulkan-dev (1.3.239) lacks what ggml-vulkan uses (vk::LayerSettingEXT);
+# Debian 13's headers work with Debian 12's loader and glslc (measured: ../shared/DESIGN.md).
+VULKAN_HEADERS_SUITE = "trixie"
+
+
+def vulkan_headers() -> list[str]:
+    """CMake arguments naming Vulkan headers new enough for ggml-vulkan: the system's where
+    they are, else Debian 13's libvulkan-dev unpacked into the build cache (downloaded once
+    with a private apt list; nothing is installed)."""
+    system = Path("/usr/include/vulkan/vulkan_structs.hpp")
+    if system.is_file() and "LayerSettingEXT" in system.read_text(errors="replace"):
+        return []
+    if os.environ.get("VULKAN_SDK"):
+        return [f"-DVulkan_INCLUDE_DIR={os.environ['VULKAN_SDK']}/include"]
+    folder = cache_dir() / f"vulkan-headers-{VULKAN_HEADERS_SUITE}"
+    include = folder / "usr" / "include"
+    if (include / "vulkan" / "vulkan_structs.hpp").is_file():
+        return [f"-DVulkan_INCLUDE_DIR={include}"]
+    if shutil.which("apt-get") is None or shutil.which("dpkg-deb") is None:
+        raise SystemExit(
+            "llama_builds: the Vulkan headers here lack vk::LayerSettingEXT; install the "
+            "Vulkan SDK (1.3.275 or later) and set VULKAN_SDK"
+        )
+    print(f"llama_builds: fetching Debian {VULKAN_HEADERS_SUITE}'s Vulkan headers", file=sys.stderr)
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        (work / "sources.list").write_text(f"deb {_debian_mirror()} {VULKAN_HEADERS_SUITE} main\n")
+        (work / "cache" / "archives" / "partial").mkdir(parents=True)
+        (work / "lists" / "partial").mkdir(parents=True)
+        apt = [
+            "apt-get",
+            "-q",
+            f"-oDir::Etc::SourceList={work / 'sources.list'}",
+            "-oDir::Etc::SourceParts=/dev/null",
+            f"-oDir::State::Lists={work / 'lists'}",
+            f"-oDir::Cache={work / 'cache'}",
+            "-oDebug::NoLocking=1",
+        ]
+        subprocess.run([*apt, "update"], check=True, stdout=sys.stderr)
+        subprocess.run([*apt, "download", "libvulkan-dev"], check=True, cwd=work, stdout=sys.stderr)
+        (deb,) = work.glob("libvulkan-dev_*.deb")
+        unpacked = work / "unpacked"
+        subprocess.run(["dpkg-deb", "-x", deb, unpacked], check=True)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(folder, ignore_errors=True)
+        shutil.move(unpacked, folder)
+    return [f"-DVulkan_INCLUDE_DIR={include}"]
+
+
+def _debian_mirror() -> str:
+    for sources in (Path("/etc/apt/sources.list.d/debian.sources"), Path("/etc/apt/sources.list")):
+        try:
+            text = sources.read_text()
+        except OSError:
+            continue
+        found = re.search(r"^URIs:\s*(\S+)|^deb\s+(?:\[[^]]*\]\s+)?(\S+)", text, re.MULTILINE)
+        if found:
+            return found[1] or found[2]
+    return "http://deb.debian.org/debian"
+
+
+# What a Vulkan build needs besides headers: Debian's packages, by a file each installs.
+VULKAN_NEEDS = {
+    "glslc": "/usr/bin/glslc",
+    "libvulkan-dev": "/usr/lib/x86_64-linux-gnu/libvulkan.so",
+    "spirv-headers": "/usr/share/cmake/SPIRV-Headers/SPIRV-HeadersConfig.cmake",
+}
+
+
+def cmake_args(variant: str) -> list[str]:
+    """The variant's CMake arguments, with what this machine needs to build it."""
+    flags = VARIANTS[variant][1]
+    if variant != "vulkan":
+        return flags
+    missing = [name for name, path in VULKAN_NEEDS.items() if not Path(path).exists()]
+    if missing and not os.environ.get("VULKAN_SDK"):
+        raise SystemExit(
+            f"llama_builds: the Vulkan build needs {', '.join(missing)} "
+            f"(apt-get install {' '.join(missing)}), or the Vulkan SDK with VULKAN_SDK set"
+        )
+    return [*flags, *vulkan_headers()]
 
 
 def pinned_version() -> str:
@@ -112,7 +201,7 @@ def wheel(variant: str, python: str = sys.executable) -> Path:
     found = sorted(folder.glob("llama_cpp_python-*.whl"))
     if found:
         return found[-1]
-    flags = VARIANTS[variant][1]
+    flags = cmake_args(variant)
     print(f"llama_builds: compiling llama-cpp-python {version} ({variant})", file=sys.stderr)
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "CMAKE_ARGS": " ".join(flags)}

@@ -1,7 +1,8 @@
 """Try a llama.cpp build in a process of its own: `python -m core.llm.probe [--cpu|--gpu]
 [--tokens N]`.
 
-`--tokens N` decodes N tokens greedily and adds the text and the decode speed.
+`--tokens N` decodes N tokens greedily (every layer on the GPU with `--gpu`) and adds the
+text and the decode speed.
 
 Run by core.llm.builds with LLAMA_CPP_LIB_PATH set to the build's folder: it loads the
 library, lists ggml's devices, loads the bundled chat model (one layer on the GPU for a GPU
@@ -57,7 +58,7 @@ def run(gpu: bool, tokens: int = 1) -> dict:
     model = llama_cpp.Llama(
         str(chat_model_path()),
         n_ctx=64,
-        n_gpu_layers=1 if gpu else 0,
+        n_gpu_layers=(1 if tokens == 1 else -1) if gpu else 0,  # a measurement: all of it
         n_threads=1,
         verbose=False,
     )
