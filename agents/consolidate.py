@@ -129,6 +129,7 @@ class Consolidator:
             and other_id not in gone
         ]
         others = self.store.get_many(duplicates)
+        alike: set[str] = set()
         for other_id in duplicates:
             if other_id not in others:
                 continue
@@ -140,7 +141,9 @@ class Consolidator:
                 (memory, others[other_id]) if first == memory.id else (others[other_id], memory)
             )
             try:
-                self._merge(older, newer)
+                if not self._merge(older, newer):
+                    alike.add(other_id)  # the same, not in conflict: kept apart for room
+                    continue
             except MnemoError as exc:
                 report.errors.append(f"merging {newer.id} into {older.id}: {exc}")
                 continue
@@ -150,16 +153,19 @@ class Consolidator:
                 return
             memory = self.store.get(older.id)
         if memory.type == MemoryType.SEMANTIC:
-            self._flag_conflicts(memory, report, gone)
+            self._flag_conflicts(memory, report, gone | alike)
 
     def _flag_conflicts(self, memory: Memory, report: ConsolidationReport, gone: set[str]) -> None:
-        """Other semantic memories of the same name that were not merged disagree with it."""
+        """Other semantic memories of the same name that were not merged disagree with it
+        (`gone`: merged, or alike)."""
         for other in same_name(self.store, str(getattr(memory, "name", "")), besides=memory.id):
             if other not in gone and not self._linked(memory.id, other):
                 self.store.link(memory.id, other, "conflicts")
                 report.conflicts.append((memory.id, other))
 
-    def _merge(self, older: Memory, newer: Memory) -> None:
+    def _merge(self, older: Memory, newer: Memory) -> bool:
+        """Merge `newer` into `older` (True), or keep both (False) where `older` has no room
+        for what `newer` adds: the newer one is deleted only once its text is kept."""
         target, fields = DETAILS[MemoryType(older.type)]
         if target is not None:
             current = str(getattr(older, target) or "")
@@ -171,7 +177,10 @@ class Consolidator:
                 and text.lower() not in older.search_text().lower()
             ]
             if added:
-                merged = "\n".join(x for x in (current, *added) if x)[:DETAILS_LIMIT]
+                merged = "\n".join(x for x in (current, *added) if x)
+                if len(merged) > DETAILS_LIMIT:
+                    log.info("kept %s beside %s: no room to merge its text", newer.id, older.id)
+                    return False
                 self.store.update(
                     older.id,
                     {target: merged},
@@ -191,6 +200,7 @@ class Consolidator:
         self.store.delete(
             newer.id, cause=f"merged into {older.id}", actor=ACTOR, expect_rev=newer.rev
         )
+        return True
 
     def _linked(self, a: str, b: str) -> bool:
         return any({link.src, link.dst} == {a, b} for link in self.store.links(a))

@@ -72,6 +72,24 @@ def test_an_edit_made_while_consolidation_merges_is_kept(store: MemoryStore, mon
     assert "Likes tuna and salmon" in store.get(older.id).details  # type: ignore[attr-defined]
 
 
+def test_a_duplicate_whose_text_has_no_room_left_is_kept_beside_it(store: MemoryStore) -> None:
+    """Found by bench.reliability: near-duplicates merged one after another into one memory
+    filled its details, and the text of the next was cut off as it was deleted."""
+    from agents.consolidate import DETAILS_LIMIT
+
+    full = ("Miso is the user's grey cat. " * 100)[: DETAILS_LIMIT - 5]
+    older = store.add(
+        SemanticMemory(name="Miso", summary="Miso is the user's grey cat", details=full)
+    )
+    newer = store.add(
+        SemanticMemory(name="Miso", summary="Miso is the user's grey cat", details="Likes tuna")
+    )
+    report = Consolidator(store, duplicate_similarity=0.85).run()  # hashing: 0.874
+    assert report.merged == [] and report.errors == [] and report.conflicts == []
+    assert store.get(newer.id).details == "Likes tuna"  # type: ignore[attr-defined]
+    assert store.get(older.id).details == full  # type: ignore[attr-defined]
+
+
 def test_same_name_that_disagrees_is_flagged_not_merged(store: MemoryStore) -> None:
     a = store.add(SemanticMemory(name="Ana", summary="Ana works as a nurse in Porto"))
     b = store.add(SemanticMemory(name="ana", summary="Ana is a software engineer at a bank"))
