@@ -26,6 +26,12 @@ def window_folder(argv: Sequence[str]) -> tuple[bool, str | None]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["probe-llama"]:  # core.llm.builds tries a build this way when frozen
+        from core.llm.probe import main as probe
+
+        sys.argv[1:] = args[1:]
+        probe()
+        return 0
     window, folder = window_folder(args)
     if window:
         os.umask(0o077)  # everything Mnemo writes is for its user's eyes only

@@ -242,6 +242,12 @@ def cmd_reindex(host: Host, args: argparse.Namespace) -> int:
 # -- parser -------------------------------------------------------------------------------
 
 
+def cmd_selftest(_host: None, args: argparse.Namespace) -> int:
+    from app.selftest import run
+
+    return 0 if run(window=not args.no_window) else EXIT_REFUSED
+
+
 def _add_filters(parser: argparse.ArgumentParser, *, sensitivity: bool) -> None:
     parser.add_argument("--type", "-t", action="append", help="memory type (repeatable)")
     parser.add_argument("--since", help="from this time: 2024-05-01, 2024-05-01T14:30, 7d, 12h")
@@ -348,6 +354,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     command("stats", cmd_stats, "counts and sizes of the store")
     command("reindex", cmd_reindex, "rebuild the vector index from SQLite")
+    p = command(
+        "selftest",
+        cmd_selftest,
+        "use every native part for real in a temporary folder (llama.cpp and the models, "
+        "SQLite and LanceDB, spaCy, OCR, a Qt window, the keyring), a line each",
+    )
+    p.add_argument("--no-window", action="store_true", help="skip the Qt window (no display)")
+    p.set_defaults(needs_store=False)
     cli_transfer.add_commands(sub)
 
     cli_models.add_commands(sub)
