@@ -5,8 +5,11 @@ wait for what the commands import (LanceDB and pyarrow alone take seconds).
 """
 
 import os
+import runpy
 import sys
 from collections.abc import Sequence
+
+from core.child import RUN_MODULE
 
 
 def window_folder(argv: Sequence[str]) -> tuple[bool, str | None]:
@@ -26,11 +29,9 @@ def window_folder(argv: Sequence[str]) -> tuple[bool, str | None]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    if args[:1] == ["probe-llama"]:  # core.llm.builds tries a build this way when frozen
-        from core.llm.probe import main as probe
-
-        sys.argv[1:] = args[1:]
-        probe()
+    if args[:1] == [RUN_MODULE] and len(args) > 1:  # a child process of a frozen app
+        sys.argv[:] = args[1:]
+        runpy.run_module(args[1], run_name="__main__", alter_sys=True)
         return 0
     window, folder = window_folder(args)
     if window:

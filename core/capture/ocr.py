@@ -24,7 +24,6 @@ ends (unload_if_idle, close).
 import contextlib
 import logging
 import subprocess
-import sys
 import threading
 import time
 import weakref
@@ -36,6 +35,7 @@ from PIL import Image
 
 from core.capture import ocr_worker
 from core.capture.change import Box
+from core.child import module_command
 from core.errors import MnemoError
 
 log = logging.getLogger(__name__)
@@ -128,7 +128,7 @@ class _Worker:
 
     def __init__(self, threads: int, min_score: float) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", ocr_worker.__name__, str(threads), str(min_score)],
+            module_command(ocr_worker.__name__, str(threads), str(min_score)),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
         )

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import platformdirs
 
+from core.child import module_command
 from core.errors import MnemoError
 
 log = logging.getLogger(__name__)
@@ -181,13 +182,9 @@ def _write_cache(cache: dict[str, dict]) -> None:
 
 
 def probe_command() -> list[str]:
-    """How to start the probe: the app itself when frozen (it has no `-m`), under
-    MNEMO_LLAMA_PROBE_WRAPPER when set (an emulator of another CPU, as bench.llama_builds
-    runs it: `qemu-x86_64 -cpu Nehalem`)."""
-    wrapper = shlex.split(os.environ.get(WRAPPER_ENV, ""))
-    if getattr(sys, "frozen", False):
-        return [*wrapper, sys.executable, "probe-llama"]
-    return [*wrapper, sys.executable, "-m", "core.llm.probe"]
+    """How to start the probe (core.child), under MNEMO_LLAMA_PROBE_WRAPPER when set (an
+    emulator of another CPU, as bench.llama_builds runs it: `qemu-x86_64 -cpu Nehalem`)."""
+    return [*shlex.split(os.environ.get(WRAPPER_ENV, "")), *module_command("core.llm.probe")]
 
 
 def probe(build: Build) -> dict:
@@ -256,7 +253,9 @@ def choose(choice: str | None = None, builds: list[Build] | None = None) -> Chos
     refused: list[str] = []
     for variant in GPU_ORDER:
         for build in (b for b in builds if b.variant == variant):
-            if lacking(build, flags):
+            missing = lacking(build, flags)
+            if missing:
+                refused.append(f"{build.label()}: this CPU lacks {', '.join(missing)}")
                 continue
             found = verdict(build, flags)
             if found["ok"]:

@@ -79,6 +79,7 @@ def test_without_a_gpu_the_best_cpu_build_for_this_cpu_is_chosen(
     chosen = builds.choose(builds=here)
     assert chosen.build.variant == "cpu-compat" and probed == ["cpu-compat"]
     assert "CPU (AVX2): this CPU lacks avx, avx2, fma, f16c, bmi2" in chosen.why
+    assert "Vulkan: this CPU lacks avx, avx2, fma, f16c, bmi2" in chosen.why
 
 
 def test_a_build_chosen_by_name_that_cannot_run_here_is_refused_with_the_reason(
@@ -146,3 +147,36 @@ def test_a_library_that_does_not_load_fails_its_probe_with_the_reason(tmp_path: 
     broken = folder(tmp_path, "cpu-compat")
     found = builds.probe(broken)
     assert found["ok"] is False and "libllama.so" in found["why"]
+
+
+def test_a_frozen_app_runs_the_probe_through_its_own_executable() -> None:
+    """A bundle has no `python -m`: its executable runs the module (core.child), as `mnemo
+    --run-module` does here."""
+    import subprocess
+
+    from core.child import RUN_MODULE
+
+    done = subprocess.run(
+        [sys.executable, "-m", "app.cli", RUN_MODULE, "core.llm.probe", "--cpu"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert json.loads(done.stdout.splitlines()[-1]) == {"ok": True, "device": "", "why": ""}
+
+
+def test_frozen_commands_name_the_executable_and_the_module(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from core.child import module_command
+
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "executable", "/opt/mnemo/mnemo")
+    assert module_command("core.capture.ocr_worker", "1") == [
+        "/opt/mnemo/mnemo",
+        "--run-module",
+        "core.capture.ocr_worker",
+        "1",
+    ]
+    monkeypatch.setenv(builds.WRAPPER_ENV, "qemu-x86_64 -cpu Nehalem")
+    assert builds.probe_command()[:4] == ["qemu-x86_64", "-cpu", "Nehalem", "/opt/mnemo/mnemo"]
