@@ -73,8 +73,10 @@ def test_an_edit_made_while_consolidation_merges_is_kept(store: MemoryStore, mon
 
 
 def test_a_duplicate_whose_text_has_no_room_left_is_kept_beside_it(store: MemoryStore) -> None:
-    """Found by bench.reliability: near-duplicates merged one after another into one memory
-    filled its details, and the text of the next was cut off as it was deleted."""
+    """Near-duplicates merged one after another into one memory filled its details, and the
+    text of the next was cut off as it was deleted (found while reading bench.reliability's
+    report, whose own two 'lost' writes were in fact memories merged into one that the
+    workload then deleted)."""
     from agents.consolidate import DETAILS_LIMIT
 
     full = ("Miso is the user's grey cat. " * 100)[: DETAILS_LIMIT - 5]
