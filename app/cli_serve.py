@@ -3,12 +3,11 @@
 import argparse
 import json
 import logging
-import shutil
 import sys
-from pathlib import Path
 from typing import Any
 
 from agents.host import Host
+from core.child import app_command
 from core.paths import data_dir
 
 log = logging.getLogger(__name__)
@@ -79,9 +78,12 @@ def _print_config(args: argparse.Namespace) -> int:
     from core.settings import Settings
 
     folder = data_dir(args.data_dir)
-    command = shutil.which("mnemo") or str(Path(sys.executable).with_name("mnemo"))
+    command, *first = app_command()
     # The folder always named: a client starts the server without this shell's environment.
-    server: dict[str, Any] = {"command": command, "args": ["--data-dir", str(folder), "mcp"]}
+    server: dict[str, Any] = {
+        "command": command,
+        "args": [*first, "--data-dir", str(folder), "mcp"],
+    }
     how = "The client starts `mnemo mcp` itself. For HTTP: mnemo mcp --http --print-config"
     if args.http:  # only then is a token made
         port = Settings.load(folder).serve.port if args.port is None else args.port

@@ -5,11 +5,11 @@ second data folder set up for testing does not hijack the login.
 """
 
 import os
-import shutil
 import sys
 from importlib import resources
 from pathlib import Path
 
+from core.child import app_command
 from core.errors import MnemoError
 
 ENTRY = "mnemo.desktop"
@@ -23,8 +23,7 @@ def autostart_dir() -> Path:
 def command(data_dir: Path) -> str:
     """The command line the entry runs, quoted as the Desktop Entry spec wants for Exec
     (double quotes; backslash before " ` $ and \\; % doubled)."""
-    mnemo = shutil.which("mnemo")
-    parts = [mnemo] if mnemo else [sys.executable, "-m", "app.cli"]
+    parts = app_command()
     return " ".join(_quote(part) for part in [*parts, "--data-dir", str(data_dir)])
 
 

@@ -43,3 +43,21 @@ def test_the_login_entry_quotes_a_folder_with_spaces(monkeypatch, tmp_path: Path
     assert autostart.is_enabled()
     autostart.set_enabled(False, folder)
     assert not path.exists() and not autostart.is_enabled()
+
+
+def test_the_login_entry_and_client_configs_start_a_bundle_or_an_appimage_itself(
+    monkeypatch, tmp_path: Path
+) -> None:
+    """Frozen, the bundle's executable is the app; in an AppImage, the AppImage file (its
+    mount point changes with every run)."""
+    from core.child import app_command
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.delenv("APPIMAGE", raising=False)
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "executable", "/opt/mnemo/mnemo")
+    assert app_command() == ["/opt/mnemo/mnemo"]
+    assert autostart.command(tmp_path).startswith(f"/opt/mnemo/mnemo --data-dir {tmp_path}")
+    monkeypatch.setenv("APPIMAGE", "/home/me/Apps/Mnemo x86_64.AppImage")
+    assert app_command() == ["/home/me/Apps/Mnemo x86_64.AppImage"]
+    assert autostart.command(tmp_path).startswith('"/home/me/Apps/Mnemo x86_64.AppImage" ')
