@@ -21,7 +21,13 @@ SYSPKGS := xvfb openbox xauth trayer libxcb-cursor0 libxkbcommon-x11-0 libxcb-ic
 	libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 \
 	libxcb-xkb1 libegl1 libgl1 libfontconfig1 libdbus-1-3 fonts-dejavu-core
 
-.PHONY: setup sysdeps run test lint format bench clean
+# What `make package` needs besides setup: PyInstaller, and for the Vulkan build of llama.cpp
+# (packaging/llama_builds.py) its shader compiler and headers.
+PKGDEPS := glslc libvulkan-dev spirv-headers
+PACKAGE_VARIANTS := cpu-avx2 cpu-compat vulkan
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+
+.PHONY: setup sysdeps run test lint format bench clean package
 
 setup: $(STAMP)
 
@@ -56,6 +62,25 @@ run: setup
 test: setup sysdeps
 	$(PY) -m pytest -q; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests"; exit 0; fi; exit $$rc
+
+# The Linux bundle (PyInstaller onedir) in dist/mnemo/, with every llama.cpp build in
+# PACKAGE_VARIANTS (each compiled once, ~5-12 min on 2 cores, then kept), and its tarball.
+# The bundle's own selftest runs last: a part the freezer left out fails here, not for a user.
+package: setup
+	@missing=$$(for p in $(PKGDEPS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		echo "make: installing what the Vulkan build needs: $$missing"; \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; fi
+	$(PY) -m pip install -q 'pyinstaller==6.22.3'
+	rm -rf build/llama_builds dist/mnemo
+	for v in $(PACKAGE_VARIANTS); do \
+		$(PY) packaging/llama_builds.py libs $$v build/llama_builds/$$v >/dev/null || exit 1; done
+	MNEMO_LLAMA_BUILDS_DIR=$(CURDIR)/build/llama_builds $(PY) -m PyInstaller --noconfirm --log-level WARN \
+		--distpath dist --workpath build/pyinstaller packaging/mnemo.spec
+	tar -C dist -czf dist/mnemo-$(VERSION)-linux-x86_64.tar.gz mnemo
+	dist/mnemo/mnemo selftest $$( [ -n "$$DISPLAY" ] || echo --no-window )
 
 lint: setup
 	$(VENV)/bin/ruff check .
