@@ -162,7 +162,7 @@ def pinned_version() -> str:
     raise SystemExit("pyproject.toml pins no llama-cpp-python==VERSION")
 
 
-def cpu_flags() -> set[str]:
+def cpu_flags() -> set[str]:  # as core.llm.builds reads them: this runs before it installs
     try:
         text = Path("/proc/cpuinfo").read_text()
     except OSError:

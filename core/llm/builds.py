@@ -251,29 +251,29 @@ def choose(choice: str | None = None, builds: list[Build] | None = None) -> Chos
             raise BuildUnavailable(f"no llama.cpp build {choice!r} here (there is: {have})")
         return _checked(build, flags, "chosen in Settings")
     refused: list[str] = []
-    for variant in GPU_ORDER:
-        for build in (b for b in builds if b.variant == variant):
-            missing = lacking(build, flags)
-            if missing:
-                refused.append(f"{build.label()}: this CPU lacks {', '.join(missing)}")
-                continue
-            found = verdict(build, flags)
-            if found["ok"]:
-                return Chosen(build, found["device"], "a GPU was found")
-            refused.append(f"{build.label()}: {found['why']}")
-    cpus = [b for b in builds if not b.gpu]
-    cpus.sort(key=lambda b: -len(b.needs))  # the build that uses the most of the CPU first
-    for build in cpus:
-        missing = lacking(build, flags)
-        if missing:
-            refused.append(f"{build.label()}: this CPU lacks {', '.join(missing)}")
-            continue
-        found = verdict(build, flags)
-        if found["ok"]:
-            why = "; ".join(["the best for this CPU", *refused])
-            return Chosen(build, "", why)
-        refused.append(f"{build.label()}: {found['why']}")
+    gpus = sorted((b for b in builds if b.gpu), key=lambda b: GPU_ORDER.index(b.variant))
+    for build in gpus:
+        found = _passes(build, flags, refused)
+        if found:
+            return Chosen(build, found["device"], "a GPU was found")
+    # The CPU builds, the one that uses the most of the CPU first.
+    for build in sorted((b for b in builds if not b.gpu), key=lambda b: -len(b.needs)):
+        if _passes(build, flags, refused):
+            return Chosen(build, "", "; ".join(["the best for this CPU", *refused]))
     raise BuildUnavailable("no llama.cpp build runs here: " + "; ".join(refused))
+
+
+def _passes(build: Build, flags: set[str], refused: list[str]) -> dict | None:
+    """The probe's verdict where `build` runs here; else None, and why in `refused`."""
+    missing = lacking(build, flags)
+    if missing:
+        refused.append(f"{build.label()}: this CPU lacks {', '.join(missing)}")
+        return None
+    found = verdict(build, flags)
+    if not found["ok"]:
+        refused.append(f"{build.label()}: {found['why']}")
+        return None
+    return found
 
 
 def _checked(build: Build, flags: set[str], why: str) -> Chosen:
