@@ -147,26 +147,6 @@ class Host(CaptureMixin, WorkMixin, ReadsMixin):
             elif not self.owner.read_only:
                 log.info("background work is owned by process %s", self.owner.owner_pid())
 
-    def _choose_llama_build(self) -> None:
-        """Point llama-cpp-python at the build to load (core.llm.builds), before any model
-        loads: the one chosen in Settings, or the best that runs here. Its probe of a build
-        it has not tried runs in a child process, once per build and CPU."""
-        from core.llm import builds
-
-        chosen = (self._settings or Settings.load(self.data_dir)).models.llama_build
-        try:
-            builds.ensure(chosen)
-            return
-        except builds.BuildUnavailable as exc:
-            if chosen == "auto":  # memories still open and search by keyword; models cannot
-                self.alert("No llama.cpp build runs here", str(exc))
-                return
-            self.alert("llama.cpp build", f"{exc}: the best build for this machine is used")
-        try:
-            builds.ensure("auto")
-        except builds.BuildUnavailable as exc:
-            self.alert("No llama.cpp build runs here", str(exc))
-
     def _repair(self) -> None:
         def indexing(done: int, total: int) -> None:
             self.progress("Indexing memories", done, total)

@@ -14,7 +14,17 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from agents.host import Host
-from app import cli_agents, cli_backup, cli_capture, cli_graph, cli_models, cli_serve, cli_transfer
+from app import (
+    cli_agents,
+    cli_backup,
+    cli_capture,
+    cli_graph,
+    cli_models,
+    cli_search,
+    cli_serve,
+    cli_transfer,
+    selftest,
+)
 from app import cli_output as out
 from core.capture.pictures import picture_file
 from core.errors import Ambiguous, MnemoError, NotFound
@@ -22,13 +32,10 @@ from core.memory.models import (
     MEMORY_MODELS,
     MemoryType,
     Source,
-    SourceKind,
     parse_memory,
 )
 from core.paths import ENV_VAR, data_dir
 from core.store.memories import check_fields
-from core.store.search import SearchFilters
-from core.timeutil import parse_when
 
 EXIT_REFUSED, EXIT_USAGE, EXIT_NOT_FOUND = 1, 2, 3
 
@@ -62,20 +69,6 @@ def parse_assignments(kind: MemoryType, pairs: Sequence[str]) -> dict[str, Any]:
         else:
             values[key] = [value] if is_list and not isinstance(value, list) else value
     return values
-
-
-def _filters(args: argparse.Namespace) -> SearchFilters:
-    return SearchFilters.make(
-        types=args.type,
-        since=parse_when(args.since) if args.since else None,
-        until=parse_when(args.until) if args.until else None,
-        source_apps=args.app,
-        sensitivities=getattr(args, "sensitivity", None),
-        max_sensitivity=getattr(args, "max_sensitivity", None),
-    )
-
-
-# -- commands -----------------------------------------------------------------------------
 
 
 def cmd_add(host: Host, args: argparse.Namespace) -> int:
@@ -170,47 +163,6 @@ def cmd_delete(host: Host, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_list(host: Host, args: argparse.Namespace) -> int:
-    filters = _filters(args)
-    memories = host.store.memories(
-        types=filters.types,
-        since=filters.since,
-        until=filters.until,
-        source_app=args.app[0] if args.app else None,
-        limit=args.limit,
-    )
-    if args.json_out:
-        out.emit_json([out.memory_json(m) for m in memories])
-    else:
-        for memory in memories:
-            print(out.memory_row(memory))
-    return 0
-
-
-def cmd_search(host: Host, args: argparse.Namespace) -> int:
-    query = " ".join(args.query)
-    hits = []
-    if args.within in ("all", "memories"):
-        hits = host.search(query, filters=_filters(args), limit=args.limit)
-    inputs = []
-    if args.within in ("all", "sources"):
-        inputs = host.search_sources(
-            query,
-            since=parse_when(args.since) if args.since else None,
-            until=parse_when(args.until) if args.until else None,
-            kinds=args.source_kind or None,
-            limit=args.limit,
-        )
-    if args.json_out:
-        out.emit_json([out.hit_json(h) for h in hits] + [out.source_hit_json(h) for h in inputs])
-    else:
-        if args.within != "sources":
-            out.print_hits(hits, explain=args.explain)
-        if args.within != "memories":
-            out.print_source_hits(inputs)
-    return 0
-
-
 def cmd_history(host: Host, args: argparse.Namespace) -> int:
     versions = host.store.history(args.id)
     if args.json_out:
@@ -240,29 +192,6 @@ def cmd_reindex(host: Host, args: argparse.Namespace) -> int:
 
 
 # -- parser -------------------------------------------------------------------------------
-
-
-def cmd_selftest(_host: None, args: argparse.Namespace) -> int:
-    from app.selftest import run
-
-    return 0 if run(window=not args.no_window) else EXIT_REFUSED
-
-
-def _add_filters(parser: argparse.ArgumentParser, *, sensitivity: bool) -> None:
-    parser.add_argument("--type", "-t", action="append", help="memory type (repeatable)")
-    parser.add_argument("--since", help="from this time: 2024-05-01, 2024-05-01T14:30, 7d, 12h")
-    parser.add_argument("--until", help="up to this time (same forms as --since)")
-    parser.add_argument("--app", action="append", help="source application (repeatable)")
-    if sensitivity:
-        parser.add_argument(
-            "--sensitivity",
-            action="append",
-            choices=["low", "medium", "high"],
-            help="only these sensitivities (repeatable; non-vault memories count as low)",
-        )
-        parser.add_argument(
-            "--max-sensitivity", choices=["low", "medium", "high"], help="at most this sensitive"
-        )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -320,32 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
         "else was made from them; without it they stay, and a vault item's stay hidden",
     )
 
-    p = command("list", cmd_list, "list memories, newest first")
-    _add_filters(p, sensitivity=False)
-    p.add_argument("--limit", "-n", type=int, default=50)
-
-    p = command(
-        "search",
-        cmd_search,
-        "hybrid keyword + vector + recency search over memories and what was said or seen",
-    )
-    p.add_argument("query", nargs="+")
-    _add_filters(p, sensitivity=True)
-    p.add_argument(
-        "--in",
-        dest="within",
-        choices=["all", "memories", "sources"],
-        default="all",
-        help="memories, the kept inputs (chat turns, captures, files), or both (default)",
-    )
-    p.add_argument(
-        "--source-kind",
-        action="append",
-        choices=[k.value for k in SourceKind],
-        help="only these kinds of input (repeatable)",
-    )
-    p.add_argument("--limit", "-n", type=int, default=10)
-    p.add_argument("--explain", action="store_true", help="show each ranking's contribution")
+    cli_search.add_commands(sub)
 
     p = command("history", cmd_history, "show every change to a memory")
     p.add_argument("id")
@@ -354,14 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     command("stats", cmd_stats, "counts and sizes of the store")
     command("reindex", cmd_reindex, "rebuild the vector index from SQLite")
-    p = command(
-        "selftest",
-        cmd_selftest,
-        "use every native part for real in a temporary folder (llama.cpp and the models, "
-        "SQLite and LanceDB, spaCy, OCR, a Qt window, the keyring), a line each",
-    )
-    p.add_argument("--no-window", action="store_true", help="skip the Qt window (no display)")
-    p.set_defaults(needs_store=False)
+    selftest.add_commands(sub)
     cli_transfer.add_commands(sub)
 
     cli_models.add_commands(sub)

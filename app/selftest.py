@@ -6,12 +6,14 @@ app does (llama.cpp on the chosen build, the embedding model, SQLite and LanceDB
 a Qt window, the keyring) and prints one line per part; it exits 1 when any part fails.
 """
 
+import argparse
 import sys
 import tempfile
 import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from core.memory.models import SemanticMemory
 
@@ -153,3 +155,17 @@ def run(*, window: bool = True, out: Callable[[str], None] = print) -> bool:
             out(f"{mark}  {name:<10}  {said}  [{took:.1f} s]")
     out("selftest: every part works" if ok else "selftest: FAILED (the traceback is above)")
     return ok
+
+
+def add_commands(sub: Any) -> None:
+    help = (
+        "use every native part for real in a temporary folder (llama.cpp and the models, "
+        "SQLite and LanceDB, spaCy, OCR, a Qt window, the keyring), a line each"
+    )
+    p = sub.add_parser("selftest", help=help, description=help)
+    p.add_argument("--no-window", action="store_true", help="skip the Qt window (no display)")
+    p.set_defaults(func=_command, needs_store=False)
+
+
+def _command(_host: None, args: argparse.Namespace) -> int:
+    return 0 if run(window=not args.no_window) else 1
