@@ -5,7 +5,6 @@ models) is created and started on a worker, and the chat pane is enabled when it
 answers. Closing the window hides it to the tray; Quit (tray menu, Ctrl+Q) ends the app.
 """
 
-import hashlib
 import logging
 import os
 import sys
@@ -15,12 +14,13 @@ from typing import Any
 
 from PySide6.QtCore import QByteArray, QObject, QSettings, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtNetwork import QLocalServer, QLocalSocket
+from PySide6.QtNetwork import QLocalServer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from app.gui import tasks, tray
 from app.gui.bridge import Bridge
 from app.gui.collector import Collector
+from app.gui.single_instance import answer, instance_name, raise_running
 from app.gui.style import apply_style
 from app.gui.window import MainWindow
 from core.llm import builds
@@ -31,24 +31,6 @@ STATUS_MS = 1000
 TRIM_MS = 30_000  # how often memory freed by the native libraries goes back to the system
 QUIT_WAIT_S = 10.0  # at most, for other workers to end once the host is closed
 GIL_SWITCH_S = 0.001  # how often the status bar reads the host's in-memory state
-
-
-def instance_name(folder: Path) -> str:
-    """One running app per data folder (and user): the local socket's name."""
-    digest = hashlib.sha1(str(folder.resolve()).encode()).hexdigest()[:12]
-    return f"mnemo-{os.getuid() if hasattr(os, 'getuid') else 0}-{digest}"
-
-
-def raise_running(name: str) -> bool:
-    """Ask a running instance to show its window; True if one answered."""
-    socket = QLocalSocket()
-    socket.connectToServer(name)
-    if not socket.waitForConnected(500):
-        return False
-    socket.write(b"raise\n")
-    socket.waitForBytesWritten(500)
-    socket.disconnectFromServer()
-    return True
 
 
 class MnemoApp(QObject):
@@ -384,7 +366,7 @@ def main(argv: Sequence[str] | None = None, *, folder: str | None = None) -> int
             return 0
         QLocalServer.removeServer(name)
         server.listen(name)
-    server.newConnection.connect(lambda: _answer(server, mnemo))
+    server.newConnection.connect(lambda: answer(server, mnemo))
     if mnemo.tray is None:
         mnemo.window.statusBar().showMessage(
             "This desktop has no system tray: closing the window quits Mnemo.", 30_000
@@ -395,10 +377,3 @@ def main(argv: Sequence[str] | None = None, *, folder: str | None = None) -> int
         )
     mnemo.start()
     return app.exec()
-
-
-def _answer(server: QLocalServer, mnemo: MnemoApp) -> None:
-    socket = server.nextPendingConnection()
-    if socket is not None:
-        socket.readyRead.connect(lambda: (socket.readAll(), mnemo.show_window()))
-        socket.disconnected.connect(socket.deleteLater)

@@ -15,7 +15,8 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtNetwork import QLocalServer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from app.gui.main import MnemoApp, instance_name, raise_running
+from app.gui.main import MnemoApp
+from app.gui.single_instance import instance_name, raise_running
 from core.errors import NotFound
 from core.llm.service import Priority
 from core.memory import SemanticMemory
@@ -208,13 +209,13 @@ def test_closing_the_window_hides_it_to_the_tray(mnemo: MnemoApp, qtbot) -> None
 
 
 def test_a_second_start_raises_the_running_window(mnemo: MnemoApp, qtbot) -> None:
-    from app.gui.main import _answer
+    from app.gui.single_instance import answer
 
     name = instance_name(mnemo.folder) + "-test"
     server = QLocalServer()
     QLocalServer.removeServer(name)
     assert server.listen(name)
-    server.newConnection.connect(lambda: _answer(server, mnemo))
+    server.newConnection.connect(lambda: answer(server, mnemo))
     mnemo.window.hide()
     raised = threading.Event()
 
