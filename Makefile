@@ -1,6 +1,6 @@
 # `make run` and `make test` work on a fresh machine: they create .venv when missing, install
-# everything (llama-cpp-python compiles from source the first time, ~12 min on 2 cores; pip's
-# wheel cache makes later installs fast) and are no-ops when nothing changed.
+# everything (llama.cpp compiles from source the first time, ~6 min on 2 cores, and is kept
+# in ~/.cache/mnemo-build; see LLAMA_VARIANT) and are no-ops when nothing changed.
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
