@@ -198,7 +198,11 @@ class Consolidator:
         # Only the version merged in: an edit made since (by the user, in another process)
         # keeps the memory, and the next run merges it with that edit.
         self.store.delete(
-            newer.id, cause=f"merged into {older.id}", actor=ACTOR, expect_rev=newer.rev
+            newer.id,
+            cause=f"merged into {older.id}",
+            actor=ACTOR,
+            expect_rev=newer.rev,
+            merged_into=older.id,
         )
         return True
 

@@ -41,6 +41,7 @@ class Shown:
 
     lock_errors: list[str] = field(default_factory=list)
     other_errors: list[str] = field(default_factory=list)
+    merged_away: list[str] = field(default_factory=list)  # commands on merged memories
     commands: int = 0
     lock = threading.Lock()
 
@@ -51,7 +52,11 @@ class Shown:
                 self.other_errors.append(f"{argv[0]}: no answer in {CLI_TIMEOUT_S} s")
                 return
             text = result.stderr + result.stdout
-            if "locked" in text.lower():
+            if result.returncode != 0 and "was merged into" in text:
+                # The workload's own stale id: consolidation merged that memory meanwhile,
+                # and the message says where it went (what a user would need to know).
+                self.merged_away.append(f"{' '.join(argv[:2])}: {_first_error(text)}")
+            elif "locked" in text.lower():
                 self.lock_errors.append(f"{' '.join(argv[:2])}: {_first_error(text)}")
             elif result.returncode != 0 or "unexpected error" in text:
                 self.other_errors.append(f"{' '.join(argv[:2])}: {_first_error(text)}")
@@ -286,6 +291,7 @@ def run(seconds: float, seed: int = 1) -> dict[str, Any]:
         **{f"host_{k}": v for k, v in host_figures.items()},
         "lock_errors_shown": len(shown.lock_errors),
         "other_errors_shown": len(shown.other_errors),
+        "commands_on_merged_memories": len(shown.merged_away),
         "concurrent_lost_writes": len(lost),
         "concurrent_merged_by_consolidation": len(set(merged) & set(results.get("state", {}))),
         "concurrent_corrupt_dbs": int(bool(corrupt)),

@@ -118,6 +118,7 @@ def run(trials: int, fuzz_cases: int, minutes: float, seed: int = 1) -> dict[str
         "concurrent_commands": together["concurrent_commands"],
         "lock_errors_shown": together["lock_errors_shown"],
         "other_errors_shown": together["other_errors_shown"],
+        "commands_on_merged_memories": together["commands_on_merged_memories"],
         "maintenance_runs": together["maintenance_runs"],
         "maintenance_overlaps": together["maintenance_overlaps"],
         "secret_canary_leaks": kills["secret_canary_leaks"],

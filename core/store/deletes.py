@@ -23,6 +23,7 @@ from core.store.changes import ChangeHub
 from core.store.db import Database
 from core.store.rows import insert_sql
 from core.store.vectors import VectorIndex
+from core.timeutil import now, to_iso
 
 log = logging.getLogger(__name__)
 PURGE_DELAY_S = 5.0
@@ -66,13 +67,15 @@ class DeletesMixin:
         cause: str = "deleted",
         actor: str = "user",
         expect_rev: int | None = None,
+        merged_into: str | None = None,
     ) -> Deletion:
         """Remove a memory everywhere: its row, keyword index entries, versions, provenance
         links, graph edges and vector. Core blocks cannot be deleted, only emptied. Returns
         what went, for `undelete`.
 
         With `expect_rev`, only if the memory is still at that revision (raises Changed): a
-        merge must not delete an edit made, by another process, after it read the memory."""
+        merge must not delete an edit made, by another process, after it read the memory.
+        `merged_into`: the memory that took this one in, recorded (ids only) for `resolve`."""
         memory = self.get(ref)
         if memory.type == MemoryType.CORE:
             raise InvalidInput("core blocks cannot be deleted; clear one with: edit core:<label>")
@@ -94,6 +97,11 @@ class DeletesMixin:
                     h for h in deletion.graph_history if {h["node"], h["other"]} & went
                 ]
                 db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('purge_pending', '1')")
+                if merged_into is not None:
+                    db.execute(
+                        "INSERT OR REPLACE INTO merged (id, into_id, merged_at) VALUES (?, ?, ?)",
+                        [memory.id, merged_into, to_iso(now())],
+                    )
             removed = self._in_order(self.vectors.delete, [memory.id])
         removed.result()
         log.info("deleted memory %s (%s) by %s: %s", memory.id, memory.type, actor, cause)

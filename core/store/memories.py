@@ -211,7 +211,29 @@ class MemoryStore(WritesMixin, DeletesMixin, SourcesMixin, GraphMixin, RepairMix
             if found is None:
                 raise NotFound(f"no core block {label!r}: the blocks are human and persona")
             return found
-        return id_from_prefix(self.db, "memories", ref, "memory")
+        try:
+            return id_from_prefix(self.db, "memories", ref, "memory")
+        except NotFound:
+            self._say_where_merged(ref)
+            raise
+
+    def _say_where_merged(self, ref: str) -> None:
+        """Raise NotFound naming where a memory consolidation merged away went (if it was)."""
+        into, seen = ref.strip().lower(), set[str]()
+        while into not in seen and len(seen) < 20:  # merged into one merged in turn
+            seen.add(into)
+            row = self.db.query("SELECT into_id FROM merged WHERE id = ?", [into])
+            if not row:
+                break
+            into = row[0]["into_id"]
+        if len(seen) == 1:
+            return
+        if self.db.query("SELECT 1 FROM memories WHERE id = ?", [into]):
+            raise NotFound(
+                f"memory {ref!r} was merged into {into} (a near-duplicate) by consolidation; "
+                f"see it with: mnemo show {into}"
+            )
+        raise NotFound(f"memory {ref!r} was merged into {into}, which was deleted since")
 
     def get(self, ref: str, *, reveal: bool = False) -> Memory:
         """One memory by id or prefix. Vault secrets are decrypted only when `reveal` is set."""

@@ -294,6 +294,15 @@ def own_pictures(db: sqlite_utils.Database) -> None:
         )
 
 
+def merged_memories(db: sqlite_utils.Database) -> None:
+    """Which memory consolidation merged each near-duplicate into (ids only, no content), so
+    a later `mnemo edit` or `show` of a merged id says where it went instead of only that
+    it is not there."""
+    db.execute(
+        "CREATE TABLE merged (id TEXT PRIMARY KEY, into_id TEXT NOT NULL, merged_at TEXT NOT NULL)"
+    )
+
+
 MIGRATIONS: list[Migration] = [
     initial_schema,
     source_search_text,
@@ -302,4 +311,5 @@ MIGRATIONS: list[Migration] = [
     graph_history,
     vault_lines,
     own_pictures,
+    merged_memories,
 ]

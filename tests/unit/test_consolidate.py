@@ -5,9 +5,11 @@ import json
 import time
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from agents.consolidate import Consolidator, schedule
+from core.errors import NotFound
 from core.memory import EpisodicMemory, SemanticMemory
 from core.memory.models import Source, SourceKind
 from core.store.memories import MemoryStore
@@ -44,8 +46,14 @@ def test_near_duplicates_merge_into_the_older_with_history(store: MemoryStore) -
     assert newer.id in version.cause and version.actor == "agent:consolidation"
     assert store.get(other.id)  # unrelated memories stay
 
+    # Asked for later (an edit from another process), the merged id says where it went.
+    with pytest.raises(NotFound, match=f"was merged into {older.id}.*mnemo show {older.id}"):
+        store.update(newer.id, {"details": "Likes salmon"})
     assert Consolidator(store).run().merged == []  # the merged memory is looked at once more
     assert Consolidator(store).run().checked == 0  # nothing changed since the last run
+    store.delete(older.id)
+    with pytest.raises(NotFound, match=f"was merged into {older.id}, which was deleted since"):
+        store.get(newer.id)
 
 
 def test_an_edit_made_while_consolidation_merges_is_kept(store: MemoryStore, monkeypatch) -> None:
