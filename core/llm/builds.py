@@ -159,7 +159,25 @@ def _key(build: Build, flags: set[str]) -> str:
         stat = path.stat()
         parts.append(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}")
     parts.append(" ".join(sorted(flags)))
+    if build.gpu:
+        parts += _gpu_fingerprint()
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
+# What a GPU probe's answer depends on besides the build: the devices it may use and the
+# drivers installed (a driver installed later must be found, not a "no GPU" kept forever).
+GPU_ENV = ("GGML_VK_VISIBLE_DEVICES", "CUDA_VISIBLE_DEVICES", "VK_ICD_FILENAMES")
+GPU_PLACES = ("/usr/share/vulkan/icd.d", "/etc/vulkan/icd.d", "/dev/dri", "/proc/driver/nvidia")
+
+
+def _gpu_fingerprint() -> list[str]:
+    found = [f"{name}={os.environ.get(name, '')}" for name in GPU_ENV]
+    for place in map(Path, GPU_PLACES):
+        try:
+            found += [f"{p}:{p.stat().st_mtime_ns}" for p in sorted(place.iterdir())]
+        except OSError:
+            continue
+    return found
 
 
 def _read_cache() -> dict[str, dict]:

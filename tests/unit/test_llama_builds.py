@@ -180,3 +180,18 @@ def test_frozen_commands_name_the_executable_and_the_module(
     ]
     monkeypatch.setenv(builds.WRAPPER_ENV, "qemu-x86_64 -cpu Nehalem")
     assert builds.probe_command()[:4] == ["qemu-x86_64", "-cpu", "Nehalem", "/opt/mnemo/mnemo"]
+
+
+def test_a_gpu_probe_is_asked_again_when_the_devices_it_may_use_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ "No GPU found" is kept for this machine as it is: a device made visible (or a driver
+    installed) is looked for again."""
+    vulkan = folder(tmp_path, "vulkan")
+    probed = scripted(monkeypatch, AVX2_CPU, {"vulkan": {"ok": False, "device": "", "why": "none"}})
+    monkeypatch.delenv("GGML_VK_VISIBLE_DEVICES", raising=False)
+    builds.verdict(vulkan, AVX2_CPU)
+    builds.verdict(vulkan, AVX2_CPU)
+    monkeypatch.setenv("GGML_VK_VISIBLE_DEVICES", "0")
+    builds.verdict(vulkan, AVX2_CPU)
+    assert probed == ["vulkan", "vulkan"]
