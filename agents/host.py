@@ -113,12 +113,13 @@ class Host(CaptureMixin, WorkMixin, ReadsMixin):
 
         report = progress or (lambda *_: None)
         self._started_at = utc_now()
-        self._choose_llama_build()
+        settings = self._settings or Settings.load(self.data_dir)  # read once, for both
+        self._choose_llama_build(settings.models.llama_build)
         report("opening the memory store", 0, 1)
         # With background work the vector repair runs after start() returns; without (the
         # command line), before, as a command expects a consistent index.
         engine = Engine(
-            self.data_dir, embedder=self._embedder, settings=self._settings, repair=not background
+            self.data_dir, embedder=self._embedder, settings=settings, repair=not background
         )
         if self._chat_override is not None:
             engine.set_chat(self._chat_override)

@@ -10,32 +10,26 @@ from typing import Any
 from agents.host_parts import HostParts
 from agents.team import BatchReport
 from core.errors import MnemoError
-from core.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
 class WorkMixin(HostParts):
-    _settings: "Settings | None"
-
-    def _choose_llama_build(self) -> None:
+    def _choose_llama_build(self, choice: str) -> None:
         """Point llama-cpp-python at the build to load (core.llm.builds), before any model
-        loads: the one chosen in Settings, or the best that runs here. Its probe of a build
-        it has not tried runs in a child process, once per build and CPU."""
+        loads: `choice` (from Settings), or the best that runs here. Its probe of a build it
+        has not tried runs in a child process, once per build and CPU."""
         from core.llm import builds
 
-        chosen = (self._settings or Settings.load(self.data_dir)).models.llama_build
-        try:
-            builds.ensure(chosen)
-            return
-        except builds.BuildUnavailable as exc:
-            if chosen == "auto":  # memories still open and search by keyword; models cannot
-                self.alert("No llama.cpp build runs here", str(exc))
+        if choice != "auto":
+            try:
+                builds.ensure(choice)
                 return
-            self.alert("llama.cpp build", f"{exc}: the best build for this machine is used")
+            except builds.BuildUnavailable as exc:
+                self.alert("llama.cpp build", f"{exc}: the best build for this machine is used")
         try:
             builds.ensure("auto")
-        except builds.BuildUnavailable as exc:
+        except builds.BuildUnavailable as exc:  # memories still open and search by keyword
             self.alert("No llama.cpp build runs here", str(exc))
 
     def models(self) -> list[tuple[Any, str]]:
